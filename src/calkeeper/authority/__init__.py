@@ -1,0 +1,1 @@
+"""The vendor's side: signing keys and the LEFs they sign."""

@@ -1,0 +1,1 @@
+"""The licensing rules, free of any framework: identities, LEFs, CAL types, the allocation order."""

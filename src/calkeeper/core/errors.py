@@ -1,0 +1,101 @@
+"""Every error calkeeper raises on purpose, in one tree.
+
+    CalkeeperError                 (code, message in the admin's words, details)
+    ├── InvalidInput               bad usage: malformed names, negative numbers
+    │   └── InvalidUsers           a ';' list with invalid entries (each one named)
+    ├── NotFound
+    │   ├── UnknownDocument
+    │   ├── UnknownUser            no CAL of that kind for the user
+    │   └── UnknownSession
+    ├── Refused                    a licensing rule says no
+    │   ├── LicenseRejected        a license that cannot be applied (which check failed is the code)
+    │   ├── NoLicense              no license is in force
+    │   ├── NoCalAvailable         a pool or a document's allocation is exhausted
+    │   ├── AllocationRefused      a document allocation outside its bounds
+    │   ├── NotQuarantined         restore of a CAL that is not marked for removal
+    │   └── InMaintenance          the CAL server is clearing or restoring CAL data
+    ├── BackupError                a backup file that cannot be read or written
+    └── StoreUnavailable           the database cannot be reached
+
+The edges turn these into HTTP statuses, CLI exit codes and console messages; nothing below
+the edges formats errors for a user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CalkeeperError(Exception):
+    """Base of every deliberate error: a stable code and a message an admin can act on."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(CalkeeperError):
+    code = "invalid_input"
+
+
+class InvalidUsers(InvalidInput):
+    code = "invalid_user"
+
+
+class NotFound(CalkeeperError):
+    code = "not_found"
+
+
+class UnknownDocument(NotFound):
+    code = "unknown_document"
+
+
+class UnknownUser(NotFound):
+    code = "unknown_user"
+
+
+class UnknownSession(NotFound):
+    code = "unknown_session"
+
+
+class Refused(CalkeeperError):
+    code = "refused"
+
+
+class LicenseRejected(Refused):
+    """A license that cannot be applied; ``code`` names the check that failed."""
+
+    code = "license_rejected"
+
+
+class NoLicense(Refused):
+    code = "no_license"
+
+
+class NoCalAvailable(Refused):
+    code = "no_cal_available"
+
+
+class AllocationRefused(Refused):
+    code = "allocation_refused"
+
+
+class NotQuarantined(Refused):
+    code = "not_quarantined"
+
+
+class InMaintenance(Refused):
+    code = "maintenance"
+
+
+class BackupError(CalkeeperError):
+    code = "backup_invalid"
+
+
+class StoreUnavailable(CalkeeperError):
+    code = "store_unavailable"

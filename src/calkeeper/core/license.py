@@ -1,0 +1,122 @@
+"""The license in force: what a checked LEF grants, and whether it may be applied or still holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from calkeeper.core import lef as lefs
+from calkeeper.core.cals import CalType
+from calkeeper.core.errors import LicenseRejected
+from calkeeper.core.serials import check_serial_and_control
+
+# The release date of this server. A LEF whose maintenance period (the PRODUCTLEVEL date) ended
+# before it cannot license this release.
+SERVER_RELEASE = date(2026, 11, 1)
+SERVER_PRODUCT_LEVEL = "10"
+
+
+@dataclass(frozen=True)
+class LicenseTerms:
+    """What a site bought, read from its LEF."""
+
+    serial: str
+    control: str
+    owner: str
+    organization: str
+    cals: dict[CalType, int]
+    lease_allowed: bool
+    time_limit: date | None
+    maintenance_until: date | None
+    key_id: str
+    lef_text: str
+
+    def expired(self, now: datetime) -> bool:
+        """True once the TIMELIMIT day has passed (the limit day itself is still licensed)."""
+        return self.time_limit is not None and now.date() > self.time_limit
+
+    def in_license(self, cal_type: CalType) -> int:
+        """How many CALs of a type the license holds."""
+        return self.cals.get(cal_type, 0)
+
+
+def check_license(
+    *,
+    serial: str,
+    control: str,
+    owner: str,
+    organization: str,
+    lef_text: str,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    now: datetime,
+    release: date = SERVER_RELEASE,
+) -> LicenseTerms:
+    """Run every check "Apply license" makes, in order, and return the terms; refuse at the first failure."""
+    serial, control = check_serial_and_control(serial, control)
+    if not (owner or "").strip():
+        raise LicenseRejected("the owner name is required", code="invalid_input")
+    if not (organization or "").strip():
+        raise LicenseRejected("the organization is required", code="invalid_input")
+    lef = lefs.verify(lef_text, trusted_keys)
+    if lef.serial != serial:
+        raise LicenseRejected(
+            f"the LEF is for serial {lef.serial}, not for the serial entered ({serial})",
+            code="lef_serial_mismatch",
+        )
+    counts = {cal_type: lef.count(tag) for tag, cal_type in _COUNT_TYPES.items()}
+    if counts[CalType.NAMED] < 1:
+        raise LicenseRejected(
+            "the LEF has no Named User CAL; every site must have at least one", code="lef_no_named_cal"
+        )
+    maintenance_until = _check_product_level(lef, release)
+    time_limit = None
+    if "TIMELIMIT" in lef.tags:
+        time_limit = lefs.parse_date(lef.tags["TIMELIMIT"].valid_to, "TIMELIMIT")
+        if now.date() > time_limit:
+            raise LicenseRejected(
+                f"the license expired on {time_limit.isoformat()} (TIMELIMIT in the LEF)",
+                code="license_expired",
+            )
+    lease_tag = lef.tags.get("LICENSE_LEASE")
+    lease_value = lease_tag.value.upper() if lease_tag else "YES"
+    if lease_value not in {"YES", "NO"}:
+        raise LicenseRejected("the LEF is malformed: LICENSE_LEASE must be YES or NO", code="lef_malformed")
+    return LicenseTerms(
+        serial=serial,
+        control=control,
+        owner=owner.strip(),
+        organization=organization.strip(),
+        cals=counts,
+        lease_allowed=lease_value == "YES",
+        time_limit=time_limit,
+        maintenance_until=maintenance_until,
+        key_id=lef.key_id,
+        lef_text=lef_text,
+    )
+
+
+_COUNT_TYPES = {tag: CalType(kind) for tag, kind in lefs.COUNT_TAGS.items()}
+
+
+def _check_product_level(lef: lefs.Lef, release: date) -> date | None:
+    tag = lef.tags.get("PRODUCTLEVEL")
+    if tag is None:
+        raise LicenseRejected("the LEF is malformed: it has no PRODUCTLEVEL line", code="lef_malformed")
+    if tag.value != SERVER_PRODUCT_LEVEL:
+        raise LicenseRejected(
+            f"the LEF is for product level {tag.value}, not for a CAL server (level {SERVER_PRODUCT_LEVEL})",
+            code="lef_wrong_product",
+        )
+    if not tag.valid_to:
+        return None
+    until = lefs.parse_date(tag.valid_to, "PRODUCTLEVEL")
+    if until < release:
+        raise LicenseRejected(
+            f"this server release ({release.isoformat()}) is newer than the end of the maintenance "
+            f"period in the LEF ({until.isoformat()}); renew maintenance or run an older release",
+            code="lef_maintenance_expired",
+        )
+    return until

@@ -1,0 +1,1 @@
+"""The use cases: each one transaction, with its audit row."""

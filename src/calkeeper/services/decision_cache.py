@@ -1,0 +1,68 @@
+"""A per-process cache of who holds which Named and Document CAL, so repeat opens skip the database.
+
+Only facts that a change elsewhere could make wrong are cached, and every change that could
+(removal, restore, settings, license, documents, clearing) bumps ``site_state.generation`` in its
+own transaction. Each process re-reads the generation at most every ``refresh_seconds`` and drops
+everything when it moved, so a change made on another node or by the CLI takes effect here within
+that bound. Changes made through this process drop the cache at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from calkeeper.core.allocation import DocumentInfo, SiteRules
+from calkeeper.core.clock import Clock
+
+
+@dataclass(slots=True)
+class HeldCal:
+    """A CAL a user holds, and the minute it was last recorded as used."""
+
+    cal_id: int
+    last_used: datetime | None
+
+
+@dataclass
+class CacheState:
+    generation: int
+    rules: SiteRules
+    documents: dict[str, DocumentInfo]
+    named: dict[tuple[str, str], HeldCal] = field(default_factory=dict)
+    document_cals: dict[tuple[str, int], HeldCal] = field(default_factory=dict)
+
+
+class DecisionCache:
+    """The cached state, valid while the generation it was read at is still current."""
+
+    def __init__(self, clock: Clock, *, refresh_seconds: float) -> None:
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self.state: CacheState | None = None
+        self.checked_at = float("-inf")
+        self.lock = threading.Lock()
+
+    def current(self) -> CacheState | None:
+        """The cached state if it was confirmed within the refresh bound, else None."""
+        state = self.state
+        if state is None or self.clock.monotonic() - self.checked_at > self.refresh_seconds:
+            return None
+        return state
+
+    def confirm(self, generation: int) -> CacheState | None:
+        """The database says ``generation`` is current: keep the state if it matches."""
+        state = self.state
+        if state is not None and state.generation == generation:
+            self.checked_at = self.clock.monotonic()
+            return state
+        return None
+
+    def replace(self, state: CacheState) -> None:
+        self.state = state
+        self.checked_at = self.clock.monotonic()
+
+    def invalidate(self) -> None:
+        self.state = None
+        self.checked_at = float("-inf")

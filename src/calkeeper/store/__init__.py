@@ -1,0 +1,1 @@
+"""Storage on SQLAlchemy: tables, migrations, claims that never over-allocate, backups."""

@@ -1,0 +1,266 @@
+"""Claims on CAL pools, made so that no pool is ever over-allocated, on one node or many.
+
+Every claim first locks its pool's row in ``cal_pools`` (and the document's row for Document CALs),
+then inserts with one conditional statement: the row goes in only while the rows already occupying
+the pool number fewer than the license allows. Locks are always taken in the same order (named,
+document, session, usage pool, then the document) so two claims never wait on each other in a cycle.
+Unique constraints stop the same user from holding two CALs of a kind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Connection, ColumnElement, and_, delete, func, insert, literal, or_, select, update
+
+from calkeeper.core.allocation import DocumentInfo, OpenRequest
+from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType
+from calkeeper.core.clock import to_minute
+from calkeeper.core.identities import Identity
+from calkeeper.store.schema import (
+    CalPool,
+    Document,
+    DocumentCal,
+    NamedCal,
+    Session,
+    SessionCal,
+    UsageCal,
+    UtcDateTime,
+)
+
+named_t = NamedCal.__table__
+doc_t = Document.__table__
+doccal_t = DocumentCal.__table__
+session_cal_t = SessionCal.__table__
+usage_t = UsageCal.__table__
+session_t = Session.__table__
+pool_t = CalPool.__table__
+
+
+def occupying(table: object, now: datetime) -> ColumnElement[bool]:
+    """Rows that hold a Named or Document CAL now: active ones and those still in quarantine."""
+    return or_(table.c.quarantined_until.is_(None), table.c.quarantined_until > now)  # type: ignore[attr-defined]
+
+
+def _now(now: datetime) -> ColumnElement[datetime]:
+    return literal(now, UtcDateTime())
+
+
+class Claims:
+    """The allocation port on one transaction: reads, claims and session records."""
+
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+        self.connection = connection
+        self.now = now
+        self.postgres = postgres
+        self.freed: list[tuple[str, str, datetime]] = []  # quarantines that ended, to audit
+        self.touched: list[tuple[CalType, int, datetime]] = []
+
+    # -- locks ---------------------------------------------------------------------------------
+
+    def lock_pool(self, cal_type: CalType) -> None:
+        """Take the pool's row lock until the transaction ends (SQLite: the write lock)."""
+        self.connection.execute(
+            update(pool_t).where(pool_t.c.cal_type == cal_type.value).values(claims=pool_t.c.claims + 1)
+        )
+
+    def lock_document(self, document_id: int) -> None:
+        """Take the document's row lock until the transaction ends."""
+        self.connection.execute(
+            update(doc_t).where(doc_t.c.id == document_id).values(claims=doc_t.c.claims + 1)
+        )
+
+    # -- counts ----------------------------------------------------------------------------------
+
+    def named_occupied(self) -> ColumnElement[int]:
+        return select(func.count()).select_from(named_t).where(occupying(named_t, self.now)).scalar_subquery()
+
+    def document_occupied(self, document_id: int | None = None) -> ColumnElement[int]:
+        query = select(func.count()).select_from(doccal_t).where(occupying(doccal_t, self.now))
+        if document_id is not None:
+            query = query.where(doccal_t.c.document_id == document_id)
+        return query.scalar_subquery()
+
+    def session_in_use(self) -> ColumnElement[int]:
+        return (
+            select(func.count())
+            .select_from(session_cal_t)
+            .where(or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > self.now))
+            .scalar_subquery()
+        )
+
+    def usage_in_use(self) -> ColumnElement[int]:
+        return select(func.count()).select_from(usage_t).where(usage_t.c.returns_at > self.now).scalar_subquery()
+
+    # -- Named CALs ------------------------------------------------------------------------------
+
+    def held_named_cal(self, identity: Identity) -> int | None:
+        return self.connection.execute(
+            select(named_t.c.id).where(
+                named_t.c.identity_kind == identity.kind,
+                named_t.c.identity_key == identity.key,
+                named_t.c.removed_at.is_(None),
+            )
+        ).scalar()
+
+    def free_ended_quarantine(self, table: object, **where: object) -> None:
+        """Delete rows whose quarantine has ended (they no longer occupy anything) and note them."""
+        t = table
+        conditions = [t.c.quarantined_until <= self.now] + [t.c[k] == v for k, v in where.items()]  # type: ignore[attr-defined]
+        rows = self.connection.execute(delete(t).where(*conditions).returning(*t.c)).mappings().all()  # type: ignore[attr-defined]
+        for row in rows:
+            name = row.get("identity_name") or row.get("user_name")
+            kind = "named" if t is named_t else f"document:{row['document_id']}"
+            self.freed.append((kind, name, row["quarantined_until"]))
+
+    def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic") -> int | None:
+        self.lock_pool(CalType.NAMED)
+        self.free_ended_quarantine(named_t, identity_kind=identity.kind, identity_key=identity.key)
+        already = (
+            select(named_t.c.id)
+            .where(named_t.c.identity_kind == identity.kind, named_t.c.identity_key == identity.key)
+            .exists()
+        )
+        minute = to_minute(self.now) if source == "dynamic" else None
+        row = select(
+            literal(identity.kind), literal(identity.key), literal(identity.name), literal(source),
+            _now(self.now), literal(minute, UtcDateTime()),
+        ).where(self.named_occupied() < in_license, ~already)
+        stmt = insert(named_t).from_select(
+            ["identity_kind", "identity_key", "identity_name", "source", "assigned_at", "last_used"], row
+        ).returning(named_t.c.id)
+        return self.connection.execute(stmt).scalar()
+
+    # -- Document CALs ---------------------------------------------------------------------------
+
+    def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
+        return self.connection.execute(
+            select(doccal_t.c.id).where(
+                doccal_t.c.document_id == document.id,
+                doccal_t.c.user_key == user.key,
+                doccal_t.c.removed_at.is_(None),
+            )
+        ).scalar()
+
+    def claim_document_cal(
+        self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic"
+    ) -> int | None:
+        self.lock_pool(CalType.DOCUMENT)
+        self.lock_document(document.id)
+        self.free_ended_quarantine(doccal_t, document_id=document.id, user_key=user.key)
+        already = (
+            select(doccal_t.c.id)
+            .where(doccal_t.c.document_id == document.id, doccal_t.c.user_key == user.key)
+            .exists()
+        )
+        allocated = select(doc_t.c.cals_allocated).where(doc_t.c.id == document.id).scalar_subquery()
+        minute = to_minute(self.now) if source == "dynamic" else None
+        row = select(
+            literal(document.id), literal(user.key), literal(user.name), literal(source),
+            _now(self.now), literal(minute, UtcDateTime()),
+        ).where(
+            self.document_occupied(document.id) < allocated,
+            self.document_occupied() < in_license,
+            ~already,
+        )
+        stmt = insert(doccal_t).from_select(
+            ["document_id", "user_key", "user_name", "source", "assigned_at", "last_used"], row
+        ).returning(doccal_t.c.id)
+        return self.connection.execute(stmt).scalar()
+
+    # -- Session CALs ----------------------------------------------------------------------------
+
+    def claim_session_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
+        key = request.client_key
+        held = self.connection.execute(
+            select(session_cal_t.c.id, session_cal_t.c.released_at).where(
+                session_cal_t.c.client_key == key,
+                or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > self.now),
+            ).order_by(session_cal_t.c.released_at.is_(None).desc())
+        ).first()
+        if held is not None:
+            if held.released_at is not None:
+                # the client came back within its 15 minutes: the same Session CAL serves it again
+                self.connection.execute(
+                    update(session_cal_t).where(session_cal_t.c.id == held.id).values(released_at=None)
+                )
+            return int(held.id)
+        self.lock_pool(CalType.SESSION)
+        row = select(
+            literal(key), literal(request.user.name if request.user else None), literal(request.machine.name),
+            literal(request.client.value), _now(self.now),
+        ).where(self.session_in_use() < in_license)
+        stmt = insert(session_cal_t).from_select(
+            ["client_key", "user_name", "machine", "client", "acquired_at"], row
+        ).returning(session_cal_t.c.id)
+        return self.connection.execute(stmt).scalar()
+
+    # -- Usage CALs ------------------------------------------------------------------------------
+
+    def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
+        held = self.connection.execute(
+            select(usage_t.c.id).where(
+                usage_t.c.holder_key == request.holder_key,
+                usage_t.c.document_id == request.document.id,
+                usage_t.c.expires_at > self.now,
+            )
+        ).scalar()
+        if held is not None:
+            return int(held)
+        self.lock_pool(CalType.USAGE)
+        row = select(
+            literal(request.holder_key), literal(request.user.name if request.user else None),
+            literal(request.machine.name), literal(request.document.id), _now(self.now),
+            literal(self.now + USAGE_CAL_SESSION, UtcDateTime()),
+            literal(self.now + USAGE_CAL_RECHARGE, UtcDateTime()),
+        ).where(self.usage_in_use() < in_license)
+        stmt = insert(usage_t).from_select(
+            ["holder_key", "user_name", "machine", "document_id", "consumed_at", "expires_at", "returns_at"], row
+        ).returning(usage_t.c.id)
+        return self.connection.execute(stmt).scalar()
+
+    # -- use and sessions ------------------------------------------------------------------------
+
+    def touch(self, cal_type: CalType, cal_id: int) -> None:
+        table = named_t if cal_type is CalType.NAMED else doccal_t
+        minute = to_minute(self.now)
+        self.connection.execute(
+            update(table)
+            .where(table.c.id == cal_id, or_(table.c.last_used.is_(None), table.c.last_used < minute))
+            .values(last_used=minute)
+        )
+        self.touched.append((cal_type, cal_id, minute))
+
+    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
+        session_id = f"{cal_type.value[0].upper()}-{uuid.uuid4().hex}"
+        self.connection.execute(
+            insert(session_t).values(
+                id=session_id, cal_type=cal_type.value, cal_id=cal_id,
+                user_name=request.user.name if request.user else None, document_id=request.document.id,
+                machine=request.machine.name, client=request.client.value, started_at=self.now,
+            )
+        )
+        return session_id
+
+    def grant_id(self, cal_type: CalType) -> str:
+        return f"{cal_type.value[0].upper()}-{uuid.uuid4().hex}"
+
+    def document_row_ids(self) -> list[int]:
+        return list(self.connection.execute(select(doc_t.c.id)).scalars())
+
+    def any_ended_quarantine(self) -> bool:
+        """True when some removed CAL's quarantine has ended but its row is still there."""
+        query = select(
+            select(named_t.c.id).where(named_t.c.quarantined_until <= self.now).exists()
+            | select(doccal_t.c.id).where(doccal_t.c.quarantined_until <= self.now).exists()
+        )
+        return bool(self.connection.execute(query).scalar())
+
+    def free_all_ended_quarantines(self) -> None:
+        """Free every CAL whose quarantine has ended."""
+        self.free_ended_quarantine(named_t)
+        self.free_ended_quarantine(doccal_t)
+
+
+__all__ = ["Claims", "and_", "occupying"]

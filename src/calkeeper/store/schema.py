@@ -1,0 +1,250 @@
+"""The tables, as SQLAlchemy 2 models. The Alembic migrations in ``migrations/`` create them.
+
+Capacity is never a stored counter: it is counted from assignment rows. The ``cal_pools`` rows
+exist only to be locked, so that claims of one CAL type run one at a time on every node.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from calkeeper.core.clock import as_utc
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value if getattr(dialect, "name", "") == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SiteState(Base):
+    """One row: the server-wide CAL settings and the change generation caches watch."""
+
+    __tablename__ = "site_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    allow_dynamic_assignment: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_license_lease: Mapped[bool] = mapped_column(Boolean, default=True)
+    identification_mode: Mapped[str] = mapped_column(String(16), default="user")
+    maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("identification_mode IN ('user', 'machine')", name="identification_mode"),
+    )
+
+
+class CalPool(Base):
+    """A lockable row per CAL type; claims of that type take its lock first."""
+
+    __tablename__ = "cal_pools"
+    cal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LicenseRecord(Base):
+    """Each license applied, newest last; the newest is the one in force."""
+
+    __tablename__ = "licenses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(16))
+    control: Mapped[str] = mapped_column(String(5))
+    owner: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200))
+    lef_text: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(100))
+    named_cals: Mapped[int] = mapped_column(Integer)
+    document_cals: Mapped[int] = mapped_column(Integer)
+    session_cals: Mapped[int] = mapped_column(Integer)
+    usage_cals: Mapped[int] = mapped_column(Integer)
+    lease_allowed: Mapped[bool] = mapped_column(Boolean)
+    time_limit: Mapped[date | None] = mapped_column(Date, nullable=True)
+    maintenance_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    applied_by: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """Every user name seen, keyed case-insensitively; the first spelling is the one displayed."""
+
+    __tablename__ = "users"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NamedCal(Base):
+    """A Named User CAL assigned to a user (or a machine, when identifying by machine)."""
+
+    __tablename__ = "named_cals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    identity_kind: Mapped[str] = mapped_column(String(8))
+    identity_key: Mapped[str] = mapped_column(String(200))
+    identity_name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(8))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    quarantined_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("identity_kind", "identity_key", name="uq_named_cals_identity"),
+        CheckConstraint("source IN ('manual', 'dynamic')", name="source"),
+        CheckConstraint("identity_kind IN ('user', 'machine')", name="identity_kind"),
+        CheckConstraint("quarantined_until IS NULL OR removed_at IS NOT NULL", name="quarantine_needs_removal"),
+        Index("ix_named_cals_quarantined_until", "quarantined_until"),
+    )
+
+
+class Document(Base):
+    """A document found under the root folder, with its Document CAL allocation."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    path_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    cals_allocated: Mapped[int] = mapped_column(Integer, default=0)
+    allow_dynamic_assignment: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (CheckConstraint("cals_allocated >= 0", name="allocation_not_negative"),)
+
+
+class DocumentCal(Base):
+    """A Document CAL assigned to a user for one document."""
+
+    __tablename__ = "document_cals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    user_key: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(8))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    quarantined_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("document_id", "user_key", name="uq_document_cals_document_user"),
+        CheckConstraint("source IN ('manual', 'dynamic')", name="source"),
+        CheckConstraint("quarantined_until IS NULL OR removed_at IS NOT NULL", name="quarantine_needs_removal"),
+        Index("ix_document_cals_user_key", "user_key"),
+    )
+
+
+class SessionCal(Base):
+    """A Session CAL held by one client instance; free once ``released_at`` has passed."""
+
+    __tablename__ = "session_cals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_key: Mapped[str] = mapped_column(String(500))
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    machine: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(16))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (
+        Index("ix_session_cals_client_key", "client_key"),
+        Index("ix_session_cals_released_at", "released_at"),
+        # one held Session CAL per client instance while its sessions are open
+        Index("uq_session_cals_open_client", "client_key", unique=True,
+              sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+    )
+
+
+class UsageCal(Base):
+    """A Usage CAL consumed for one document: used for 60 minutes, back 28 days after consumption."""
+
+    __tablename__ = "usage_cals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder_key: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    machine: Mapped[str] = mapped_column(String(200))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    consumed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    returns_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (
+        Index("ix_usage_cals_holder", "holder_key", "document_id"),
+        Index("ix_usage_cals_returns_at", "returns_at"),
+    )
+
+
+class Session(Base):
+    """An open (or ended) session held by a Session or Usage CAL."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cal_type: Mapped[str] = mapped_column(String(16))
+    cal_id: Mapped[int] = mapped_column(Integer)
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    machine: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (
+        CheckConstraint("cal_type IN ('session', 'usage')", name="cal_type"),
+        Index("ix_sessions_cal", "cal_type", "cal_id"),
+    )
+
+
+class DenialRecord(Base):
+    """An open that was refused: who, when, what, why."""
+
+    __tablename__ = "denials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    document: Mapped[str] = mapped_column(String(1000))
+    machine: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One change: who, what, when. Append-only (database triggers refuse updates and deletes)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(1000))
+    details: Mapped[str] = mapped_column(Text, default="{}")
