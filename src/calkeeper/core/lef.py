@@ -98,7 +98,10 @@ def _malformed(message: str) -> LicenseRejected:
 
 def split_signature(text: str) -> tuple[bytes, str, bytes]:
     """Split a LEF into the signed body, the key id and the raw signature."""
-    data = text.encode("utf-8")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which a JSON "\ud800" escape can carry
+        raise _malformed("it holds characters that are not valid text") from None
     marker = b"\n" + SIGNATURE_TAG.encode()
     at = data.rfind(marker)
     if at < 0:
@@ -112,6 +115,10 @@ def split_signature(text: str) -> tuple[bytes, str, bytes]:
         raise _malformed("the SIGNATURE line must read SIGNATURE;<key id>:<signature>;;")
     try:
         signature = base64.b64decode(encoded, validate=True)
+        # b64decode ignores the unused low bits of the last character, so several spellings decode
+        # to the same signature; only the one the authority wrote may pass, or a changed byte would.
+        if base64.b64encode(signature).decode() != encoded:
+            raise ValueError("non-canonical base64")
     except (binascii.Error, ValueError):
         raise LicenseRejected(
             "the LEF signature is not valid: it has been changed or damaged", code="lef_signature_invalid"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from calkeeper.core.allocation import DocumentInfo, OpenRequest, SiteRules, allocate, unlicensed_reason
 from calkeeper.core.cals import (
@@ -103,6 +104,10 @@ class AccessUseCases(DocumentUseCases, SiteBase):
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow(write=True) as tx:
+            if request.user is not None:
+                # the first spelling seen is the one displayed, whatever CAL (if any) this open gets
+                shown = tx.records.remember_users([request.user])[request.user.key]
+                request = replace(request, user=Identity(shown, request.user.key, "user"))
             rules = self.rules(tx)
             decision = allocate(request, rules, tx.claims, tx.now)
             if isinstance(decision, Denial):
@@ -111,8 +116,6 @@ class AccessUseCases(DocumentUseCases, SiteBase):
             elif decision.dynamic:
                 holder = self._named_holder(request, rules) if decision.cal_type is CalType.NAMED else request.user
                 assert holder is not None
-                if holder.kind == "user":
-                    tx.records.remember_users([holder])
                 action = "named_cal.assigned" if decision.cal_type is CalType.NAMED else "document_cal.assigned"
                 tx.records.audit("calkeeper", action, holder.name, source="dynamic", document=request.document.path)
             self.audit_freed(tx)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, ColumnElement, and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, literal, or_, select, update
 
 from calkeeper.core.allocation import DocumentInfo, OpenRequest
 from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType
@@ -262,5 +262,3 @@ class Claims:
         self.free_ended_quarantine(named_t)
         self.free_ended_quarantine(doccal_t)
 
-
-__all__ = ["Claims", "and_", "occupying"]

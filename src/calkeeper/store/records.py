@@ -102,12 +102,12 @@ class Records:
         if quarantined_until is None:
             self.connection.execute(delete(table).where(table.c.id == row_id))
         else:
-            self.connection.execute(
-                update(table).where(table.c.id == row_id).values(removed_at=self.now, quarantined_until=quarantined_until)
-            )
+            values = {"removed_at": self.now, "quarantined_until": quarantined_until}
+            self.connection.execute(update(table).where(table.c.id == row_id).values(**values))
 
     def unmark_removed(self, table: Any, row_id: int) -> None:
-        self.connection.execute(update(table).where(table.c.id == row_id).values(removed_at=None, quarantined_until=None))
+        values = {"removed_at": None, "quarantined_until": None}
+        self.connection.execute(update(table).where(table.c.id == row_id).values(**values))
 
     def list_named(self, *, after: str = "", limit: int = 100, search: str = "") -> list[RowMapping]:
         """A page of Named CALs in name order, starting after the key ``after``."""

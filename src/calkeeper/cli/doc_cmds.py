@@ -1,0 +1,105 @@
+"""``calkeeper doc ...``: documents of the root folder and their Document CALs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+
+from calkeeper.cli.cal_cmds import JSON, _removal
+from calkeeper.cli.context import ctx_of
+from calkeeper.cli.output import out, reporting, show, table, when
+
+app = typer.Typer(help="Documents and their Document CALs.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_documents(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """The documents in the root folder, their allocation and whether they went missing."""
+    with reporting(as_json):
+        documents = ctx_of(ctx).site().list_documents()
+
+    def render() -> None:
+        table("Documents", ["document", "CALs allocated", "assigned", "dynamic", "status"],
+              [[d.path, d.cals_allocated, d.cals_assigned, "yes" if d.allow_dynamic_assignment else "no",
+                f"MISSING since {d.missing_since:%Y-%m-%d %H:%M} UTC" if d.missing_since else "ok"]
+               for d in documents])
+
+    show(documents, as_json, render)
+
+
+@app.command("allocate")
+def allocate(
+    ctx: typer.Context,
+    document: str = typer.Argument(..., help="The document, e.g. SalesFlash.qvw."),
+    cals: int = typer.Argument(..., help="Number of CALs allocated to this document."),
+    as_json: bool = JSON,
+) -> None:
+    """Set "Number of CALs allocated to this Document"."""
+    with reporting(as_json):
+        view = ctx_of(ctx).site().set_document_allocation(document, cals)
+    show(view, as_json, lambda: out.print(
+        f"{view.path}: {view.cals_allocated} Document CALs allocated, {view.cals_assigned} assigned."))
+
+
+@app.command("dynamic")
+def dynamic(
+    ctx: typer.Context,
+    document: str = typer.Argument(...),
+    state: str = typer.Argument(..., help="on or off"),
+    as_json: bool = JSON,
+) -> None:
+    """Turn the document's "Allow dynamic CAL assignment" on or off."""
+    if state not in {"on", "off"}:
+        raise typer.BadParameter("say 'on' or 'off'", param_hint="STATE")
+    with reporting(as_json):
+        view = ctx_of(ctx).site().set_document_dynamic(document, state == "on")
+    show(view, as_json, lambda: out.print(
+        f"{view.path}: dynamic CAL assignment {'on' if view.allow_dynamic_assignment else 'off'}."))
+
+
+@app.command("assign")
+def assign(ctx: typer.Context, document: str = typer.Argument(...),
+           users: str = typer.Argument(..., help="Users separated by ';'."), as_json: bool = JSON) -> None:
+    """Assign Document CALs for one document; all or nothing."""
+    with reporting(as_json):
+        outcomes = ctx_of(ctx).site().assign_document_cals(document, users)
+    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, document: str = typer.Argument(...),
+           users: str = typer.Argument(..., help="Users separated by ';'."), as_json: bool = JSON) -> None:
+    """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
+    with reporting(as_json):
+        outcomes = ctx_of(ctx).site().remove_document_cals(document, users)
+    show(outcomes, as_json, lambda: [out.print(_removal(o)) for o in outcomes])
+
+
+@app.command("restore")
+def restore(ctx: typer.Context, document: str = typer.Argument(...),
+            users: str = typer.Argument(..., help="Users separated by ';'."), as_json: bool = JSON) -> None:
+    """Undo Document CAL removals while quarantined."""
+    with reporting(as_json):
+        outcomes = ctx_of(ctx).site().restore_document_cals(document, users)
+    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+
+
+@app.command("users")
+def users(ctx: typer.Context, document: str = typer.Argument(...), as_json: bool = JSON) -> None:
+    """Users holding Document CALs for a document, with last used and quarantine."""
+    with reporting(as_json):
+        cals = ctx_of(ctx).site().list_document_cals(document)
+    now = datetime.now(UTC)
+    show(cals, as_json, lambda: table(
+        f"Document CALs of {document}", ["user", "source", "last used", "quarantined until"],
+        [[c.user, c.source, when(c.last_used, now=now), when(c.quarantined_until, now=now)] for c in cals]))
+
+
+@app.command("release")
+def release(ctx: typer.Context, document: str = typer.Argument(...), as_json: bool = JSON) -> None:
+    """Release the CALs of a document that went missing from the root folder."""
+    with reporting(as_json):
+        result = ctx_of(ctx).site().release_missing_document(document)
+    show(result, as_json, lambda: out.print(
+        f"{result['document']}: released {result['cals_released']} Document CALs and forgot the document."))

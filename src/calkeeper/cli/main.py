@@ -1,0 +1,72 @@
+"""The ``calkeeper`` command: a site's admin tasks from the shell.
+
+Exit codes: 0 done, 1 refused by a rule (the reason is printed), 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from calkeeper.cli import access_cmds, authority_cmds, cal_cmds, doc_cmds, license_cmds, maintenance_cmds
+from calkeeper.cli.context import CliContext, ctx_of
+from calkeeper.cli.output import out, reporting
+from calkeeper.demo import set_up_demo
+
+app = typer.Typer(
+    name="calkeeper",
+    help="calkeeper: a Client Access License server in the QlikView mould.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CALKEEPER_DATA_DIR",
+                                         help="The site's data dir (default ~/.local/share/calkeeper)."),
+    db: str | None = typer.Option(None, "--db", envvar="CALKEEPER_DATABASE_URL",
+                                  help="Database URL: sqlite:///FILE (default: in the data dir) or "
+                                       "postgresql+psycopg://USER@HOST/DB."),
+) -> None:
+    cli = CliContext(data_dir=data_dir, database_url=db)
+    ctx.obj = cli
+    ctx.call_on_close(cli.close)
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Set up a demo site: authority key, signed license, the four Analytix documents, demo users."""
+    cli = ctx_of(ctx)
+    with reporting():
+        result = set_up_demo(cli.settings)
+    if result.created:
+        out.print(f"Demo site ready in {result.data_dir}")
+    else:
+        out.print(f"The demo site in {result.data_dir} was already set up; left as it is.")
+    out.print(f"Database: {result.database}")
+    out.print(f"License: serial {result.serial}, control {result.control}; LEF in {result.lef_file}")
+    out.print("Try: calkeeper cal show | calkeeper cal list | calkeeper doc list | "
+              "calkeeper open 'ACME\\rep1' SalesFlash.qvw --machine PC-17")
+
+
+app.add_typer(license_cmds.app, name="license")
+app.add_typer(cal_cmds.app, name="cal")
+app.add_typer(doc_cmds.app, name="doc")
+app.add_typer(authority_cmds.app, name="authority")
+app.command("open")(access_cmds.open_document)
+app.command("close")(access_cmds.close_session)
+app.command("user")(access_cmds.user_cals)
+app.command("clear-cal-data")(maintenance_cmds.clear_cal_data)
+app.command("backup")(maintenance_cmds.backup)
+app.command("restore")(maintenance_cmds.restore)
+app.command("audit")(maintenance_cmds.audit)
+app.command("denials")(maintenance_cmds.denials)
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,74 @@
+"""The demo site: an authority key, a signed license, the four Analytix documents and some users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from calkeeper.authority.signing import create_key, load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.core.serials import control_number
+from calkeeper.settings import Settings
+from calkeeper.site import Site, open_site
+
+DEMO_SERIAL = "4600123456789012"
+DEMO_OWNER = "Analytix Demo Site"
+DEMO_ORGANIZATION = "ACME Corporation"
+ANALYTIX = ["Advertising Analytix.qvw", "SalesFlash.qvw", "AR Analytix.qvw", "Contract Analytix.qvw"]
+NAMED_USERS = "ACME\\alice;ACME\\bob"
+SALES_REPS = "ACME\\rep1;ACME\\rep2"
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    data_dir: Path
+    database: str
+    serial: str
+    control: str
+    lef_file: Path
+    created: bool
+
+
+def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
+    """Create the demo site in the settings' data dir; leave an existing one as it is."""
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    keys_dir = settings.authority_keys_dir
+    key = load_signing_key(keys_dir) if (keys_dir / "active").exists() else create_key(keys_dir)
+    trusted = settings.trusted_keys_dir
+    trusted.mkdir(parents=True, exist_ok=True)
+    (trusted / f"{key.key_id}.pub").write_bytes(key.public_pem())
+    root = settings.documents
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ANALYTIX:
+        document = root / name
+        if not document.exists():
+            document.write_bytes(b"QlikView document placeholder for the calkeeper demo\n")
+    lef_file = data / "authority" / "demo-license.lef"
+    lef = sign_lef(make_lef(serial=DEMO_SERIAL, owner=DEMO_OWNER, organization=DEMO_ORGANIZATION, named=5,
+                            document=20, session=5, usage=28, maintenance_until=date(2027, 12, 31)), key)
+    lef_file.write_text(lef, encoding="utf-8", newline="")
+    site = _open(settings, actor)
+    try:
+        created = site.license() is None
+        if created:
+            site.apply_license(serial=DEMO_SERIAL, control=control_number(DEMO_SERIAL), owner=DEMO_OWNER,
+                               organization=DEMO_ORGANIZATION, lef=lef)
+            site.list_documents()
+            site.update_cal_settings(allow_dynamic_assignment=True)
+            site.assign_named_cals(NAMED_USERS)
+            site.set_document_allocation("SalesFlash.qvw", 10)
+            site.set_document_dynamic("SalesFlash.qvw", True)
+            site.assign_document_cals("SalesFlash.qvw", SALES_REPS)
+            site.set_document_allocation("AR Analytix.qvw", 5)
+            site.assign_document_cals("AR Analytix.qvw", "ACME\\carol")
+    finally:
+        site.close()
+    return DemoSite(data, settings.database, DEMO_SERIAL, control_number(DEMO_SERIAL), lef_file, created)
+
+
+def _open(settings: Settings, actor: str) -> Site:
+    if settings.database.startswith("sqlite:///"):
+        Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    keys = load_public_keys([settings.trusted_keys_dir])
+    return open_site(settings.database, trusted_keys=keys, root_folder=settings.documents, actor=actor)

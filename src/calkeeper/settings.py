@@ -1,0 +1,74 @@
+"""Typed settings from the environment (``CALKEEPER_*``) and the command line; they fail closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from calkeeper.core.errors import InvalidInput
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "calkeeper"
+
+
+class Settings(BaseSettings):
+    """Where a site keeps its data, and whom it trusts.
+
+    Layout of the data dir (each path can be set on its own):
+        calkeeper.db      the SQLite database (the default; CALKEEPER_DATABASE_URL overrides)
+        documents/        the root folder of documents
+        trusted-keys/     the license authority's public keys (*.pub) this site accepts
+        backups/          backups written before clearing CAL data
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CALKEEPER_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    root_folder: Path | None = None
+    trusted_keys: Path | None = None
+    cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+            return value.replace("postgresql://", "postgresql+psycopg://", 1) if value else value
+        raise ValueError(
+            "the database URL must start with sqlite:/// or postgresql+psycopg:// (got "
+            f"'{value.split('://')[0]}://...')"
+        )
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'calkeeper.db'}"
+
+    @property
+    def documents(self) -> Path:
+        return self.root_folder or self.data_dir / "documents"
+
+    @property
+    def trusted_keys_dir(self) -> Path:
+        return self.trusted_keys or self.data_dir / "trusted-keys"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def authority_keys_dir(self) -> Path:
+        return self.data_dir / "authority" / "keys"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a bad value into an error an admin can act on."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'setting'}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(f"the configuration is not valid: {problems}") from None
