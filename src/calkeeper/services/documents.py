@@ -111,10 +111,23 @@ class DocumentUseCases(SiteBase):
     def _document(self, tx: Transaction, name: str) -> RowMapping:
         return match_document(tx.records.documents(), name)
 
+    def _scan_if_unknown(self, document: str) -> None:
+        """A document the admin names that is not known yet may be new in the root folder: look again."""
+        if self.root_folder is None:
+            return
+        with self.uow(write=False) as tx:
+            try:
+                self._document(tx, document)
+                return
+            except UnknownDocument:
+                pass
+        self.scan_documents()
+
     def set_document_allocation(self, document: str, cals: int, *, actor: str | None = None) -> DocumentView:
         """Set "Number of CALs allocated to this Document" within the pool and above what is assigned."""
         if cals < 0:
             raise InvalidInput(f"the number of CALs allocated to a document cannot be negative (got {cals})")
+        self._scan_if_unknown(document)
         with self.change() as tx:
             tx.claims.lock_pool(CalType.DOCUMENT)
             row = self._document(tx, document)
@@ -141,6 +154,7 @@ class DocumentUseCases(SiteBase):
 
     def set_document_dynamic(self, document: str, allow: bool, *, actor: str | None = None) -> DocumentView:
         """Turn the document's "Allow dynamic CAL assignment" on or off."""
+        self._scan_if_unknown(document)
         with self.change() as tx:
             row = self._document(tx, document)
             tx.records.update_document(row["id"], allow_dynamic_assignment=allow)
@@ -158,6 +172,7 @@ class DocumentUseCases(SiteBase):
     ) -> list[AssignOutcome]:
         """Assign Document CALs for one document out of its allocation; all or nothing."""
         actor = self.actor_or_default(actor)
+        self._scan_if_unknown(document)
         with self.change() as tx:
             identities = parse_identity_list(users)
             row = self._document(tx, document)
@@ -198,6 +213,7 @@ class DocumentUseCases(SiteBase):
     ) -> list[RemovalOutcome]:
         """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
         actor = self.actor_or_default(actor)
+        self._scan_if_unknown(document)
         with self.change() as tx:
             identities = parse_identity_list(users)
             row = self._document(tx, document)
@@ -223,6 +239,7 @@ class DocumentUseCases(SiteBase):
     ) -> list[AssignOutcome]:
         """Undo Document CAL removals while their quarantine lasts."""
         actor = self.actor_or_default(actor)
+        self._scan_if_unknown(document)
         with self.change() as tx:
             identities = parse_identity_list(users)
             row = self._document(tx, document)
@@ -239,12 +256,14 @@ class DocumentUseCases(SiteBase):
 
     def list_document_cals(self, document: str) -> list[AssignedCal]:
         """The users holding Document CALs for a document, quarantined ones included."""
+        self._scan_if_unknown(document)
         with self.uow(write=False) as tx:
             row = self._document(tx, document)
             return [assigned_cal(r, document=row["path"]) for r in tx.records.list_document_cals(row["id"])]
 
     def release_missing_document(self, document: str, *, actor: str | None = None) -> dict[str, int | str]:
         """Release the CALs of a document that went missing from the root folder, and forget it."""
+        self._scan_if_unknown(document)
         with self.change() as tx:
             row = self._document(tx, document)
             if row["missing_since"] is None:

@@ -1,0 +1,3 @@
+from calkeeper.cli.main import run
+
+run()
