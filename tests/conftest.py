@@ -1,0 +1,68 @@
+"""Shared fixtures: a frozen clock, an authority key, and a site on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import calkeeper
+from calkeeper.authority.signing import SigningKey
+from tests.kit import make_root, new_key, postgres_available, postgres_database
+
+_PG_OK: bool | None = None
+
+
+def require_postgres() -> None:
+    """Skip when PostgreSQL is absent on a developer's machine; fail loudly in CI."""
+    global _PG_OK
+    if _PG_OK is None:
+        _PG_OK = postgres_available()
+    if not _PG_OK:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable at CALKEEPER_TEST_PG, and CI needs it")
+        pytest.skip("PostgreSQL is not reachable (set CALKEEPER_TEST_PG); skipping PostgreSQL tests")
+
+
+@pytest.fixture
+def clock() -> calkeeper.FrozenClock:
+    return calkeeper.FrozenClock()
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> SigningKey:
+    return new_key(tmp_path / "authority-keys")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_root(tmp_path / "documents")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    require_postgres()
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'calkeeper.db'}"
+    else:
+        require_postgres()
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def site(database_url: str, clock: calkeeper.FrozenClock, key: SigningKey, root: Path) -> Iterator[calkeeper.Site]:
+    """A site with the authority's key pinned and the four Analytix documents in its root folder."""
+    s = calkeeper.open_site(database_url, clock=clock, trusted_keys={key.key_id: key.private.public_key()},
+                            root_folder=root, actor="tester")
+    yield s
+    s.close()
