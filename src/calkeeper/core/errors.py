@@ -13,7 +13,8 @@
     │   ├── NoCalAvailable         a pool or a document's allocation is exhausted
     │   ├── AllocationRefused      a document allocation outside its bounds
     │   ├── NotQuarantined         restore of a CAL that is not marked for removal
-    │   └── InMaintenance          the CAL server is clearing or restoring CAL data
+    │   ├── InMaintenance          the CAL server is clearing or restoring CAL data
+    │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
     ├── BackupError                a backup file that cannot be read or written
     └── StoreUnavailable           the database cannot be reached
 
@@ -91,6 +92,10 @@ class NotQuarantined(Refused):
 
 class InMaintenance(Refused):
     code = "maintenance"
+
+
+class IdempotencyConflict(Refused):
+    code = "idempotency_conflict"
 
 
 class BackupError(CalkeeperError):

@@ -168,7 +168,7 @@ def parse_body(body: str, *, text: str, key_id: str) -> Lef:
             raise _malformed(f"the tag {tag.name} appears twice")
         tags[tag.name] = tag
     for name in COUNT_TAGS:
-        if name in tags and not tags[name].value.isdigit():
+        if name in tags and not (tags[name].value.isascii() and tags[name].value.isdigit()):
             raise _malformed(f"{name} must be a whole number (got '{tags[name].value}')")
     return Lef(text=text, serial=serial, owner=owner, organization=organization, tags=tags, key_id=key_id)
 
