@@ -14,12 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Set up the demo site in ./data (SQLite) and show it.
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+# Set up the demo site in ./data (SQLite) and serve it; prints the URL and a one-time admin token.
 run: setup
-	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper demo
-	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper cal show
-	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper doc list
-	@echo "The demo site is in $(DATA). Drive it with: export CALKEEPER_DATA_DIR=$(DATA); $(BIN)/calkeeper --help"
+	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper serve --demo --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest -q

@@ -14,13 +14,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.services.access import AccessUseCases
+from calkeeper.services.idempotency import IdempotencyUseCases
 from calkeeper.services.licensing import LicenseUseCases
 from calkeeper.services.maintenance import MaintenanceUseCases
 from calkeeper.services.named_cals import NamedCalUseCases
+from calkeeper.services.tokens import TokenUseCases
 from calkeeper.store.engine import make_engine, migrate
 
 
-class Site(AccessUseCases, NamedCalUseCases, LicenseUseCases, MaintenanceUseCases):
+class Site(AccessUseCases, NamedCalUseCases, LicenseUseCases, MaintenanceUseCases, TokenUseCases,
+           IdempotencyUseCases):
     """One site's CAL server: license, CAL pools, documents, the access gate, maintenance.
 
     Every method is one use case run in one transaction. Errors are ``calkeeper.errors`` classes.

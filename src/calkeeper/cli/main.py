@@ -9,7 +9,15 @@ from pathlib import Path
 
 import typer
 
-from calkeeper.cli import access_cmds, authority_cmds, cal_cmds, doc_cmds, license_cmds, maintenance_cmds
+from calkeeper.cli import (
+    access_cmds,
+    authority_cmds,
+    cal_cmds,
+    doc_cmds,
+    license_cmds,
+    maintenance_cmds,
+    serve_cmds,
+)
 from calkeeper.cli.context import CliContext, ctx_of
 from calkeeper.cli.output import out, reporting
 from calkeeper.demo import set_up_demo
@@ -57,6 +65,8 @@ app.add_typer(license_cmds.app, name="license")
 app.add_typer(cal_cmds.app, name="cal")
 app.add_typer(doc_cmds.app, name="doc")
 app.add_typer(authority_cmds.app, name="authority")
+app.add_typer(serve_cmds.tokens, name="token")
+app.command("serve")(serve_cmds.serve)
 app.command("open")(access_cmds.open_document)
 app.command("close")(access_cmds.close_session)
 app.command("user")(access_cmds.user_cals)

@@ -26,6 +26,19 @@ from calkeeper.services.views import SessionEnd, UserCals
 ANONYMOUS_MACHINE = "UNKNOWN"
 
 
+def _parse(user: str | None, machine: str | None, client: str | ClientType) -> tuple[Identity | None, Identity,
+                                                                                      ClientType]:
+    who = parse_user(user) if user else None
+    where = parse_machine(machine or ANONYMOUS_MACHINE)
+    try:
+        kind = ClientType(client)
+    except ValueError:
+        raise InvalidInput(
+            f"the client type is one of {', '.join(c.value for c in ClientType)}, not '{client}'"
+        ) from None
+    return who, where, kind
+
+
 class AccessUseCases(DocumentUseCases, SiteBase):
     def _cache_state(self) -> CacheState:
         state = self.cache.current()
@@ -55,33 +68,57 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         Returns a Grant (CAL type, session id, why) or a Denial (reason the user can read).
         Raises InvalidUsers for a malformed name and UnknownDocument for a document not in the root folder.
         """
-        who = parse_user(user) if user else None
-        where = parse_machine(machine or ANONYMOUS_MACHINE)
-        try:
-            kind = ClientType(client)
-        except ValueError:
-            raise InvalidInput(
-                f"the client type is one of {', '.join(c.value for c in ClientType)}, not '{client}'"
-            ) from None
+        who, where, kind = _parse(user, machine, client)
         state = self._cache_state()
         doc = state.documents.get(document.replace("\\", "/").casefold())
         if doc is None:
             doc = self._find_document(document)
-        now = self.clock.now()
-        if who is not None and not doc.missing and unlicensed_reason(state.rules, now) is None:
-            machine_mode = state.rules.identification_mode is IdentificationMode.MACHINE
-            named_key = (where.kind, where.key) if machine_mode else ("user", who.key)
-            held = state.named.get(named_key)
-            if held is not None:
-                self._touch(CalType.NAMED, held)
-                return Grant(CalType.NAMED, self._grant_id("N"), who.name, doc.path,
-                             f"{where.name if machine_mode else who.name} holds a Named User CAL", cal_id=held.cal_id)
-            held = state.document_cals.get((who.key, doc.id))
-            if held is not None:
-                self._touch(CalType.DOCUMENT, held)
-                return Grant(CalType.DOCUMENT, self._grant_id("D"), who.name, doc.path,
-                             f"{who.name} holds a Document CAL for {doc.path}", cal_id=held.cal_id)
+        decision = self._from_cache(who, where, doc, state, write=True)
+        if decision is not None:
+            return decision
         return self._allocate(OpenRequest(who, where, kind, doc), state)
+
+    def cached_open(
+        self,
+        user: str | None,
+        document: str,
+        *,
+        machine: str | None = None,
+        client: str | ClientType = ClientType.AJAX,
+    ) -> Decision | None:
+        """The decision open_document would make, when it can be made from memory alone; else None.
+
+        For callers on an event loop: a None answer means "call open_document in a worker thread".
+        """
+        state = self.cache.current()
+        if state is None or not user:
+            return None
+        who, where, _ = _parse(user, machine, client)
+        doc = state.documents.get(document.replace("\\", "/").casefold())
+        if doc is None:
+            return None
+        return self._from_cache(who, where, doc, state, write=False)
+
+    def _from_cache(
+        self, who: Identity | None, where: Identity, doc: DocumentInfo, state: CacheState, *, write: bool
+    ) -> Decision | None:
+        """Steps 1 and 2 of the order for a user whose CAL is cached; None when the database must decide."""
+        if who is None or doc.missing or unlicensed_reason(state.rules, self.clock.now()) is not None:
+            return None
+        machine_mode = state.rules.identification_mode is IdentificationMode.MACHINE
+        held = state.named.get((where.kind, where.key) if machine_mode else ("user", who.key))
+        if held is not None:
+            if not self._touch(CalType.NAMED, held, write=write):
+                return None
+            return Grant(CalType.NAMED, self._grant_id("N"), who.name, doc.path,
+                         f"{where.name if machine_mode else who.name} holds a Named User CAL", cal_id=held.cal_id)
+        held = state.document_cals.get((who.key, doc.id))
+        if held is not None:
+            if not self._touch(CalType.DOCUMENT, held, write=write):
+                return None
+            return Grant(CalType.DOCUMENT, self._grant_id("D"), who.name, doc.path,
+                         f"{who.name} holds a Document CAL for {doc.path}", cal_id=held.cal_id)
+        return None
 
     @staticmethod
     def _grant_id(prefix: str) -> str:
@@ -94,13 +131,17 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         with self.uow(write=False) as tx:
             return document_info(match_document(tx.records.documents(), name))
 
-    def _touch(self, cal_type: CalType, held: HeldCal) -> None:
+    def _touch(self, cal_type: CalType, held: HeldCal, *, write: bool) -> bool:
+        """Record "last used" once a minute; False when that needs a write that is not allowed here."""
         minute = to_minute(self.clock.now())
         if held.last_used is not None and held.last_used >= minute:
-            return
+            return True
+        if not write:
+            return False
         with self.uow(write=True) as tx:
             tx.claims.touch(cal_type, held.cal_id)
         held.last_used = minute
+        return True
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow(write=True) as tx:

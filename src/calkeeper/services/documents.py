@@ -161,6 +161,10 @@ class DocumentUseCases(SiteBase):
             tx.records.audit(self.actor_or_default(actor), "document.dynamic_changed", row["path"], allow=allow)
         return self._view(document)
 
+    def document(self, document: str) -> DocumentView:
+        """One document by name (matched as the access gate matches it)."""
+        return self._view(document)
+
     def _view(self, document: str) -> DocumentView:
         with self.uow(write=False) as tx:
             r = self._document(tx, document)

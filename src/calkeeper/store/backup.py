@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Date, delete, insert, select, text, update
+from sqlalchemy.exc import DataError, IntegrityError
 
 from calkeeper.core.clock import as_utc
 from calkeeper.core.errors import BackupError
@@ -112,6 +113,15 @@ def _decode(table: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 def load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:
     """Replace the site's data with a backup's, inside the caller's transaction."""
+    try:
+        return _load(connection, content, postgres=postgres)
+    except (IntegrityError, DataError) as error:
+        # rows the database refuses (a broken rule, a duplicate, a wrong type) mean a damaged file
+        reason = str(error.orig or error).strip().splitlines()[0][:200]
+        raise BackupError(f"the backup is damaged: the database refuses its rows ({reason})") from None
+
+
+def _load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:
     for model in reversed(TABLES):
         if model is not SiteState:
             connection.execute(delete(model.__table__))

@@ -1,0 +1,73 @@
+"""``create_app``: the one place the HTTP server is wired (site, token guard, routes, errors)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+
+from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
+from calkeeper.api.auth import TokenGuard
+from calkeeper.api.idempotency import IdempotencyMiddleware
+from calkeeper.api.metrics import LATENCY
+from calkeeper.authority.signing import load_public_keys
+from calkeeper.settings import Settings, load_settings
+from calkeeper.site import Site, open_site
+
+
+def open_configured_site(settings: Settings) -> Site:
+    """Open the site the settings describe (creating the SQLite folder if needed)."""
+    if settings.database.startswith("sqlite:///"):
+        Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    keys_dir = settings.trusted_keys_dir
+    keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
+    return open_site(settings.database, trusted_keys=keys, root_folder=settings.documents, actor="api",
+                     cache_refresh_seconds=settings.cache_refresh_seconds)
+
+
+def create_app(settings: Settings | None = None, *, site: Site | None = None) -> FastAPI:
+    """Build the REST API for a site (opened from the settings unless given)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = site is None
+        app.state.site = site or open_configured_site(settings)
+        yield
+        if own:
+            app.state.site.close()
+
+    app = FastAPI(
+        title="calkeeper",
+        summary="A Client Access License server in the QlikView mould.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        root_path=settings.root_path,
+        lifespan=lifespan,
+    )
+    app.state.guard = TokenGuard()
+    app.state.backups_dir = settings.backups_dir
+    errors.install(app)
+    app.add_middleware(IdempotencyMiddleware)
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        LATENCY.labels(request.method, getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
+        return response
+
+    for module in (routes_access, routes_admin, routes_documents, routes_health):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn workers call: settings come from CALKEEPER_* variables."""
+    return create_app(load_settings())

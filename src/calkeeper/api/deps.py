@@ -1,0 +1,42 @@
+"""Dependencies shared by the routes: the site, the caller's role, idempotent replays."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from calkeeper.api.auth import Principal, allow
+from calkeeper.site import Site
+
+GATE = frozenset({"gate", "admin"})
+READ = frozenset({"viewer", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+def site_of(request: Request) -> Site:
+    site = request.app.state.site
+    assert isinstance(site, Site)
+    return site
+
+
+async def _principal(request: Request) -> Principal:
+    principal: Principal = await request.app.state.guard.principal(request)
+    return principal
+
+
+def role(roles: frozenset[str]):  # type: ignore[no-untyped-def]
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        return allow(principal, roles)
+
+    return Depends(check)
+
+
+SiteDep = Annotated[Site, Depends(site_of)]
+Gate = Annotated[Principal, role(GATE)]
+Reader = Annotated[Principal, role(READ)]
+Admin = Annotated[Principal, role(ADMIN)]
+
+
+def actor(principal: Principal) -> str:
+    return f"token:{principal.name}"

@@ -1,0 +1,81 @@
+"""One JSON shape for every error: ``{"error": {"code", "message", "details"}}``, and the status per code.
+
+Codes: invalid_input, invalid_user, invalid_request, unknown_document, unknown_user, unknown_session,
+unknown_token, not_found, no_license, no_cal_available, allocation_refused, not_quarantined,
+maintenance, idempotency_conflict, backup_invalid, store_unavailable, unauthorized, forbidden,
+too_many_requests, internal_error, and the license checks: invalid_serial, control_number_mismatch,
+lef_malformed, lef_unknown_key, lef_signature_invalid, lef_serial_mismatch, lef_no_named_cal,
+lef_wrong_product, lef_maintenance_expired, license_expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from calkeeper.core import errors as e
+
+log = logging.getLogger("calkeeper.api")
+
+STATUS: list[tuple[type[e.CalkeeperError], int]] = [
+    (e.StoreUnavailable, 503),
+    (e.InMaintenance, 503),
+    (e.InvalidInput, 422),
+    (e.LicenseRejected, 422),
+    (e.BackupError, 422),
+    (e.NotFound, 404),
+    (e.Refused, 409),
+]
+
+
+class ApiError(Exception):
+    """An error of the HTTP edge itself (authentication, roles, throttling)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def status_of(error: e.CalkeeperError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error the one shape."""
+
+    @app.exception_handler(e.CalkeeperError)
+    async def _domain(_: Request, error: e.CalkeeperError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if isinstance(error, e.StoreUnavailable | e.InMaintenance) else None
+        return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(body(error.code, error.message), error.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": d["msg"]} for d in error.errors()]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+        return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return JSONResponse(body(code, str(error.detail)), error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(body("internal_error", "an unexpected error occurred; it has been logged"), 500)

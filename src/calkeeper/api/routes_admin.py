@@ -1,0 +1,132 @@
+"""The admin's endpoints: license, CAL pools and settings, Named CALs, users, maintenance, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
+from calkeeper.core.errors import InvalidInput, NotFound
+from calkeeper.services.views import (
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    LicenseChange,
+    LicenseView,
+    RemovalOutcome,
+    UserCals,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/license", response_model=LicenseView, tags=["license"],
+            responses={404: {"description": "no license is in force"}})
+def get_license(site: SiteDep, _: Reader) -> LicenseView:
+    """The license in force."""
+    view = site.license()
+    if view is None:
+        raise NotFound("no license is in force; apply one with PUT /api/v1/license", code="no_license")
+    return view
+
+
+@router.put("/license", response_model=LicenseView, tags=["license"])
+def put_license(request: LicenseRequest, site: SiteDep, principal: Admin) -> LicenseView:
+    """Apply a license: serial, control number, owner, organization and the LEF."""
+    if request.lef is None:
+        raise InvalidInput("paste the LEF: fetching it from the license authority is not configured on this server")
+    return site.apply_license(serial=request.serial, control=request.control, owner=request.owner,
+                              organization=request.organization, lef=request.lef, actor=actor(principal))
+
+
+@router.get("/license/history", response_model=list[LicenseChange], tags=["license"])
+def license_history(site: SiteDep, _: Reader) -> list[LicenseChange]:
+    """Every license applied, newest first, with what it changed."""
+    return site.license_history()
+
+
+@router.get("/cals", response_model=CalOverview, tags=["CALs"])
+def get_cals(site: SiteDep, _: Reader) -> CalOverview:
+    """Pools per CAL type (in license, assigned, quarantined, free, excess) and the settings."""
+    return site.cal_overview()
+
+
+@router.patch("/cals/settings", response_model=CalSettings, tags=["CALs"])
+def patch_settings(request: SettingsPatch, site: SiteDep, principal: Admin) -> CalSettings:
+    """Allow dynamic CAL assignment, allow license lease, identification mode."""
+    return site.update_cal_settings(
+        allow_dynamic_assignment=request.allow_dynamic_assignment, allow_license_lease=request.allow_license_lease,
+        identification_mode=request.identification_mode, actor=actor(principal),
+    )
+
+
+@router.get("/cals/named", response_model=CalPage, tags=["CALs"])
+def list_named(
+    site: SiteDep, _: Reader,
+    after: Annotated[str, Query(max_length=300, description="Start after this user (next_after)")] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    search: Annotated[str, Query(max_length=300, description="Only users whose name contains this")] = "",
+) -> CalPage:
+    """Assigned Named CALs with source, last used and quarantined until, a page at a time."""
+    return site.list_named_cals(after=after, limit=limit, search=search)
+
+
+@router.post("/cals/named", response_model=list[AssignOutcome], tags=["CALs"])
+def assign_named(request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Assign Named CALs to a ';' list or a JSON list of users; all or nothing."""
+    return site.assign_named_cals(request.users, actor=actor(principal))
+
+
+@router.delete("/cals/named/{user}", response_model=RemovalOutcome, tags=["CALs"])
+def remove_named(user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
+    """Remove a Named CAL: freed at once, or quarantined until last used + 7 days."""
+    return site.remove_named_cals([user], actor=actor(principal))[0]
+
+
+@router.post("/cals/named/{user}/restore", response_model=AssignOutcome, tags=["CALs"])
+def restore_named(user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
+    """Undo a removal while the CAL is quarantined."""
+    return site.restore_named_cals([user], actor=actor(principal))[0]
+
+
+@router.get("/users/{user}/cals", response_model=UserCals, tags=["users"])
+def user_cals(user: str, site: SiteDep, _: Reader) -> UserCals:
+    """Every CAL a user holds, of every type."""
+    return site.user_cals(user)
+
+
+@router.post("/maintenance/clear-cal-data", response_model=ClearOutcome, tags=["maintenance"])
+def clear_cal_data(request: ClearRequest, http: Request, site: SiteDep, principal: Admin) -> ClearOutcome:
+    """Remove every CAL assignment, allocation, quarantine, session and usage record (a backup is written first)."""
+    if not request.confirm:
+        raise InvalidInput("set confirm to true to clear all CAL data")
+    folder = http.app.state.backups_dir
+    target = folder / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
+    return site.clear_cal_data(backup_to=target, actor=actor(principal))
+
+
+@router.get("/audit", response_model=list[AuditView], tags=["maintenance"])
+def audit(
+    site: SiteDep, _: Reader,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+    action: Annotated[str, Query(max_length=60)] = "",
+    target: Annotated[str, Query(max_length=300)] = "",
+) -> list[AuditView]:
+    """Who changed what, when (newest first)."""
+    return site.audit(limit=limit, action=action, target=target)
+
+
+@router.get("/denials", tags=["maintenance"])
+def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[dict[str, Any]]:
+    """Opens that were refused: who, when, which document, why."""
+    return site.denials(limit=limit)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

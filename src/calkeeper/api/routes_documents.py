@@ -1,0 +1,62 @@
+"""Documents of the root folder and their Document CALs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.schemas import DocumentPatch, UsersRequest
+from calkeeper.services.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
+
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
+
+
+@router.get("", response_model=list[DocumentView])
+def list_documents(site: SiteDep, _: Reader) -> list[DocumentView]:
+    """The documents of the root folder with their allocation; missing ones are flagged."""
+    return site.list_documents()
+
+
+def _one(site: SiteDep, document: str) -> DocumentView:
+    return site.document(document)
+
+
+@router.get("/{document}", response_model=DocumentView)
+def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
+    """One document: CALs allocated and assigned, dynamic assignment, missing or not."""
+    return _one(site, document)
+
+
+@router.patch("/{document}", response_model=DocumentView)
+def patch_document(document: str, request: DocumentPatch, site: SiteDep, principal: Admin) -> DocumentView:
+    """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment"."""
+    view = _one(site, document)
+    if request.cals_allocated is not None:
+        view = site.set_document_allocation(document, request.cals_allocated, actor=actor(principal))
+    if request.allow_dynamic_assignment is not None:
+        view = site.set_document_dynamic(document, request.allow_dynamic_assignment, actor=actor(principal))
+    return view
+
+
+@router.get("/{document}/cals", response_model=list[AssignedCal])
+def list_cals(document: str, site: SiteDep, _: Reader) -> list[AssignedCal]:
+    """Users holding Document CALs for the document, with last used and quarantine."""
+    return site.list_document_cals(document)
+
+
+@router.post("/{document}/cals", response_model=list[AssignOutcome])
+def assign(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Assign Document CALs out of the document's allocation; all or nothing."""
+    return site.assign_document_cals(document, request.users, actor=actor(principal))
+
+
+@router.delete("/{document}/cals/{user}", response_model=RemovalOutcome)
+def remove(document: str, user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
+    """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
+    return site.remove_document_cals(document, [user], actor=actor(principal))[0]
+
+
+@router.post("/{document}/cals/{user}/restore", response_model=AssignOutcome)
+def restore(document: str, user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
+    """Undo a Document CAL removal while quarantined."""
+    return site.restore_document_cals(document, [user], actor=actor(principal))[0]

@@ -1,0 +1,38 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from calkeeper.api.deps import Reader, SiteDep
+from calkeeper.api.errors import body
+from calkeeper.api.metrics import exposition
+from calkeeper.core.errors import StoreUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "the database cannot be reached"}})
+def readyz(site: SiteDep) -> Response:
+    """The process can reach its database and serve decisions."""
+    try:
+        with site.uow(write=False) as tx:
+            tx.records.generation()
+    except StoreUnavailable as error:
+        return JSONResponse(body(error.code, error.message), 503, headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics")
+async def metrics(site: SiteDep, _: Reader) -> Response:
+    """Prometheus metrics (grants, denials, pool levels, request latency)."""
+    content, media_type = await run_in_threadpool(exposition, site)
+    return Response(content, media_type=media_type)

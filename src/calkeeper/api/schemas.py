@@ -1,0 +1,63 @@
+"""Request bodies of the REST API (responses are the use cases' views)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from calkeeper.core.cals import ClientType
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccessRequest(Body):
+    user: str | None = Field(None, max_length=300, description="DOMAIN\\user; empty or absent: anonymous")
+    document: str = Field(..., min_length=1, max_length=1000)
+    machine: str | None = Field(None, max_length=200)
+    client: ClientType = ClientType.AJAX
+
+
+class AccessAnswer(BaseModel):
+    granted: bool
+    cal_type: str | None = None
+    session_id: str | None = None
+    user: str | None = None
+    document: str
+    reason: str
+    code: str | None = None
+    dynamic: bool = False
+
+
+class LicenseRequest(Body):
+    serial: str = Field(..., max_length=40)
+    control: str = Field(..., max_length=20)
+    owner: str = Field(..., max_length=200)
+    organization: str = Field(..., max_length=200)
+    lef: str | None = Field(None, max_length=100_000, description="The LEF text exactly as the vendor sent it")
+
+
+class SettingsPatch(Body):
+    allow_dynamic_assignment: bool | None = None
+    allow_license_lease: bool | None = None
+    identification_mode: Literal["user", "machine"] | None = None
+
+
+class UsersRequest(Body):
+    users: str | list[str] = Field(..., description="'DOMAIN\\u1;DOMAIN\\u2' or a list of names")
+
+
+class DocumentPatch(Body):
+    cals_allocated: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
+    allow_dynamic_assignment: bool | None = None
+
+
+class ClearRequest(Body):
+    confirm: bool = Field(..., description="Must be true: every CAL assignment is removed (a backup is written first)")
+
+
+class TokenRequest(Body):
+    name: str = Field(..., min_length=1, max_length=100)
+    role: Literal["admin", "viewer", "gate"]

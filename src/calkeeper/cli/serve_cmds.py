@@ -1,0 +1,88 @@
+"""``calkeeper serve`` and ``calkeeper token ...``: run the HTTP server and manage its API tokens."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+
+import typer
+
+from calkeeper.cli.cal_cmds import JSON
+from calkeeper.cli.context import ctx_of
+from calkeeper.cli.output import out, reporting, show, table
+from calkeeper.demo import set_up_demo
+
+tokens = typer.Typer(help="API tokens (roles: admin, viewer, gate).", no_args_is_help=True)
+
+
+def serve(
+    ctx: typer.Context,
+    demo: bool = typer.Option(False, "--demo", help="Set up the demo site first and print a new admin token."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port", min=1, max=65535),
+    workers: int = typer.Option(1, "--workers", min=1, max=64),
+    root_path: str = typer.Option("", "--root-path", envvar="CALKEEPER_ROOT_PATH",
+                                  help="URL prefix when behind a reverse proxy, e.g. /calkeeper."),
+    forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips",
+                                            envvar="CALKEEPER_FORWARDED_ALLOW_IPS",
+                                            help="Proxies whose X-Forwarded-For/Proto headers are trusted."),
+) -> None:
+    """Run the CAL server: the access gate, the REST API and /metrics."""
+    import uvicorn
+
+    cli = ctx_of(ctx)
+    with reporting():
+        settings = cli.settings
+        if demo:
+            set_up_demo(settings)
+        site = cli.site()  # creates or migrates the schema once, before any worker starts
+        secret = None
+        if demo:
+            _, secret = site.create_token(name=f"demo-admin-{datetime.now(UTC):%Y%m%d%H%M%S}", role="admin")
+        live = [t for t in site.list_tokens() if t.revoked_at is None]
+        cli.close()
+    os.environ["CALKEEPER_DATA_DIR"] = str(settings.data_dir)
+    os.environ["CALKEEPER_DATABASE_URL"] = settings.database
+    os.environ["CALKEEPER_ROOT_PATH"] = root_path
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
+    url = f"http://{host}:{port}{root_path}"
+    out.print(f"calkeeper serves {url}  (API docs: {url}/api/docs; database: {settings.database})")
+    if secret:
+        out.print(f"Admin token (shown once): {secret}")
+        out.print(f"Try: curl -H 'Authorization: Bearer {secret}' {url}/api/v1/cals")
+    elif not live:
+        out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
+    uvicorn.run("calkeeper.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                root_path=root_path, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                log_level="warning", access_log=False)
+
+
+@tokens.command("create")
+def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="admin, viewer or gate"),
+           name: str = typer.Option(..., "--name"), as_json: bool = JSON) -> None:
+    """Create a token; its secret is printed once and only its hash is kept."""
+    with reporting(as_json):
+        view, secret = ctx_of(ctx).site().create_token(name=name, role=role)
+    show({"token": view, "secret": secret}, as_json, lambda: out.print(
+        f"Token '{view.name}' ({view.role}) created. Secret, shown once:\n{secret}"))
+
+
+@tokens.command("revoke")
+def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's name or id.")) -> None:
+    """Revoke a token; it stops working on every node within a second."""
+    with reporting():
+        revoked = ctx_of(ctx).site().revoke_token(name)
+    out.print(f"Revoked {len(revoked)} token(s) named '{name}'.")
+
+
+@tokens.command("list")
+def list_tokens(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Every token, without its secret."""
+    with reporting(as_json):
+        views = ctx_of(ctx).site().list_tokens()
+    show(views, as_json, lambda: table(
+        "API tokens", ["id", "name", "role", "created", "by", "revoked"],
+        [[t.id, t.name, t.role, f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by,
+          f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-"] for t in views]))
