@@ -33,16 +33,23 @@ class Settings(BaseSettings):
     cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy, e.g. /calkeeper")
     forwarded_allow_ips: str = Field(default="127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted")
+    authority_url: str | None = Field(default=None, description="The license authority, e.g. https://lef.vendor.example")
+    authority_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    authority_daily_check: bool = Field(default=False, description="Fetch and apply a newer LEF once a day")
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:
-        if value is None or value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
-            return value.replace("postgresql://", "postgresql+psycopg://", 1) if value else value
-        raise ValueError(
-            "the database URL must start with sqlite:/// or postgresql+psycopg:// (got "
-            f"'{value.split('://')[0]}://...')"
-        )
+        return known_database(value)
+
+    @field_validator("authority_url")
+    @classmethod
+    def _http_authority(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"the license authority URL must start with http:// or https:// (got '{value}')")
+        return value.rstrip("/")
 
     @property
     def database(self) -> str:
@@ -63,6 +70,16 @@ class Settings(BaseSettings):
     @property
     def authority_keys_dir(self) -> Path:
         return self.data_dir / "authority" / "keys"
+
+
+def known_database(value: str | None) -> str | None:
+    """Accept a SQLite or PostgreSQL URL (``postgresql://`` becomes ``postgresql+psycopg://``)."""
+    if value is None or value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        return value.replace("postgresql://", "postgresql+psycopg://", 1) if value else value
+    raise ValueError(
+        "the database URL must start with sqlite:/// or postgresql+psycopg:// (got "
+        f"'{value.split('://')[0]}://...')"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

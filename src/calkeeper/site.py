@@ -12,8 +12,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.services.access import AccessUseCases
+from calkeeper.services.console_users import ConsoleUserUseCases
 from calkeeper.services.idempotency import IdempotencyUseCases
 from calkeeper.services.licensing import LicenseUseCases
 from calkeeper.services.maintenance import MaintenanceUseCases
@@ -23,7 +25,7 @@ from calkeeper.store.engine import make_engine, migrate
 
 
 class Site(AccessUseCases, NamedCalUseCases, LicenseUseCases, MaintenanceUseCases, TokenUseCases,
-           IdempotencyUseCases):
+           IdempotencyUseCases, ConsoleUserUseCases):
     """One site's CAL server: license, CAL pools, documents, the access gate, maintenance.
 
     Every method is one use case run in one transaction. Errors are ``calkeeper.errors`` classes.
@@ -50,11 +52,14 @@ def open_site(
     migrate_schema: bool = True,
     cache_refresh_seconds: float = 0.5,
     engine_options: dict[str, Any] | None = None,
+    authority: LicenseAuthority | None = None,
 ) -> Site:
     """Connect to a site's database (migrating it to the newest schema) and return its use cases.
 
     ``trusted_keys`` are the license authority's pinned public keys by key id; ``clock`` lets tests
-    and embedders move time; ``actor`` is who the audit trail names when a call does not say.
+    and embedders move time; ``actor`` is who the audit trail names when a call does not say;
+    ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the
+    LEF (``calkeeper.authority_client.HttpAuthority``, or a fake in tests).
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
@@ -66,4 +71,5 @@ def open_site(
         root_folder=Path(root_folder) if root_folder is not None else None,
         actor=actor,
         cache_refresh_seconds=cache_refresh_seconds,
+        authority=authority,
     )

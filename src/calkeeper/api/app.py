@@ -14,6 +14,7 @@ from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY
 from calkeeper.authority.signing import load_public_keys
+from calkeeper.console import routes as console
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
 
     for module in (routes_access, routes_admin, routes_documents, routes_health):
         app.include_router(module.router)
+    console.install(app)
     return app
 
 

@@ -5,7 +5,9 @@ unknown_token, not_found, no_license, no_cal_available, allocation_refused, not_
 maintenance, idempotency_conflict, backup_invalid, store_unavailable, unauthorized, forbidden,
 too_many_requests, internal_error, and the license checks: invalid_serial, control_number_mismatch,
 lef_malformed, lef_unknown_key, lef_signature_invalid, lef_serial_mismatch, lef_no_named_cal,
-lef_wrong_product, lef_maintenance_expired, license_expired.
+lef_wrong_product, lef_maintenance_expired, license_expired; and fetching the LEF from the license
+authority: serial_not_found (422), authority_not_configured (422), authority_unreachable and
+authority_error (502).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ log = logging.getLogger("calkeeper.api")
 
 STATUS: list[tuple[type[e.CalkeeperError], int]] = [
     (e.StoreUnavailable, 503),
+    (e.AuthorityUnavailable, 502),
     (e.InMaintenance, 503),
     (e.InvalidInput, 422),
     (e.LicenseRejected, 422),

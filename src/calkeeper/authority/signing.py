@@ -7,18 +7,20 @@ pin them keep verifying until they update their pins.
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import binascii
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from calkeeper.core import lef as lefs
-from calkeeper.core.errors import CalkeeperError
+from calkeeper.core.errors import CalkeeperError, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,14 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def raw_public(key: Ed25519PublicKey) -> bytes:
+    """The 32 raw bytes of a public key."""
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def key_id_of(key: Ed25519PublicKey) -> str:
     """A short stable id for a public key: ``ck-`` and 12 hex digits of its SHA-256."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "ck-" + hashlib.sha256(raw).hexdigest()[:12]
+    return lefs.key_id_for(raw_public(key))
 
 
 def create_key(folder: Path, *, activate: bool = True) -> SigningKey:
@@ -77,6 +83,23 @@ def load_signing_key(folder: Path, key_id: str | None = None) -> SigningKey:
     return SigningKey(key_id, private)
 
 
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    """Read an Ed25519 public key sent as PEM or as base64 of its 32 raw bytes (standard or URL-safe)."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+            if isinstance(key, Ed25519PublicKey):
+                return key
+        else:
+            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+            return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        pass
+    raise InvalidInput("the lease key must be an Ed25519 public key, in PEM or as base64 of its 32 bytes",
+                       code="invalid_key")
+
+
 def load_public_keys(paths: Iterable[Path]) -> dict[str, Ed25519PublicKey]:
     """Load pinned public keys from ``.pub`` files or folders of them, keyed by key id."""
     keys: dict[str, Ed25519PublicKey] = {}
@@ -110,8 +133,13 @@ def make_lef(
     time_limit: date | None = None,
     lease: bool = True,
     product_level: str = "10",
+    lease_key: Ed25519PublicKey | None = None,
 ) -> lefs.UnsignedLef:
-    """Write the tags of a CAL server LEF, in the usual order."""
+    """Write the tags of a CAL server LEF, in the usual order.
+
+    ``lease_key`` is the site's lease-signing public key; the LEF vouches for it (``LEASE_KEY``) when
+    leasing is allowed, so desktop clients that trust only the vendor can check the site's leases.
+    """
     tags = [lefs.LefTag("PRODUCTLEVEL", product_level, "", maintenance_until.isoformat() if maintenance_until else "")]
     for name, count in (("NAMED_CALS", named), ("DOCUMENT_CALS", document), ("SESSION_CALS", session),
                         ("USAGE_CALS", usage)):
@@ -119,4 +147,7 @@ def make_lef(
     tags.append(lefs.LefTag("LICENSE_LEASE", "YES" if lease else "NO", "", ""))
     if time_limit is not None:
         tags.append(lefs.LefTag("TIMELIMIT", "", "", time_limit.isoformat()))
+    if lease_key is not None and lease:
+        raw = raw_public(lease_key)
+        tags.append(lefs.LefTag(lefs.LEASE_KEY_TAG, lefs.LeaseKey(lefs.key_id_for(raw), raw).tag_value(), "", ""))
     return lefs.UnsignedLef(serial=serial, owner=owner, organization=organization, tags=tags)

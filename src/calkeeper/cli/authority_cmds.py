@@ -26,6 +26,7 @@ def _keys_dir(ctx: typer.Context, keys: Path | None) -> Path:
 def init(ctx: typer.Context, keys: Path | None = KEYS,
          trust: bool = typer.Option(False, "--trust", help="Also pin the new public key on this site.")) -> None:
     """Make a new Ed25519 signing key and make it the active one."""
+    ctx_of(ctx).require_local(ctx)
     folder = _keys_dir(ctx, keys)
     key = create_key(folder)
     out.print(f"New signing key {key.key_id} in {folder} (private key mode 0600).")
@@ -37,6 +38,7 @@ def init(ctx: typer.Context, keys: Path | None = KEYS,
 @app.command("trust")
 def trust(ctx: typer.Context, public_key: Path = typer.Argument(..., help="A .pub file from the authority.")) -> None:
     """Pin an authority public key on this site: LEFs signed with it are accepted."""
+    ctx_of(ctx).require_local(ctx)
     with reporting():
         _pin(ctx, public_key)
 
@@ -69,6 +71,7 @@ def issue(
     keys: Path | None = KEYS,
 ) -> None:
     """Sign a LEF for a site; prints the serial and control number on standard error."""
+    ctx_of(ctx).require_local(ctx)
     try:
         until = date.fromisoformat(maintenance_until) if maintenance_until else None
         limit = date.fromisoformat(time_limit) if time_limit else None

@@ -9,6 +9,9 @@ from pathlib import Path
 import typer
 
 from calkeeper.authority.signing import load_public_keys
+from calkeeper.cli.output import EXIT_USAGE, fail
+from calkeeper.cli.remote import RemoteSite
+from calkeeper.core.errors import InvalidInput
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
 
@@ -17,8 +20,14 @@ from calkeeper.site import Site, open_site
 class CliContext:
     data_dir: Path | None = None
     database_url: str | None = None
+    server: str | None = None  # run the commands against this CAL server's REST API
+    token: str | None = field(default=None, repr=False)
     _settings: Settings | None = None
-    _site: Site | None = field(default=None, repr=False)
+    _site: Site | RemoteSite | None = field(default=None, repr=False)
+
+    @property
+    def remote(self) -> bool:
+        return self.server is not None
 
     @property
     def settings(self) -> Settings:
@@ -33,8 +42,15 @@ class CliContext:
         except (KeyError, OSError):
             return "cli"
 
-    def site(self) -> Site:
-        """Open the site the settings point at (creating and migrating its database if new)."""
+    def site(self) -> Site | RemoteSite:
+        """The site the commands work on: the server given, or the local one the settings point at.
+
+        A local site's database is created and migrated when new.
+        """
+        if self._site is None and self.server is not None:
+            if not self.token:
+                raise InvalidInput(f"--server {self.server} needs an API token: give --token or set CALKEEPER_TOKEN")
+            self._site = RemoteSite(self.server, self.token)
         if self._site is None:
             settings = self.settings
             if settings.database.startswith("sqlite:///"):
@@ -46,6 +62,13 @@ class CliContext:
                 cache_refresh_seconds=settings.cache_refresh_seconds,
             )
         return self._site
+
+    def require_local(self, ctx: typer.Context) -> None:
+        """Stop a command that has no REST endpoint when the CLI was pointed at a server."""
+        if self.server is not None:
+            fail(f"'{ctx.command_path}' runs only against a local data dir (--data-dir or --db): the REST API "
+                 f"has no endpoint for it, so it cannot run against --server {self.server} "
+                 "(unset CALKEEPER_SERVER to run it here)", EXIT_USAGE)
 
     def close(self) -> None:
         if self._site is not None:

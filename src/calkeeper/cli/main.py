@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from click.core import ParameterSource
 
 from calkeeper.cli import (
     access_cmds,
@@ -19,7 +20,7 @@ from calkeeper.cli import (
     serve_cmds,
 )
 from calkeeper.cli.context import CliContext, ctx_of
-from calkeeper.cli.output import out, reporting
+from calkeeper.cli.output import EXIT_USAGE, fail, out, reporting
 from calkeeper.demo import set_up_demo
 
 app = typer.Typer(
@@ -39,16 +40,31 @@ def main(
     db: str | None = typer.Option(None, "--db", envvar="CALKEEPER_DATABASE_URL",
                                   help="Database URL: sqlite:///FILE (default: in the data dir) or "
                                        "postgresql+psycopg://USER@HOST/DB."),
+    server: str | None = typer.Option(None, "--server", envvar="CALKEEPER_SERVER",
+                                      help="Run the command against this CAL server's REST API, e.g. "
+                                           "http://cal.acme.local:8080, instead of a local data dir."),
+    token: str | None = typer.Option(None, "--token", envvar="CALKEEPER_TOKEN",
+                                     help="The API token for --server (role admin; viewer for read-only commands)."),
 ) -> None:
-    cli = CliContext(data_dir=data_dir, database_url=db)
+    if server:
+        _check_remote(ctx)
+    cli = CliContext(data_dir=data_dir, database_url=db, server=server or None, token=token)
     ctx.obj = cli
     ctx.call_on_close(cli.close)
+
+
+def _check_remote(ctx: typer.Context) -> None:
+    local = [f"--{name.replace('_', '-')}" for name in ("data_dir", "db")
+             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+    if local:
+        fail(f"give either --server or {' and '.join(local)}: a command runs against one site", EXIT_USAGE)
 
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Set up a demo site: authority key, signed license, the four Analytix documents, demo users."""
     cli = ctx_of(ctx)
+    cli.require_local(ctx)
     with reporting():
         result = set_up_demo(cli.settings)
     if result.created:
@@ -66,6 +82,7 @@ app.add_typer(cal_cmds.app, name="cal")
 app.add_typer(doc_cmds.app, name="doc")
 app.add_typer(authority_cmds.app, name="authority")
 app.add_typer(serve_cmds.tokens, name="token")
+app.add_typer(serve_cmds.admins, name="admin")
 app.command("serve")(serve_cmds.serve)
 app.command("open")(access_cmds.open_document)
 app.command("close")(access_cmds.close_session)

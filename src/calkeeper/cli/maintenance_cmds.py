@@ -9,7 +9,7 @@ import typer
 
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
-from calkeeper.cli.output import out, reporting, show, table
+from calkeeper.cli.output import fail, out, reporting, show, table
 
 
 def clear_cal_data(
@@ -23,24 +23,30 @@ def clear_cal_data(
     The license, documents, their other settings, users and configuration stay.
     """
     cli = ctx_of(ctx)
-    target = backup or cli.settings.backups_dir / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    if cli.remote and backup:
+        fail("--backup names a file on this machine: a server writes its backup in its own backups folder", 2)
+    # A server picks the backup file itself; locally it goes where --backup says, or to the backups folder.
+    target = None if cli.remote else (
+        backup or cli.settings.backups_dir / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
     if not yes:
         out.print("This removes every CAL assignment, document allocation, quarantine, session and usage "
                   "record. The license, documents, users and settings stay.")
-        out.print(f"A backup is written first to {target}.")
+        out.print(f"A backup is written first to {target or 'the backups folder of ' + str(cli.server)}.")
         if not typer.confirm("Clear all CAL data?", default=False):
             out.print("Nothing was changed.")
             raise typer.Exit(1)
     with reporting(as_json):
         outcome = cli.site().clear_cal_data(backup_to=target)
+    undo = f"undo with 'calkeeper restore {outcome.backup}'" + (" on the server's host" if cli.remote else "")
     show(outcome, as_json, lambda: out.print(
         f"CAL data cleared ({', '.join(f'{k}: {v}' for k, v in outcome.removed.items())}).\n"
-        f"Backup: {outcome.backup}; undo with 'calkeeper restore {outcome.backup}'."))
+        f"Backup: {outcome.backup}; {undo}."))
 
 
 def backup(ctx: typer.Context, file: Path = typer.Argument(..., help="The backup file to write."),
            as_json: bool = JSON) -> None:
     """Write the site's data (settings, license, documents, CALs) to a file."""
+    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         counts = ctx_of(ctx).site().backup(file)
     show(counts, as_json, lambda: out.print(
@@ -50,6 +56,7 @@ def backup(ctx: typer.Context, file: Path = typer.Argument(..., help="The backup
 def restore(ctx: typer.Context, file: Path = typer.Argument(..., help="A backup file."),
             as_json: bool = JSON) -> None:
     """Replace the site's data with a backup (the audit trail is kept and notes the restore)."""
+    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         counts = ctx_of(ctx).site().restore(file)
     show(counts, as_json, lambda: out.print(f"Restored {file} ({sum(counts.values())} rows)."))

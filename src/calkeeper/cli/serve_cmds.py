@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import secrets
+import sys
 import tempfile
 from datetime import UTC, datetime
 
@@ -32,14 +35,17 @@ def serve(
     import uvicorn
 
     cli = ctx_of(ctx)
+    cli.require_local(ctx)
     with reporting():
         settings = cli.settings
         if demo:
             set_up_demo(settings)
         site = cli.site()  # creates or migrates the schema once, before any worker starts
-        secret = None
+        secret = password = None
         if demo:
             _, secret = site.create_token(name=f"demo-admin-{datetime.now(UTC):%Y%m%d%H%M%S}", role="admin")
+            password = secrets.token_urlsafe(9)
+            site.create_console_user(username="admin", password=password, role="admin", replace=True)
         live = [t for t in site.list_tokens() if t.revoked_at is None]
         cli.close()
     os.environ["CALKEEPER_DATA_DIR"] = str(settings.data_dir)
@@ -49,8 +55,10 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
     url = f"http://{host}:{port}{root_path}"
     out.print(f"calkeeper serves {url}  (API docs: {url}/api/docs; database: {settings.database})")
+    if password:
+        out.print(f"Console: {url}/  sign in as admin / {password}")
     if secret:
-        out.print(f"Admin token (shown once): {secret}")
+        out.print(f"Admin API token (shown once): {secret}")
         out.print(f"Try: curl -H 'Authorization: Bearer {secret}' {url}/api/v1/cals")
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
@@ -63,6 +71,7 @@ def serve(
 def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="admin, viewer or gate"),
            name: str = typer.Option(..., "--name"), as_json: bool = JSON) -> None:
     """Create a token; its secret is printed once and only its hash is kept."""
+    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         view, secret = ctx_of(ctx).site().create_token(name=name, role=role)
     show({"token": view, "secret": secret}, as_json, lambda: out.print(
@@ -72,6 +81,7 @@ def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="adm
 @tokens.command("revoke")
 def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's name or id.")) -> None:
     """Revoke a token; it stops working on every node within a second."""
+    ctx_of(ctx).require_local(ctx)
     with reporting():
         revoked = ctx_of(ctx).site().revoke_token(name)
     out.print(f"Revoked {len(revoked)} token(s) named '{name}'.")
@@ -80,9 +90,38 @@ def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's
 @tokens.command("list")
 def list_tokens(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Every token, without its secret."""
+    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         views = ctx_of(ctx).site().list_tokens()
     show(views, as_json, lambda: table(
         "API tokens", ["id", "name", "role", "created", "by", "revoked"],
         [[t.id, t.name, t.role, f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by,
           f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-"] for t in views]))
+
+
+admins = typer.Typer(help="Console users (roles: admin, viewer).", no_args_is_help=True)
+
+
+@admins.command("create")
+def create_admin(
+    ctx: typer.Context,
+    username: str = typer.Option(..., "--username"),
+    role: str = typer.Option("admin", "--role", help="admin or viewer"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    replace: bool = typer.Option(False, "--replace", help="Set a new password for an existing user."),
+) -> None:
+    """Create a console user (the password is asked for, or read from standard input)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
+    with reporting():
+        view = ctx_of(ctx).site().create_console_user(username=username, password=password, role=role,
+                                                      replace=replace)
+    out.print(f"Console user '{view.username}' ({view.role}) saved.")
+
+
+@admins.command("list")
+def list_admins(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Console users and their roles."""
+    with reporting(as_json):
+        views = ctx_of(ctx).site().list_console_users()
+    show(views, as_json, lambda: table("Console users", ["user", "role", "created", "disabled"],
+                                       [[v.username, v.role, f"{v.created_at:%Y-%m-%d}", v.disabled] for v in views]))

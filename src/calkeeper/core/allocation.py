@@ -118,18 +118,10 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     named_identity = None
     if user is not None:
         named_identity = request.machine if rules.identification_mode is IdentificationMode.MACHINE else user
-        # 1. a Named CAL held by U (or by M, when identifying by machine)
-        cal_id = port.held_named_cal(named_identity)
-        if cal_id is not None:
-            port.touch(CalType.NAMED, cal_id)
-            return Grant(CalType.NAMED, port.grant_id(CalType.NAMED), user_name, doc.path,
-                         f"{named_identity.name} holds a Named User CAL", cal_id=cal_id)
-        # 2. a Document CAL held by U for D
-        cal_id = port.held_document_cal(user, doc)
-        if cal_id is not None:
-            port.touch(CalType.DOCUMENT, cal_id)
-            return Grant(CalType.DOCUMENT, port.grant_id(CalType.DOCUMENT), user_name, doc.path,
-                         f"{user.name} holds a Document CAL for {doc.path}", cal_id=cal_id)
+        # 1 and 2. a Named CAL held by U (or by M), or a Document CAL held by U for D
+        held = _held_cal(user, named_identity, doc, port)
+        if held is not None:
+            return held
         # 3. dynamic Named CAL assignment
         if rules.allow_dynamic_assignment:
             cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED))
@@ -137,6 +129,11 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
                 return Grant(CalType.NAMED, port.grant_id(CalType.NAMED), user_name, doc.path,
                              f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
                              cal_id=cal_id)
+            # The claim waited for the pool's lock: a request of the same user (on another node) that
+            # held it may have assigned this user a CAL since steps 1 and 2 looked. Use that one.
+            held = _held_cal(user, named_identity, doc, port)
+            if held is not None:
+                return held
         # 4. dynamic Document CAL assignment for D
         if doc.allow_dynamic_assignment and doc.cals_allocated > 0:
             cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT))
@@ -144,6 +141,9 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
                 return Grant(CalType.DOCUMENT, port.grant_id(CalType.DOCUMENT), user_name, doc.path,
                              f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,
                              cal_id=cal_id)
+            held = _held_cal(user, named_identity, doc, port)  # as after step 3
+            if held is not None:
+                return held
     # 5. a Session CAL for this client instance
     if terms.in_license(CalType.SESSION) > 0:
         cal_id = port.claim_session_cal(request, in_license=terms.in_license(CalType.SESSION))
@@ -159,3 +159,18 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     # 7. deny
     who = user_name or f"an anonymous user on {request.machine.name}"
     return Denial(user_name, doc.path, f"no CAL available for {who} on {doc.path}", "no_cal_available")
+
+
+def _held_cal(user: Identity, named_identity: Identity, doc: DocumentInfo, port: AllocationPort) -> Grant | None:
+    """Steps 1 and 2: the Named CAL U (or M) holds, else the Document CAL U holds for D, if any."""
+    cal_id = port.held_named_cal(named_identity)
+    if cal_id is not None:
+        port.touch(CalType.NAMED, cal_id)
+        return Grant(CalType.NAMED, port.grant_id(CalType.NAMED), user.name, doc.path,
+                     f"{named_identity.name} holds a Named User CAL", cal_id=cal_id)
+    cal_id = port.held_document_cal(user, doc)
+    if cal_id is not None:
+        port.touch(CalType.DOCUMENT, cal_id)
+        return Grant(CalType.DOCUMENT, port.grant_id(CalType.DOCUMENT), user.name, doc.path,
+                     f"{user.name} holds a Document CAL for {doc.path}", cal_id=cal_id)
+    return None

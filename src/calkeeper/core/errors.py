@@ -16,6 +16,7 @@
     │   ├── InMaintenance          the CAL server is clearing or restoring CAL data
     │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
     ├── BackupError                a backup file that cannot be read or written
+    ├── AuthorityUnavailable       the license authority cannot be reached, is too slow, or answers badly
     └── StoreUnavailable           the database cannot be reached
 
 The edges turn these into HTTP statuses, CLI exit codes and console messages; nothing below
@@ -100,6 +101,12 @@ class IdempotencyConflict(Refused):
 
 class BackupError(CalkeeperError):
     code = "backup_invalid"
+
+
+class AuthorityUnavailable(CalkeeperError):
+    """The license authority could not be asked: ``authority_unreachable`` or ``authority_error``."""
+
+    code = "authority_unreachable"
 
 
 class StoreUnavailable(CalkeeperError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,7 @@ from calkeeper.core.errors import LicenseRejected
 
 SIGNED_PREFIX = b"calkeeper-lef-v1\n"
 SIGNATURE_TAG = "SIGNATURE;"
+LEASE_KEY_TAG = "LEASE_KEY"
 COUNT_TAGS = {"NAMED_CALS": "named", "DOCUMENT_CALS": "document", "SESSION_CALS": "session", "USAGE_CALS": "usage"}
 
 
@@ -58,6 +60,44 @@ class Lef:
         """Return the number in a count tag (0 when the tag is absent)."""
         found = self.tags.get(tag)
         return int(found.value) if found else 0
+
+    def lease_key(self) -> LeaseKey | None:
+        """The site's lease-signing public key the authority vouches for (``LEASE_KEY``), if any."""
+        tag = self.tags.get(LEASE_KEY_TAG)
+        return None if tag is None else parse_lease_key(tag.value)
+
+
+@dataclass(frozen=True)
+class LeaseKey:
+    """A site's lease-signing public key, as vouched for in its LEF: ``<key id>:<base64 raw key>``."""
+
+    key_id: str
+    raw: bytes
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The key, ready to verify a lease signature."""
+        return Ed25519PublicKey.from_public_bytes(self.raw)
+
+    def tag_value(self) -> str:
+        """The VALUE of the ``LEASE_KEY`` line."""
+        return f"{self.key_id}:{base64.b64encode(self.raw).decode()}"
+
+
+def key_id_for(raw: bytes) -> str:
+    """A short stable id for a raw Ed25519 public key: ``ck-`` and 12 hex digits of its SHA-256."""
+    return "ck-" + hashlib.sha256(raw).hexdigest()[:12]
+
+
+def parse_lease_key(value: str) -> LeaseKey:
+    """Read a ``LEASE_KEY`` value, refusing one whose key is not 32 bytes or whose id does not fit it."""
+    key_id, sep, encoded = value.partition(":")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not sep or len(raw) != 32 or key_id != key_id_for(raw):
+        raise _malformed("LEASE_KEY must read LEASE_KEY;<key id>:<base64 Ed25519 public key>;;")
+    return LeaseKey(key_id, raw)
 
 
 @dataclass

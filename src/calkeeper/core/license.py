@@ -42,6 +42,11 @@ class LicenseTerms:
         """How many CALs of a type the license holds."""
         return self.cals.get(cal_type, 0)
 
+    def lease_key(self) -> lefs.LeaseKey | None:
+        """The site's lease-signing key the authority vouched for in this LEF (``LEASE_KEY``), if any."""
+        body, key_id, _ = lefs.split_signature(self.lef_text)
+        return lefs.parse_body(body.decode("utf-8"), text=self.lef_text, key_id=key_id).lease_key()
+
 
 def check_license(
     *,
@@ -80,6 +85,7 @@ def check_license(
                 f"the license expired on {time_limit.isoformat()} (TIMELIMIT in the LEF)",
                 code="license_expired",
             )
+    lef.lease_key()  # a damaged LEASE_KEY line refuses the LEF now, not when a lease is checked
     lease_tag = lef.tags.get("LICENSE_LEASE")
     lease_value = lease_tag.value.upper() if lease_tag else "YES"
     if lease_value not in {"YES", "NO"}:

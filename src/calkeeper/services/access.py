@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from calkeeper.core.allocation import DocumentInfo, OpenRequest, SiteRules, allocate, unlicensed_reason
 from calkeeper.core.cals import (
@@ -21,6 +22,7 @@ from calkeeper.core.identities import Identity, parse_machine, parse_user
 from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.services.decision_cache import CacheState, HeldCal
 from calkeeper.services.documents import DocumentUseCases, document_info, match_document
+from calkeeper.services.grant_history import grants_per_hour
 from calkeeper.services.views import SessionEnd, UserCals
 
 ANONYMOUS_MACHINE = "UNKNOWN"
@@ -76,7 +78,10 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         decision = self._from_cache(who, where, doc, state, write=True)
         if decision is not None:
             return decision
-        return self._allocate(OpenRequest(who, where, kind, doc), state)
+        decision = self._allocate(OpenRequest(who, where, kind, doc), state)
+        if isinstance(decision, Grant):
+            self.grant_tally.add(self.clock.now(), decision.cal_type)
+        return decision
 
     def cached_open(
         self,
@@ -110,12 +115,14 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         if held is not None:
             if not self._touch(CalType.NAMED, held, write=write):
                 return None
+            self.grant_tally.add(self.clock.now(), CalType.NAMED)
             return Grant(CalType.NAMED, self._grant_id("N"), who.name, doc.path,
                          f"{where.name if machine_mode else who.name} holds a Named User CAL", cal_id=held.cal_id)
         held = state.document_cals.get((who.key, doc.id))
         if held is not None:
             if not self._touch(CalType.DOCUMENT, held, write=write):
                 return None
+            self.grant_tally.add(self.clock.now(), CalType.DOCUMENT)
             return Grant(CalType.DOCUMENT, self._grant_id("D"), who.name, doc.path,
                          f"{who.name} holds a Document CAL for {doc.path}", cal_id=held.cal_id)
         return None
@@ -149,7 +156,9 @@ class AccessUseCases(DocumentUseCases, SiteBase):
                 # the first spelling seen is the one displayed, whatever CAL (if any) this open gets
                 shown = tx.records.remember_users([request.user])[request.user.key]
                 request = replace(request, user=Identity(shown, request.user.key, "user"))
-            rules = self.rules(tx)
+            # every change to the settings or the license bumps the generation in its own transaction, so
+            # while it is the one the cached rules were read at they are the rules in force; else re-read
+            rules = state.rules if tx.records.generation() == state.generation else self.rules(tx)
             decision = allocate(request, rules, tx.claims, tx.now)
             if isinstance(decision, Denial):
                 tx.records.record_denial(user=decision.user, document=decision.document,
@@ -160,6 +169,7 @@ class AccessUseCases(DocumentUseCases, SiteBase):
                 action = "named_cal.assigned" if decision.cal_type is CalType.NAMED else "document_cal.assigned"
                 tx.records.audit("calkeeper", action, holder.name, source="dynamic", document=request.document.path)
             self.audit_freed(tx)
+            self.grant_tally.flush(tx)
         if isinstance(decision, Grant) and decision.cal_id is not None and request.user is not None:
             held = HeldCal(decision.cal_id, to_minute(tx.now))
             if decision.cal_type is CalType.NAMED:
@@ -174,6 +184,17 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         if rules.identification_mode is IdentificationMode.MACHINE or request.user is None:
             return request.machine
         return request.user
+
+    def flush_grant_counts(self) -> None:
+        """Write the grants counted in memory since the last write (the dashboard's chart reads them)."""
+        with self.uow(write=True) as tx:
+            self.grant_tally.flush(tx)
+
+    def grant_history(self, *, hours: int = 24) -> dict[str, list[tuple[datetime, int]]]:
+        """Grants per hour and CAL type over the last hours."""
+        self.flush_grant_counts()
+        with self.uow(write=False) as tx:
+            return grants_per_hour(tx, since=tx.now - timedelta(hours=hours - 1))
 
     def close_session(self, session_id: str) -> SessionEnd:
         """End a session: a Session CAL is freed once its last session ends and 15 minutes have passed."""

@@ -10,10 +10,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, RowMapping
 
 from calkeeper.core.allocation import SiteRules
+from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import CalType, IdentificationMode
 from calkeeper.core.clock import Clock
 from calkeeper.core.license import LicenseTerms
 from calkeeper.services.decision_cache import DecisionCache
+from calkeeper.services.grant_history import GrantTally
 from calkeeper.services.views import AssignedCal
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 
@@ -53,14 +55,17 @@ class SiteBase:
         root_folder: Path | None,
         actor: str,
         cache_refresh_seconds: float = 0.5,
+        authority: LicenseAuthority | None = None,
     ) -> None:
         self.engine = engine
+        self.authority = authority
         self.clock = clock
         self.trusted_keys = dict(trusted_keys)
         self.root_folder = root_folder
         self.actor = actor
         self.uow = UnitOfWork(engine, clock)
         self.cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
+        self.grant_tally = GrantTally()
 
     @contextmanager
     def change(self) -> Iterator[Transaction]:

@@ -216,47 +216,60 @@ class DocumentUseCases(SiteBase):
         self, document: str, users: str | list[str], *, actor: str | None = None
     ) -> list[RemovalOutcome]:
         """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
-        actor = self.actor_or_default(actor)
-        self._scan_if_unknown(document)
         with self.change() as tx:
-            identities = parse_identity_list(users)
             row = self._document(tx, document)
-            outcomes = []
-            for identity in identities:
-                held = tx.records.document_cal_row(row["id"], identity)
-                if held is None:
-                    raise UnknownUser(f"{identity.name} holds no Document CAL for {row['path']}; nothing was removed")
-                if held["removed_at"] is not None:
-                    outcomes.append(RemovalOutcome(held["user_name"], "quarantined", held["quarantined_until"],
-                                                   row["path"]))
-                    continue
-                until = quarantine_end(held["last_used"], tx.now)
-                tx.records.mark_removed(doccal_t, held["id"], until)
-                outcome = "quarantined" if until else "freed"
-                tx.records.audit(actor, f"document_cal.{outcome}", held["user_name"], document=row["path"],
-                                 last_used=held["last_used"], quarantined_until=until)
-                outcomes.append(RemovalOutcome(held["user_name"], outcome, until, row["path"]))
-            return outcomes
+            return self._remove_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
 
     def restore_document_cals(
         self, document: str, users: str | list[str], *, actor: str | None = None
     ) -> list[AssignOutcome]:
         """Undo Document CAL removals while their quarantine lasts."""
-        actor = self.actor_or_default(actor)
-        self._scan_if_unknown(document)
         with self.change() as tx:
-            identities = parse_identity_list(users)
             row = self._document(tx, document)
-            outcomes = []
-            for identity in identities:
-                held = tx.records.document_cal_row(row["id"], identity)
-                if held is None or held["removed_at"] is None:
-                    state = "holds no Document CAL" if held is None else "is not marked for removal"
-                    raise NotQuarantined(f"{identity.name} {state} for {row['path']}; there is nothing to restore")
-                tx.records.unmark_removed(doccal_t, held["id"])
-                tx.records.audit(actor, "document_cal.restored", held["user_name"], document=row["path"])
-                outcomes.append(AssignOutcome(held["user_name"], "restored"))
-            return outcomes
+            return self._restore_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
+
+    def apply_document_changes(
+        self, document: str, *, remove: list[str], restore: list[str], actor: str | None = None
+    ) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
+        """The console's Apply on a document: staged removals and restores in one transaction."""
+        with self.change() as tx:
+            row = self._document(tx, document)
+            actor = self.actor_or_default(actor)
+            restored = self._restore_in(tx, row, parse_identity_list(restore), actor) if restore else []
+            removed = self._remove_in(tx, row, parse_identity_list(remove), actor) if remove else []
+            return removed, restored
+
+    def _remove_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
+                   actor: str) -> list[RemovalOutcome]:
+        outcomes = []
+        for identity in identities:
+            held = tx.records.document_cal_row(row["id"], identity)
+            if held is None:
+                raise UnknownUser(f"{identity.name} holds no Document CAL for {row['path']}; nothing was removed")
+            if held["removed_at"] is not None:
+                outcomes.append(RemovalOutcome(held["user_name"], "quarantined", held["quarantined_until"],
+                                               row["path"]))
+                continue
+            until = quarantine_end(held["last_used"], tx.now)
+            tx.records.mark_removed(doccal_t, held["id"], until)
+            outcome = "quarantined" if until else "freed"
+            tx.records.audit(actor, f"document_cal.{outcome}", held["user_name"], document=row["path"],
+                             last_used=held["last_used"], quarantined_until=until)
+            outcomes.append(RemovalOutcome(held["user_name"], outcome, until, row["path"]))
+        return outcomes
+
+    def _restore_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
+                    actor: str) -> list[AssignOutcome]:
+        outcomes = []
+        for identity in identities:
+            held = tx.records.document_cal_row(row["id"], identity)
+            if held is None or held["removed_at"] is None:
+                state = "holds no Document CAL" if held is None else "is not marked for removal"
+                raise NotQuarantined(f"{identity.name} {state} for {row['path']}; there is nothing to restore")
+            tx.records.unmark_removed(doccal_t, held["id"])
+            tx.records.audit(actor, "document_cal.restored", held["user_name"], document=row["path"])
+            outcomes.append(AssignOutcome(held["user_name"], "restored"))
+        return outcomes
 
     def list_document_cals(self, document: str) -> list[AssignedCal]:
         """The users holding Document CALs for a document, quarantined ones included."""

@@ -7,6 +7,7 @@ from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQu
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.services.views import (
+    AssignedCal,
     AssignOutcome,
     CalOverview,
     CalPage,
@@ -116,48 +117,89 @@ class NamedCalUseCases(SiteBase):
         Used within the last 7 days: quarantined until last used + 7 days, still occupied, restorable.
         Never used, or not for 7 days: freed at once. All or nothing.
         """
-        actor = self.actor_or_default(actor)
         with self.change() as tx:
             identities = parse_identity_list(users, kind=self._identity_kind(tx))
-            outcomes = []
-            for identity in identities:
-                row = tx.records.named_row(identity)
-                if row is None:
-                    raise UnknownUser(f"{identity.name} holds no Named User CAL; nothing was removed")
-                if row["removed_at"] is not None:
-                    outcomes.append(RemovalOutcome(row["identity_name"], "quarantined", row["quarantined_until"]))
-                    continue
-                until = quarantine_end(row["last_used"], tx.now)
-                tx.records.mark_removed(named_t, row["id"], until)
-                outcome = "quarantined" if until else "freed"
-                tx.records.audit(actor, f"named_cal.{outcome}", row["identity_name"],
-                                 last_used=row["last_used"], quarantined_until=until)
-                outcomes.append(RemovalOutcome(row["identity_name"], outcome, until))
-            return outcomes
+            return self._remove_in(tx, identities, self.actor_or_default(actor))
 
     def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
         """Undo removals while their quarantine lasts: the same CAL, with its history, to the same user."""
-        actor = self.actor_or_default(actor)
         with self.change() as tx:
             identities = parse_identity_list(users, kind=self._identity_kind(tx))
-            outcomes = []
-            for identity in identities:
-                row = tx.records.named_row(identity)
-                if row is None or row["removed_at"] is None:
-                    state = "holds no Named User CAL" if row is None else "is not marked for removal"
-                    raise NotQuarantined(f"{identity.name} {state}; there is nothing to restore")
-                tx.records.unmark_removed(named_t, row["id"])
-                tx.records.audit(actor, "named_cal.restored", row["identity_name"])
-                outcomes.append(AssignOutcome(row["identity_name"], "restored"))
-            return outcomes
+            return self._restore_in(tx, identities, self.actor_or_default(actor))
 
-    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "") -> CalPage:
-        """A page of assigned Named CALs (quarantined ones included), in name order."""
+    def apply_named_changes(
+        self, *, remove: list[str], restore: list[str], actor: str | None = None
+    ) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
+        """The console's Apply: staged removals and restores in one transaction, all or nothing."""
+        with self.change() as tx:
+            kind = self._identity_kind(tx)
+            actor = self.actor_or_default(actor)
+            restored = self._restore_in(tx, parse_identity_list(restore, kind=kind), actor) if restore else []
+            removed = self._remove_in(tx, parse_identity_list(remove, kind=kind), actor) if remove else []
+            return removed, restored
+
+    def _remove_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
+        outcomes = []
+        for identity in identities:
+            row = tx.records.named_row(identity)
+            if row is None:
+                raise UnknownUser(f"{identity.name} holds no Named User CAL; nothing was removed")
+            if row["removed_at"] is not None:
+                outcomes.append(RemovalOutcome(row["identity_name"], "quarantined", row["quarantined_until"]))
+                continue
+            until = quarantine_end(row["last_used"], tx.now)
+            tx.records.mark_removed(named_t, row["id"], until)
+            outcome = "quarantined" if until else "freed"
+            tx.records.audit(actor, f"named_cal.{outcome}", row["identity_name"],
+                             last_used=row["last_used"], quarantined_until=until)
+            outcomes.append(RemovalOutcome(row["identity_name"], outcome, until))
+        return outcomes
+
+    def _restore_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[AssignOutcome]:
+        outcomes = []
+        for identity in identities:
+            row = tx.records.named_row(identity)
+            if row is None or row["removed_at"] is None:
+                state = "holds no Named User CAL" if row is None else "is not marked for removal"
+                raise NotQuarantined(f"{identity.name} {state}; there is nothing to restore")
+            tx.records.unmark_removed(named_t, row["id"])
+            tx.records.audit(actor, "named_cal.restored", row["identity_name"])
+            outcomes.append(AssignOutcome(row["identity_name"], "restored"))
+        return outcomes
+
+    def find_users(self, text: str, *, limit: int = 50) -> list[str]:
+        """Users known to this site whose name contains the text (the built-in user list)."""
+        with self.uow(write=False) as tx:
+            return [r["name"] for r in tx.records.users(search=text.strip(), limit=limit)]
+
+    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
+                        offset: int = 0) -> CalPage:
+        """A page of assigned Named CALs (quarantined ones included).
+
+        In name order a page starts after the name ``after`` (fast at any depth); other orders
+        (``-user``, ``last_used``, ``-last_used``, ``quarantined_until``, ``source``) start at ``offset``.
+        """
         if not 1 <= limit <= 1000:
             raise InvalidInput("a page holds 1 to 1000 rows")
+        if sort not in SORTS:
+            raise InvalidInput(f"sort by one of {', '.join(SORTS)}, not '{sort}'")
+        if offset < 0:
+            raise InvalidInput("the offset cannot be negative")
         with self.uow(write=False) as tx:
-            rows = tx.records.list_named(after=after.casefold(), limit=limit + 1, search=search)
-            total = tx.records.pools(self.terms(tx))[CalType.NAMED].assigned
+            rows = tx.records.list_named(after=after.casefold(), limit=limit + 1, search=search, sort=sort,
+                                         offset=offset)
+            total = tx.records.count_named(search=search)
         items = [assigned_cal(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return CalPage(items, rows[limit - 1]["identity_key"] if more else None, total)
+        return CalPage(items, rows[limit - 1]["identity_key"] if more and sort == "user" else None, total)
+
+    def quarantined_cals(self, *, limit: int = 100) -> list[AssignedCal]:
+        """Named and Document CALs in quarantine, the soonest free first."""
+        with self.uow(write=False) as tx:
+            rows = tx.records.quarantined(limit=limit)
+        return [AssignedCal(user=r["user"], identity_kind="user", source="", assigned_at=r["quarantined_until"],
+                            last_used=None, quarantined_until=r["quarantined_until"], document=r["document"])
+                for r in rows]
+
+
+SORTS = ("user", "-user", "last_used", "-last_used", "quarantined_until", "-quarantined_until", "source")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import date, datetime
+import types
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
 
 
 def to_json(value: Any) -> Any:
@@ -22,6 +26,53 @@ def to_json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    return value
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """Rebuild a view (or a list, dict or union of views) from what ``to_json`` made of it.
+
+    Times come back as aware UTC datetimes, enums as their members; keys the view does not know are
+    ignored, so an older client reads a newer server's answers. A missing field raises ValueError.
+    """
+    return _parse(cls, data, cls.__name__ if isinstance(cls, type) else str(cls))  # type: ignore[no-any-return]
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _parse(kind: Any, value: Any, where: str) -> Any:
+    origin, args = get_origin(kind), get_args(kind)
+    if kind is Any or value is None:
+        return value
+    if origin is Union or origin is types.UnionType:
+        options = [a for a in args if a is not type(None)]
+        return _parse(options[0], value, where) if len(options) == 1 else value
+    if origin is list:
+        return [_parse(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key, item = args or (Any, Any)
+        return {_parse(key, k, where): _parse(item, v, f"{where}.{k}") for k, v in value.items()}
+    if is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected an object, got {type(value).__name__}")
+        hints, given = _hints(kind), {}
+        for f in fields(kind):
+            if f.init and f.name in value:
+                given[f.name] = _parse(hints[f.name], value[f.name], f"{where}.{f.name}")
+        try:
+            return kind(**given)
+        except TypeError as error:
+            raise ValueError(f"{where}: {error}") from None
+    if kind is datetime:
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if kind is date:
+        return date.fromisoformat(value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
     return value
 
 
@@ -49,6 +100,15 @@ class LicenseChange:
     serial: str
     cals: dict[str, int]
     changes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LicenseUpdate:
+    """What "Update license from server" did: ``updated`` is False when the LEF in force is already the newest."""
+
+    updated: bool
+    changes: dict[str, str]
+    license: LicenseView
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Date, delete, insert, select, text, update
+from sqlalchemy import Boolean, Connection, Date, Integer, String, Text, delete, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from calkeeper.core.clock import as_utc
@@ -108,7 +108,17 @@ def _decode(table: Any, row: dict[str, Any]) -> dict[str, Any]:
                 decoded[column.name] = date.fromisoformat(value)
         except (TypeError, ValueError):
             raise BackupError(f"the backup has '{value}' where a time belongs ({table.name}.{column.name})") from None
+        # SQLite stores whatever it is given, so a wrong type must be caught here, not by the database
+        expected = _JSON_TYPES.get(type(column.type))
+        if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+            raise BackupError(
+                f"the backup has '{value}' where {_JSON_NAMES[expected]} belongs ({table.name}.{column.name})"
+            )
     return decoded
+
+
+_JSON_TYPES: dict[type, type] = {Integer: int, Boolean: bool, String: str, Text: str}
+_JSON_NAMES = {int: "a whole number", bool: "true or false", str: "text"}
 
 
 def load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:

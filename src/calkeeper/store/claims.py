@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, literal, or_, select, update
 
@@ -73,14 +74,27 @@ class Claims:
 
     # -- counts ----------------------------------------------------------------------------------
 
+    def _occupied(self, table: Any, *where: ColumnElement[bool]) -> ColumnElement[int]:
+        """The rows occupying a CAL now, counted as all rows less those whose quarantine has ended.
+
+        The same number as ``count(*) WHERE occupying(...)``, but SQLite counts a whole table from its
+        b-tree pages and the ended rows from the quarantined_until index, where the OR filter visits every
+        row (about 30 ms at 100,000 Named CALs, on every claim and every pool view).
+        """
+        every = select(func.count()).select_from(table).where(*where).scalar_subquery()
+        ended = (
+            select(func.count()).select_from(table).where(*where, table.c.quarantined_until <= self.now)
+            .scalar_subquery()
+        )
+        return every - ended
+
     def named_occupied(self) -> ColumnElement[int]:
-        return select(func.count()).select_from(named_t).where(occupying(named_t, self.now)).scalar_subquery()
+        return self._occupied(named_t)
 
     def document_occupied(self, document_id: int | None = None) -> ColumnElement[int]:
-        query = select(func.count()).select_from(doccal_t).where(occupying(doccal_t, self.now))
-        if document_id is not None:
-            query = query.where(doccal_t.c.document_id == document_id)
-        return query.scalar_subquery()
+        if document_id is None:
+            return self._occupied(doccal_t)
+        return self._occupied(doccal_t, doccal_t.c.document_id == document_id)
 
     def session_in_use(self) -> ColumnElement[int]:
         return (
@@ -126,7 +140,7 @@ class Claims:
         row = select(
             literal(identity.kind), literal(identity.key), literal(identity.name), literal(source),
             _now(self.now), literal(minute, UtcDateTime()),
-        ).where(self.named_occupied() < in_license, ~already)
+        ).where(self.named_occupied() <= in_license, ~already)
         stmt = insert(named_t).from_select(
             ["identity_kind", "identity_key", "identity_name", "source", "assigned_at", "last_used"], row
         ).returning(named_t.c.id)
@@ -171,22 +185,33 @@ class Claims:
 
     # -- Session CALs ----------------------------------------------------------------------------
 
-    def claim_session_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
-        key = request.client_key
+    def held_session_cal(self, client_key: str) -> int | None:
+        """The Session CAL this client instance holds (taken back if released within its 15 minutes)."""
         held = self.connection.execute(
             select(session_cal_t.c.id, session_cal_t.c.released_at).where(
-                session_cal_t.c.client_key == key,
+                session_cal_t.c.client_key == client_key,
                 or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > self.now),
             ).order_by(session_cal_t.c.released_at.is_(None).desc())
         ).first()
+        if held is None:
+            return None
+        if held.released_at is not None:
+            # the client came back within its 15 minutes: the same Session CAL serves it again
+            self.connection.execute(
+                update(session_cal_t).where(session_cal_t.c.id == held.id).values(released_at=None)
+            )
+        return int(held.id)
+
+    def claim_session_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
+        key = request.client_key
+        held = self.held_session_cal(key)
         if held is not None:
-            if held.released_at is not None:
-                # the client came back within its 15 minutes: the same Session CAL serves it again
-                self.connection.execute(
-                    update(session_cal_t).where(session_cal_t.c.id == held.id).values(released_at=None)
-                )
-            return int(held.id)
+            return held
         self.lock_pool(CalType.SESSION)
+        # a request of the same client instance may have taken a Session CAL while this one waited
+        held = self.held_session_cal(key)
+        if held is not None:
+            return held
         row = select(
             literal(key), literal(request.user.name if request.user else None), literal(request.machine.name),
             literal(request.client.value), _now(self.now),
@@ -198,17 +223,25 @@ class Claims:
 
     # -- Usage CALs ------------------------------------------------------------------------------
 
-    def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
-        held = self.connection.execute(
+    def held_usage_cal(self, request: OpenRequest) -> int | None:
+        """The Usage CAL the holder consumed for the document within its 60 minutes."""
+        return self.connection.execute(
             select(usage_t.c.id).where(
                 usage_t.c.holder_key == request.holder_key,
                 usage_t.c.document_id == request.document.id,
                 usage_t.c.expires_at > self.now,
             )
         ).scalar()
+
+    def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
+        held = self.held_usage_cal(request)
         if held is not None:
             return int(held)
         self.lock_pool(CalType.USAGE)
+        # a request of the same holder may have consumed one for the document while this one waited
+        held = self.held_usage_cal(request)
+        if held is not None:
+            return int(held)
         row = select(
             literal(request.holder_key), literal(request.user.name if request.user else None),
             literal(request.machine.name), literal(request.document.id), _now(self.now),

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, String, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -74,7 +74,8 @@ class Records:
         if users:
             maker = pg_insert if self.claims.postgres else sqlite_insert
             rows = [{"key": i.key, "name": i.name, "first_seen": self.now} for i in users]
-            self.connection.execute(maker(user_t).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+            # executemany, not .values(rows): a multi-row VALUES statement is compiled anew on every call
+            self.connection.execute(maker(user_t).on_conflict_do_nothing(index_elements=["key"]), rows)
         keys = [i.key for i in users]
         names = dict(self.connection.execute(select(user_t.c.key, user_t.c.name).where(user_t.c.key.in_(keys))).all())
         return {i.key: names.get(i.key, i.name) for i in identities}
@@ -109,14 +110,42 @@ class Records:
         values = {"removed_at": None, "quarantined_until": None}
         self.connection.execute(update(table).where(table.c.id == row_id).values(**values))
 
-    def list_named(self, *, after: str = "", limit: int = 100, search: str = "") -> list[RowMapping]:
-        """A page of Named CALs in name order, starting after the key ``after``."""
-        query = select(named_t).where(occupying(named_t, self.now)).order_by(named_t.c.identity_key).limit(limit)
-        if after:
-            query = query.where(named_t.c.identity_key > after)
+    def list_named(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
+                   offset: int = 0) -> list[RowMapping]:
+        """A page of Named CALs: in name order after the key ``after``, or in another order from ``offset``."""
+        query = select(named_t).where(occupying(named_t, self.now)).limit(limit)
         if search:
             query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
-        return list(self.connection.execute(query).mappings())
+        if sort == "user":
+            query = query.order_by(named_t.c.identity_key)
+            if after:
+                query = query.where(named_t.c.identity_key > after)
+        elif sort == "-user":
+            query = query.order_by(named_t.c.identity_key.desc())
+        else:
+            column = {"last_used": named_t.c.last_used, "quarantined_until": named_t.c.quarantined_until,
+                      "source": named_t.c.source}[sort.lstrip("-")]
+            ordered = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+            query = query.order_by(ordered, named_t.c.identity_key)
+        return list(self.connection.execute(query.offset(offset)).mappings())
+
+    def count_named(self, *, search: str = "") -> int:
+        query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now))
+        if search:
+            query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+        return int(self.connection.execute(query).scalar_one())
+
+    def quarantined(self, *, limit: int = 100) -> list[RowMapping]:
+        """Quarantined Named and Document CALs, soonest free first."""
+        named = select(named_t.c.identity_name.label("user"), literal(None, String).label("document"),
+                       named_t.c.quarantined_until).where(named_t.c.quarantined_until > self.now)
+        documents = (select(doccal_t.c.user_name.label("user"), doc_t.c.path.label("document"),
+                            doccal_t.c.quarantined_until)
+                     .join(doc_t, doc_t.c.id == doccal_t.c.document_id)
+                     .where(doccal_t.c.quarantined_until > self.now))
+        union = named.union_all(documents).subquery()
+        return list(self.connection.execute(
+            select(union).order_by(union.c.quarantined_until).limit(limit)).mappings())
 
     def list_document_cals(self, document_id: int) -> list[RowMapping]:
         return list(

@@ -130,6 +130,7 @@ class NamedCal(Base):
         CheckConstraint("identity_kind IN ('user', 'machine')", name="identity_kind"),
         CheckConstraint("quarantined_until IS NULL OR removed_at IS NOT NULL", name="quarantine_needs_removal"),
         Index("ix_named_cals_quarantined_until", "quarantined_until"),
+        Index("ix_named_cals_last_used", "last_used"),
     )
 
 
@@ -273,3 +274,37 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     body: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ConsoleUser(Base):
+    """Someone who signs in to the management console; the password is kept as an argon2 hash."""
+
+    __tablename__ = "console_users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100))
+    username_key: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session; the cookie holds a secret whose SHA-256 is the id."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class GrantCount(Base):
+    """Opens granted per hour and CAL type, for the dashboard's chart."""
+
+    __tablename__ = "grant_counts"
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    cal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,30 @@
+"""A client of the CAL server's REST API for app servers and scripts: sync and async, on httpx.
+
+    with CalkeeperClient("http://cal.acme.local:8080", token) as cal:
+        answer = cal.access("ACME\\rep1", "SalesFlash.qvw", machine="PC-17")
+        if not answer.granted:
+            print(answer.reason)
+
+    async with AsyncCalkeeperClient("http://cal.acme.local:8080", token) as cal:
+        answer = await cal.access("ACME\\rep1", "SalesFlash.qvw", machine="PC-17")
+
+A refused open is an answer (``granted`` false, with ``reason`` and ``code``), not an error. Errors are
+the ``calkeeper.core.errors`` classes rebuilt from the server's ``{"error": {code, message, details}}``
+(same code, message and details), and two of the client's own:
+
+    CalkeeperError
+    ├── ApiAuthError           no token, a wrong or revoked one, or a role that may not do this (401, 403, 429)
+    ├── InvalidInput, NotFound, Refused, ...   as the server raised them; LicenseRejected keeps the
+    │                          failed license check as its code
+    └── StoreUnavailable
+        └── ServerUnavailable  the server cannot be reached, or did not answer in time
+
+Views come back as the dataclasses of ``calkeeper.services.views``, as the local ``Site`` returns them.
+"""
+
+from calkeeper.client.calls import AccessResult
+from calkeeper.client.clients import AsyncCalkeeperClient, CalkeeperClient
+from calkeeper.client.errors import ApiAuthError, ServerUnavailable, error_from_response
+
+__all__ = ["AccessResult", "ApiAuthError", "AsyncCalkeeperClient", "CalkeeperClient", "ServerUnavailable",
+           "error_from_response"]

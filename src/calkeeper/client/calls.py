@@ -1,0 +1,200 @@
+"""Every endpoint of the REST API as a request, and how to read its answer (shared by both clients)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import FunctionType
+from typing import Any
+from urllib.parse import quote
+
+from calkeeper.core.cals import CalType, Decision, Denial, Grant
+from calkeeper.services.views import (
+    AssignedCal,
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    DocumentView,
+    LicenseChange,
+    LicenseView,
+    RemovalOutcome,
+    SessionEnd,
+    UserCals,
+    from_json,
+)
+
+
+@dataclass(frozen=True)
+class AccessResult:
+    """The access gate's answer: granted with a CAL and a session, or refused with a reason and a code."""
+
+    granted: bool
+    document: str
+    reason: str
+    user: str | None = None
+    cal_type: str | None = None
+    session_id: str | None = None
+    code: str | None = None
+    dynamic: bool = False
+
+    def decision(self) -> Decision:
+        """The same answer as the core's Grant or Denial."""
+        if self.granted:
+            return Grant(CalType(self.cal_type), self.session_id or "", self.user, self.document, self.reason,
+                         dynamic=self.dynamic)
+        return Denial(self.user, self.document, self.reason, self.code or "refused")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the API and how to read its answer."""
+
+    method: str
+    path: str
+    parse: Callable[[Any], Any]
+    json: Any = None
+    params: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+def _reader(kind: Any) -> Callable[[Any], Any]:
+    """How to read an answer: a view type (or list of views) is rebuilt with from_json; a function reads it."""
+    return kind if isinstance(kind, FunctionType) else lambda data: from_json(kind, data)
+
+
+_TIMES = ("at", "acquired_at", "released_at", "consumed_at", "expires_at", "returns_at")
+
+
+def _with_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows the API gives as plain objects, with their times as datetimes (as the local site gives them)."""
+    return [{k: datetime.fromisoformat(v) if k in _TIMES and isinstance(v, str) else v for k, v in row.items()}
+            for row in rows]
+
+
+def _user_cals(data: Any) -> UserCals:
+    cals = from_json(UserCals, data)
+    return UserCals(cals.user, cals.named_cal, cals.document_cals, _with_times(cals.session_cals),
+                    _with_times(cals.usage_cals))
+
+
+def _seg(text: str) -> str:
+    """One path segment, escaped: user names hold a backslash, and anything else may appear."""
+    return quote(text, safe="")
+
+
+def _doc(name: str) -> str:
+    # An escaped '/' (%2F) is decoded before routing and would split the path, so folders are sent
+    # with '\', which the server matches like '/'.
+    return quote(name.replace("/", "\\"), safe="")
+
+
+def _no_nones(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _get(path: str, kind: Any, **params: Any) -> Call:
+    return Call("GET", f"/api/v1{path}", _reader(kind), params=params or None)
+
+
+def _send(method: str, path: str, kind: Any, body: Any = None, key: str | None = None) -> Call:
+    return Call(method, f"/api/v1{path}", _reader(kind), body, idempotency_key=key)
+
+
+class Calls:
+    """Every endpoint as a request, once, for the sync and the async client (same names and arguments)."""
+
+    @staticmethod
+    def access(user: str | None, document: str, machine: str | None, client: str, key: str | None) -> Call:
+        body = {"user": user, "document": document, "machine": machine, "client": client}
+        return _send("POST", "/access", AccessResult, body, key)
+
+    @staticmethod
+    def end_session(session_id: str, key: str | None) -> Call:
+        return _send("POST", f"/sessions/{_seg(session_id)}/end", SessionEnd, None, key)
+
+    @staticmethod
+    def license() -> Call:
+        return _get("/license", LicenseView)
+
+    @staticmethod
+    def apply_license(serial: str, control: str, owner: str, organization: str, lef: str) -> Call:
+        body = {"serial": serial, "control": control, "owner": owner, "organization": organization, "lef": lef}
+        return _send("PUT", "/license", LicenseView, body)
+
+    @staticmethod
+    def license_history() -> Call:
+        return _get("/license/history", list[LicenseChange])
+
+    @staticmethod
+    def cal_overview() -> Call:
+        return _get("/cals", CalOverview)
+
+    @staticmethod
+    def update_cal_settings(dynamic: bool | None, lease: bool | None, mode: str | None) -> Call:
+        body = _no_nones(allow_dynamic_assignment=dynamic, allow_license_lease=lease, identification_mode=mode)
+        return _send("PATCH", "/cals/settings", CalSettings, body)
+
+    @staticmethod
+    def list_named_cals(after: str, limit: int, search: str) -> Call:
+        return _get("/cals/named", CalPage, after=after, limit=limit, search=search)
+
+    @staticmethod
+    def assign_named_cals(users: str | list[str], key: str | None) -> Call:
+        return _send("POST", "/cals/named", list[AssignOutcome], {"users": users}, key)
+
+    @staticmethod
+    def remove_named_cal(user: str) -> Call:
+        return _send("DELETE", f"/cals/named/{_seg(user)}", RemovalOutcome)
+
+    @staticmethod
+    def restore_named_cal(user: str, key: str | None) -> Call:
+        return _send("POST", f"/cals/named/{_seg(user)}/restore", AssignOutcome, None, key)
+
+    @staticmethod
+    def list_documents() -> Call:
+        return _get("/documents", list[DocumentView])
+
+    @staticmethod
+    def document(document: str) -> Call:
+        return _get(f"/documents/{_doc(document)}", DocumentView)
+
+    @staticmethod
+    def update_document(document: str, cals_allocated: int | None, dynamic: bool | None) -> Call:
+        body = _no_nones(cals_allocated=cals_allocated, allow_dynamic_assignment=dynamic)
+        return _send("PATCH", f"/documents/{_doc(document)}", DocumentView, body)
+
+    @staticmethod
+    def list_document_cals(document: str) -> Call:
+        return _get(f"/documents/{_doc(document)}/cals", list[AssignedCal])
+
+    @staticmethod
+    def assign_document_cals(document: str, users: str | list[str], key: str | None) -> Call:
+        return _send("POST", f"/documents/{_doc(document)}/cals", list[AssignOutcome], {"users": users}, key)
+
+    @staticmethod
+    def remove_document_cal(document: str, user: str) -> Call:
+        return _send("DELETE", f"/documents/{_doc(document)}/cals/{_seg(user)}", RemovalOutcome)
+
+    @staticmethod
+    def restore_document_cal(document: str, user: str, key: str | None) -> Call:
+        return _send("POST", f"/documents/{_doc(document)}/cals/{_seg(user)}/restore", AssignOutcome, None, key)
+
+    @staticmethod
+    def user_cals(user: str) -> Call:
+        return _get(f"/users/{_seg(user)}/cals", _user_cals)
+
+    @staticmethod
+    def clear_cal_data(key: str | None) -> Call:
+        return _send("POST", "/maintenance/clear-cal-data", ClearOutcome, {"confirm": True}, key)
+
+    @staticmethod
+    def audit(limit: int, action: str, target: str) -> Call:
+        return _get("/audit", list[AuditView], limit=limit, action=action, target=target)
+
+    @staticmethod
+    def denials(limit: int) -> Call:
+        return _get("/denials", _with_times, limit=limit)

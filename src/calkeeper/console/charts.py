@@ -1,0 +1,32 @@
+"""The dashboard's chart: grants per hour and CAL type, drawn as SVG on the server with pygal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pygal
+from pygal.style import Style
+
+from calkeeper.core.cals import CalType
+
+STYLE = Style(
+    background="transparent", plot_background="transparent", foreground="#1f2933", foreground_strong="#1f2933",
+    foreground_subtle="#9aa5b1", colors=("#1d4ed8", "#0f766e", "#b45309", "#9333ea"),
+    font_family="system-ui, sans-serif", label_font_size=11, major_label_font_size=11, legend_font_size=12,
+)
+
+
+def grants_chart(history: dict[str, list[tuple[datetime, int]]]) -> str:
+    """An SVG line chart of grants per hour for each CAL type."""
+    chart = pygal.Line(
+        style=STYLE, width=900, height=300, show_dots=False, fill=False, x_label_rotation=0,
+        show_minor_x_labels=False, legend_at_bottom=True, include_x_axis=True, disable_xml_declaration=True,
+        explicit_size=False, title=None, y_title="grants per hour", truncate_legend=-1, truncate_label=-1,
+    )
+    first = next(iter(history.values()), [])
+    chart.x_labels = [f"{hour:%H:00}" for hour, _ in first]
+    chart.x_labels_major = [f"{hour:%H:00}" for index, (hour, _) in enumerate(first) if index % 4 == 0]
+    for cal_type in CalType:
+        chart.add(cal_type.label, [count for _, count in history.get(cal_type.value, [])])
+    svg: str = chart.render(is_unicode=True)
+    return svg

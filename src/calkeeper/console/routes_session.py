@@ -1,0 +1,84 @@
+"""Signing in and out, and the dashboard."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from calkeeper.console.charts import grants_chart
+from calkeeper.console.web import (
+    PRE_CSRF_COOKIE,
+    SESSION_COOKIE,
+    form_of,
+    identity,
+    new_csrf,
+    page,
+    redirect,
+    site_of,
+)
+from calkeeper.services.console_users import ConsoleIdentity, SignInRefused
+
+router = APIRouter(include_in_schema=False)
+Who = Annotated[ConsoleIdentity, Depends(identity)]
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, next: str = "/") -> Response:
+    token = new_csrf()
+    response = page(request, "sign_in.html", None, csrf_token=token, next=_safe_next(next), error=None)
+    response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/", max_age=3600)
+    return response
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    expected = request.cookies.get(PRE_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return page(request, "sign_in.html", None, csrf_token=expected or new_csrf(), next=_safe_next(next),
+                    error="The form expired; please sign in again.")
+    try:
+        secret, _ = await run_in_threadpool(site_of(request).sign_in, username, password)
+    except SignInRefused as error:
+        response = page(request, "sign_in.html", None, csrf_token=expected, next=_safe_next(next), error=error.message,
+                        username=username)
+        response.status_code = 401
+        return response
+    root = str(request.app.url_path_for("console_root")).rstrip("/")
+    response = RedirectResponse(root + _safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https", max_age=8 * 3600)
+    response.delete_cookie(PRE_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, who: Who) -> Response:
+    await form_of(request, who, change=False)
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    await run_in_threadpool(site_of(request).sign_out, secret)
+    response = redirect(request, "/sign-in", ok=["You are signed out."])
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse, name="console_root")
+def dashboard(request: Request, who: Who) -> Response:
+    site = site_of(request)
+    overview = site.cal_overview()
+    history = site.grant_history(hours=24)
+    return page(request, "dashboard.html", who, overview=overview, chart=grants_chart(history),
+                denials=site.denials(limit=10), quarantined=site.quarantined_cals(limit=20), license=site.license())

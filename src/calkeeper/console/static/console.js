@@ -1,0 +1,17 @@
+// A little progressive enhancement: strike through rows staged for removal, open and close dialogs.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (box.matches && box.matches("input[data-stage]")) {
+    box.closest("tr").classList.toggle("staged", box.checked && box.dataset.stage === "remove");
+  }
+});
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest("[data-open-dialog]");
+  if (opener) { document.getElementById(opener.dataset.openDialog).showModal(); event.preventDefault(); }
+  const closer = event.target.closest("[data-close-dialog]");
+  if (closer) { closer.closest("dialog").close(); event.preventDefault(); }
+});
+window.addEventListener("DOMContentLoaded", () => {
+  const dialog = document.querySelector("dialog[data-open-on-load]");
+  if (dialog) dialog.showModal();
+});

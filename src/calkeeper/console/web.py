@@ -1,0 +1,132 @@
+"""What every console page shares: templates, the signed-in identity, CSRF checks, flash messages."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from calkeeper.services.console_users import ConsoleIdentity
+from calkeeper.site import Site
+
+SESSION_COOKIE = "calkeeper_session"
+PRE_CSRF_COOKIE = "calkeeper_csrf"
+FLASH_COOKIE = "calkeeper_flash"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def ago(moment: datetime | None) -> str:
+    """'3 d ago' / 'in 5 h' beside a UTC time."""
+    if moment is None:
+        return ""
+    seconds = (datetime.now(UTC) - moment).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        return "just now"
+    for unit, step in (("d", 86400), ("h", 3600), ("min", 60)):
+        if size >= step:
+            span = f"{int(size // step)} {unit}"
+            break
+    return f"{span} ago" if seconds > 0 else f"in {span}"
+
+
+def utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+templates.env.filters["ago"] = ago
+templates.env.filters["utc"] = utc
+
+
+class NotSignedIn(Exception):
+    """The page needs a signed-in user: send them to the sign-in page."""
+
+
+class ViewerCannotChange(Exception):
+    """A viewer tried to change something."""
+
+
+class BadCsrf(Exception):
+    """A form came without this session's CSRF token."""
+
+
+def site_of(request: Request) -> Site:
+    site: Site = request.app.state.site
+    return site
+
+
+async def identity(request: Request) -> ConsoleIdentity:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        raise NotSignedIn()
+    who = await run_in_threadpool(site_of(request).console_identity, secret)
+    if who is None:
+        raise NotSignedIn()
+    return who
+
+
+async def form_of(request: Request, who: ConsoleIdentity, *, change: bool = True) -> dict[str, Any]:
+    """Read a posted form after checking its CSRF token (and that the user may change things)."""
+    form = await request.form()
+    token = str(form.get("csrf_token", ""))
+    if not hmac.compare_digest(token, who.csrf_token):
+        raise BadCsrf()
+    if change and who.role != "admin":
+        raise ViewerCannotChange()
+    data: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        data[key] = values if key.endswith("[]") else values[-1]
+    return data
+
+
+def page(request: Request, template: str, who: ConsoleIdentity | None, **context: Any) -> HTMLResponse:
+    flash = read_flash(request)
+    response = templates.TemplateResponse(
+        request, template, {"who": who, "flash": flash, "nav": template.split(".")[0], **context}
+    )
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: Request, path: str, *, ok: list[str] | None = None, error: list[str] | None = None) -> Response:
+    response = RedirectResponse(str(request.app.url_path_for("console_root")).rstrip("/") + path, status_code=303)
+    if ok or error:
+        payload = {"kind": "error" if error else "ok", "lines": error or ok}
+        response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(json.dumps(payload).encode()).decode(),
+                            httponly=True, samesite="strict", path="/", max_age=60)
+    return response
+
+
+def read_flash(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        if data.get("kind") in {"ok", "error"} and isinstance(data.get("lines"), list):
+            return {"kind": data["kind"], "lines": [str(line) for line in data["lines"]][:50]}
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    root = str(request.app.url_path_for("console_root")).rstrip("/")
+    return RedirectResponse(f"{root}/sign-in?next={quote(target)}", status_code=303)
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(24)
