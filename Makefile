@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DATA   ?= $(CURDIR)/data
 
-.PHONY: setup run demo test test-fast lint bench clean
+.PHONY: setup run demo test test-fast lint bench clean system-packages bench-packages
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,14 @@ PORT   ?= 8080
 run: setup
 	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper serve --demo --host $(HOST) --port $(PORT)
 
-test: setup
+# The browser tests drive Debian's Chromium; the HTTP benchmark uses wrk. Both come from Debian.
+system-packages:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+bench-packages:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+test: setup system-packages
 	$(BIN)/pytest -q
 
 test-fast: setup
@@ -31,7 +38,7 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: setup
+bench: setup bench-packages
 	$(BIN)/python -m bench.engine_bench
 
 clean:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY
 from calkeeper.authority.signing import load_public_keys
+from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
+from calkeeper.services.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
 
@@ -26,7 +30,7 @@ def open_configured_site(settings: Settings) -> Site:
     keys_dir = settings.trusted_keys_dir
     keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
     return open_site(settings.database, trusted_keys=keys, root_folder=settings.documents, actor="api",
-                     cache_refresh_seconds=settings.cache_refresh_seconds)
+                     cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings))
 
 
 def create_app(settings: Settings | None = None, *, site: Site | None = None) -> FastAPI:
@@ -37,7 +41,12 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = site is None
         app.state.site = site or open_configured_site(settings)
+        checks = None
+        if settings.authority_daily_check and app.state.site.authority is not None:
+            checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(app.state.site)))
         yield
+        if checks is not None:
+            checks.cancel()
         if own:
             app.state.site.close()
 
@@ -55,19 +64,30 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
     app.state.backups_dir = settings.backups_dir
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
-
-    @app.middleware("http")
-    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        LATENCY.labels(request.method, getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(TimingMiddleware)
 
     for module in (routes_access, routes_admin, routes_documents, routes_health):
         app.include_router(module.router)
     console.install(app)
     return app
+
+
+class TimingMiddleware:
+    """Request latency by route into the Prometheus histogram (pure ASGI: no task per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
 def app_from_environment() -> FastAPI:

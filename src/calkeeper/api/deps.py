@@ -14,7 +14,7 @@ READ = frozenset({"viewer", "admin"})
 ADMIN = frozenset({"admin"})
 
 
-def site_of(request: Request) -> Site:
+async def site_of(request: Request) -> Site:
     site = request.app.state.site
     assert isinstance(site, Site)
     return site

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from calkeeper.core import errors as e
@@ -48,6 +49,36 @@ def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, for programs: one of the codes listed in the API's error documentation")
+    message: str = Field(description="For people: what went wrong, in an admin's words")
+    details: Any = Field(None, description="More about the error when there is more, e.g. each invalid entry")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape."""
+
+    error: ErrorDetail
+
+
+WHEN = {
+    400: "The body could not be read",
+    401: "No valid API token: send 'Authorization: Bearer <token>'",
+    403: "The token's role may not do this",
+    404: "Something named in the request does not exist",
+    409: "A licensing rule refused it, or the Idempotency-Key was used for another request",
+    422: "The request, or a value in it, is not valid",
+    429: "Too many bad API tokens from this address",
+    502: "The license authority cannot be reached or answers badly",
+    503: "The database cannot be reached, or CAL data is being cleared",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the errors an operation can answer, all in the one error shape."""
+    return {status: {"model": ErrorBody, "description": WHEN[status]} for status in statuses}
+
+
 def status_of(error: e.CalkeeperError) -> int:
     for kind, status in STATUS:
         if isinstance(error, kind):
@@ -75,7 +106,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}  # 400: a body that is not text
+        code = codes.get(error.status_code, "http_error")
         return JSONResponse(body(code, str(error.detail)), error.status_code, headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)

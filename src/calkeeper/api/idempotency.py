@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calkeeper.api.errors import body
 from calkeeper.core.errors import CalkeeperError
@@ -20,35 +20,75 @@ HEADER = "idempotency-key"
 NOT_KEPT = {401, 403, 429}
 
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        given = request.headers.get(HEADER)
-        if request.method != "POST" or not given:
-            return await call_next(request)
+class IdempotencyMiddleware:
+    """Pure ASGI, so requests without the header pass straight through at no cost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get(HEADER)
+        if not given:
+            await self.app(scope, receive, send)
+            return
         if len(given) > 200:
-            return JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"), 422)
-        site = request.app.state.site
-        caller = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()[:16]
+            answer = JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"), 422)
+            await answer(scope, receive, send)
+            return
+        site = scope["app"].state.site
+        caller = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:16]
         key = f"{caller}:{given}"
-        payload = await request.body()
-        fingerprint = hashlib.sha256(request.url.path.encode() + b"\n" + payload).hexdigest()
+        payload = await _read_body(receive)
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + payload).hexdigest()
         try:
             stored = await run_in_threadpool(site.claim_idempotency_key, key, fingerprint)
         except CalkeeperError as error:
             status = 503 if error.code == "store_unavailable" else 409
-            return JSONResponse(body(error.code, error.message), status)
+            await JSONResponse(body(error.code, error.message), status)(scope, receive, send)
+            return
         if stored is not None:
-            return Response(stored.body, stored.status_code, media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+            replay = Response(stored.body, stored.status_code, media_type="application/json",
+                              headers={"Idempotent-Replayed": "true"})
+            await replay(scope, receive, send)
+            return
+        status: list[int] = []
+        chunks: list[bytes] = []
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": payload, "more_body": False}
+            return await receive()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
         try:
-            response = await call_next(request)
-            content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+            await self.app(scope, replay_receive, capture)
         except BaseException:
             await run_in_threadpool(site.release_idempotency_key, key)
             raise
-        if response.status_code >= 500 or response.status_code in NOT_KEPT:
+        code = status[0] if status else 500
+        if code >= 500 or code in NOT_KEPT:
             await run_in_threadpool(site.release_idempotency_key, key)
         else:
-            await run_in_threadpool(site.store_idempotent_answer, key, response.status_code, content.decode())
-        return Response(content, response.status_code, headers=dict(response.headers),
-                        media_type=response.media_type)
+            await run_in_threadpool(site.store_idempotent_answer, key, code, b"".join(chunks).decode())
+
+
+async def _read_body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)

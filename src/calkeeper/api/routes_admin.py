@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
 from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.services.views import (
@@ -18,16 +19,16 @@ from calkeeper.services.views import (
     CalSettings,
     ClearOutcome,
     LicenseChange,
+    LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     UserCals,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
 
 
-@router.get("/license", response_model=LicenseView, tags=["license"],
-            responses={404: {"description": "no license is in force"}})
+@router.get("/license", response_model=LicenseView, tags=["license"], responses=responses(404))
 def get_license(site: SiteDep, _: Reader) -> LicenseView:
     """The license in force."""
     view = site.license()
@@ -36,13 +37,18 @@ def get_license(site: SiteDep, _: Reader) -> LicenseView:
     return view
 
 
-@router.put("/license", response_model=LicenseView, tags=["license"])
+@router.put("/license", response_model=LicenseView, tags=["license"], responses=responses(400, 502))
 def put_license(request: LicenseRequest, site: SiteDep, principal: Admin) -> LicenseView:
-    """Apply a license: serial, control number, owner, organization and the LEF."""
-    if request.lef is None:
-        raise InvalidInput("paste the LEF: fetching it from the license authority is not configured on this server")
+    """Apply a license: serial, control number, owner, organization and the LEF (null: fetched from the authority)."""
     return site.apply_license(serial=request.serial, control=request.control, owner=request.owner,
                               organization=request.organization, lef=request.lef, actor=actor(principal))
+
+
+@router.post("/license/update", response_model=LicenseUpdate, tags=["license"],
+             responses={502: {"description": "the license authority cannot be reached or answers badly"}})
+def update_license(site: SiteDep, principal: Admin) -> LicenseUpdate:
+    """Update license from server: fetch the newest LEF for the serial in force and apply it."""
+    return site.update_license(actor=actor(principal))
 
 
 @router.get("/license/history", response_model=list[LicenseChange], tags=["license"])
@@ -57,7 +63,7 @@ def get_cals(site: SiteDep, _: Reader) -> CalOverview:
     return site.cal_overview()
 
 
-@router.patch("/cals/settings", response_model=CalSettings, tags=["CALs"])
+@router.patch("/cals/settings", response_model=CalSettings, tags=["CALs"], responses=responses(400))
 def patch_settings(request: SettingsPatch, site: SiteDep, principal: Admin) -> CalSettings:
     """Allow dynamic CAL assignment, allow license lease, identification mode."""
     return site.update_cal_settings(
@@ -77,19 +83,20 @@ def list_named(
     return site.list_named_cals(after=after, limit=limit, search=search)
 
 
-@router.post("/cals/named", response_model=list[AssignOutcome], tags=["CALs"])
+@router.post("/cals/named", response_model=list[AssignOutcome], tags=["CALs"], responses=responses(400, 409))
 def assign_named(request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
     """Assign Named CALs to a ';' list or a JSON list of users; all or nothing."""
     return site.assign_named_cals(request.users, actor=actor(principal))
 
 
-@router.delete("/cals/named/{user}", response_model=RemovalOutcome, tags=["CALs"])
+@router.delete("/cals/named/{user}", response_model=RemovalOutcome, tags=["CALs"], responses=responses(404))
 def remove_named(user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
     """Remove a Named CAL: freed at once, or quarantined until last used + 7 days."""
     return site.remove_named_cals([user], actor=actor(principal))[0]
 
 
-@router.post("/cals/named/{user}/restore", response_model=AssignOutcome, tags=["CALs"])
+@router.post("/cals/named/{user}/restore", response_model=AssignOutcome, tags=["CALs"],
+             responses=responses(409))
 def restore_named(user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
     """Undo a removal while the CAL is quarantined."""
     return site.restore_named_cals([user], actor=actor(principal))[0]
@@ -101,7 +108,8 @@ def user_cals(user: str, site: SiteDep, _: Reader) -> UserCals:
     return site.user_cals(user)
 
 
-@router.post("/maintenance/clear-cal-data", response_model=ClearOutcome, tags=["maintenance"])
+@router.post("/maintenance/clear-cal-data", response_model=ClearOutcome, tags=["maintenance"],
+             responses=responses(400, 409))
 def clear_cal_data(request: ClearRequest, http: Request, site: SiteDep, principal: Admin) -> ClearOutcome:
     """Remove every CAL assignment, allocation, quarantine, session and usage record (a backup is written first)."""
     if not request.confirm:

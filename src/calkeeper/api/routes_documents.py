@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.errors import responses
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
 from calkeeper.services.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
 
 
 @router.get("", response_model=list[DocumentView])
@@ -21,13 +22,13 @@ def _one(site: SiteDep, document: str) -> DocumentView:
     return site.document(document)
 
 
-@router.get("/{document}", response_model=DocumentView)
+@router.get("/{document}", response_model=DocumentView, responses=responses(404))
 def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
     """One document: CALs allocated and assigned, dynamic assignment, missing or not."""
     return _one(site, document)
 
 
-@router.patch("/{document}", response_model=DocumentView)
+@router.patch("/{document}", response_model=DocumentView, responses=responses(400, 404, 409))
 def patch_document(document: str, request: DocumentPatch, site: SiteDep, principal: Admin) -> DocumentView:
     """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment"."""
     view = _one(site, document)
@@ -38,25 +39,25 @@ def patch_document(document: str, request: DocumentPatch, site: SiteDep, princip
     return view
 
 
-@router.get("/{document}/cals", response_model=list[AssignedCal])
+@router.get("/{document}/cals", response_model=list[AssignedCal], responses=responses(404))
 def list_cals(document: str, site: SiteDep, _: Reader) -> list[AssignedCal]:
     """Users holding Document CALs for the document, with last used and quarantine."""
     return site.list_document_cals(document)
 
 
-@router.post("/{document}/cals", response_model=list[AssignOutcome])
+@router.post("/{document}/cals", response_model=list[AssignOutcome], responses=responses(400, 404, 409))
 def assign(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
     """Assign Document CALs out of the document's allocation; all or nothing."""
     return site.assign_document_cals(document, request.users, actor=actor(principal))
 
 
-@router.delete("/{document}/cals/{user}", response_model=RemovalOutcome)
+@router.delete("/{document}/cals/{user}", response_model=RemovalOutcome, responses=responses(404))
 def remove(document: str, user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
     """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
     return site.remove_document_cals(document, [user], actor=actor(principal))[0]
 
 
-@router.post("/{document}/cals/{user}/restore", response_model=AssignOutcome)
+@router.post("/{document}/cals/{user}/restore", response_model=AssignOutcome, responses=responses(404, 409))
 def restore(document: str, user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
     """Undo a Document CAL removal while quarantined."""
     return site.restore_document_cals(document, [user], actor=actor(principal))[0]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.deps import Reader, SiteDep
-from calkeeper.api.errors import body
+from calkeeper.api.errors import body, responses
 from calkeeper.api.metrics import exposition
 from calkeeper.core.errors import StoreUnavailable
 
@@ -20,7 +20,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "the database cannot be reached"}})
+@router.get("/readyz", responses=responses(503))
 def readyz(site: SiteDep) -> Response:
     """The process can reach its database and serve decisions."""
     try:
@@ -31,7 +31,7 @@ def readyz(site: SiteDep) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses=responses(401, 403, 429, 503))
 async def metrics(site: SiteDep, _: Reader) -> Response:
     """Prometheus metrics (grants, denials, pool levels, request latency)."""
     content, media_type = await run_in_threadpool(exposition, site)

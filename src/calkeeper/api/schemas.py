@@ -36,7 +36,8 @@ class LicenseRequest(Body):
     control: str = Field(..., max_length=20)
     owner: str = Field(..., max_length=200)
     organization: str = Field(..., max_length=200)
-    lef: str | None = Field(None, max_length=100_000, description="The LEF text exactly as the vendor sent it")
+    lef: str | None = Field(None, max_length=100_000, description="The LEF text exactly as the vendor sent it; "
+                            "null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
 
 
 class SettingsPatch(Body):
