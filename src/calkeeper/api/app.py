@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -69,7 +70,26 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
     for module in (routes_access, routes_admin, routes_documents, routes_health):
         app.include_router(module.router)
     console.install(app)
+    _document_bearer_tokens(app)
     return app
+
+
+def _document_bearer_tokens(app: FastAPI) -> None:
+    """Say in the OpenAPI that every endpoint but health takes a bearer token (the docs' Authorize button)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "calkeeper token create --role R"}}
+            schema["security"] = [{"bearer": []}]
+            for path in ("/healthz", "/readyz"):
+                for operation in schema["paths"].get(path, {}).values():
+                    operation["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class TimingMiddleware:

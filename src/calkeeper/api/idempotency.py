@@ -66,23 +66,36 @@ class IdempotencyMiddleware:
                 return {"type": "http.request", "body": payload, "more_body": False}
             return await receive()
 
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            code = status[0] if status else 500
+            if code >= 500 or code in NOT_KEPT:
+                await run_in_threadpool(site.release_idempotency_key, key)
+            else:
+                await run_in_threadpool(site.store_idempotent_answer, key, code, b"".join(chunks).decode())
+
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Keep the answer before the client has it: a retry sent the moment it arrives
+                    # must be replayed, not told the request is still in progress.
+                    await settle()
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
         except BaseException:
-            await run_in_threadpool(site.release_idempotency_key, key)
+            await run_in_threadpool(site.release_idempotency_key, key)  # only an unanswered claim is released
             raise
-        code = status[0] if status else 500
-        if code >= 500 or code in NOT_KEPT:
-            await run_in_threadpool(site.release_idempotency_key, key)
-        else:
-            await run_in_threadpool(site.store_idempotent_answer, key, code, b"".join(chunks).decode())
+        await settle()
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -96,13 +96,13 @@ def remove_named(user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
 
 
 @router.post("/cals/named/{user}/restore", response_model=AssignOutcome, tags=["CALs"],
-             responses=responses(409))
+             responses=responses(404, 409))
 def restore_named(user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
     """Undo a removal while the CAL is quarantined."""
     return site.restore_named_cals([user], actor=actor(principal))[0]
 
 
-@router.get("/users/{user}/cals", response_model=UserCals, tags=["users"])
+@router.get("/users/{user}/cals", response_model=UserCals, tags=["users"], responses=responses(404))
 def user_cals(user: str, site: SiteDep, _: Reader) -> UserCals:
     """Every CAL a user holds, of every type."""
     return site.user_cals(user)

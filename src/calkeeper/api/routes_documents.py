@@ -22,13 +22,38 @@ def _one(site: SiteDep, document: str) -> DocumentView:
     return site.document(document)
 
 
-@router.get("/{document}", response_model=DocumentView, responses=responses(404))
+@router.get("/{document:path}/cals", response_model=list[AssignedCal], responses=responses(404))
+def list_cals(document: str, site: SiteDep, _: Reader) -> list[AssignedCal]:
+    """Users holding Document CALs for the document, with last used and quarantine."""
+    return site.list_document_cals(document)
+
+
+@router.post("/{document:path}/cals", response_model=list[AssignOutcome], responses=responses(400, 404, 409))
+def assign(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Assign Document CALs out of the document's allocation; all or nothing."""
+    return site.assign_document_cals(document, request.users, actor=actor(principal))
+
+
+@router.delete("/{document:path}/cals/{user}", response_model=RemovalOutcome, responses=responses(404))
+def remove(document: str, user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
+    """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
+    return site.remove_document_cals(document, [user], actor=actor(principal))[0]
+
+
+@router.post("/{document:path}/cals/{user}/restore", response_model=AssignOutcome, responses=responses(404, 409))
+def restore(document: str, user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
+    """Undo a Document CAL removal while quarantined."""
+    return site.restore_document_cals(document, [user], actor=actor(principal))[0]
+
+
+# Declared last: a document path may hold '/', so the /cals routes above must be tried first.
+@router.get("/{document:path}", response_model=DocumentView, responses=responses(404))
 def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
     """One document: CALs allocated and assigned, dynamic assignment, missing or not."""
     return _one(site, document)
 
 
-@router.patch("/{document}", response_model=DocumentView, responses=responses(400, 404, 409))
+@router.patch("/{document:path}", response_model=DocumentView, responses=responses(400, 404, 409))
 def patch_document(document: str, request: DocumentPatch, site: SiteDep, principal: Admin) -> DocumentView:
     """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment"."""
     view = _one(site, document)
@@ -37,27 +62,3 @@ def patch_document(document: str, request: DocumentPatch, site: SiteDep, princip
     if request.allow_dynamic_assignment is not None:
         view = site.set_document_dynamic(document, request.allow_dynamic_assignment, actor=actor(principal))
     return view
-
-
-@router.get("/{document}/cals", response_model=list[AssignedCal], responses=responses(404))
-def list_cals(document: str, site: SiteDep, _: Reader) -> list[AssignedCal]:
-    """Users holding Document CALs for the document, with last used and quarantine."""
-    return site.list_document_cals(document)
-
-
-@router.post("/{document}/cals", response_model=list[AssignOutcome], responses=responses(400, 404, 409))
-def assign(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
-    """Assign Document CALs out of the document's allocation; all or nothing."""
-    return site.assign_document_cals(document, request.users, actor=actor(principal))
-
-
-@router.delete("/{document}/cals/{user}", response_model=RemovalOutcome, responses=responses(404))
-def remove(document: str, user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
-    """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
-    return site.remove_document_cals(document, [user], actor=actor(principal))[0]
-
-
-@router.post("/{document}/cals/{user}/restore", response_model=AssignOutcome, responses=responses(404, 409))
-def restore(document: str, user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
-    """Undo a Document CAL removal while quarantined."""
-    return site.restore_document_cals(document, [user], actor=actor(principal))[0]

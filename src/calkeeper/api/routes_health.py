@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.deps import Reader, SiteDep
@@ -31,7 +31,9 @@ def readyz(site: SiteDep) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse, responses=responses(401, 403, 429, 503))
+@router.get("/metrics", response_class=Response, responses={
+    200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    **responses(401, 403, 429, 503)})
 async def metrics(site: SiteDep, _: Reader) -> Response:
     """Prometheus metrics (grants, denials, pool levels, request latency)."""
     content, media_type = await run_in_threadpool(exposition, site)

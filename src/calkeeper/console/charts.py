@@ -22,6 +22,7 @@ def grants_chart(history: dict[str, list[tuple[datetime, int]]]) -> str:
         style=STYLE, width=900, height=300, show_dots=False, fill=False, x_label_rotation=0,
         show_minor_x_labels=False, legend_at_bottom=True, include_x_axis=True, disable_xml_declaration=True,
         explicit_size=False, title=None, y_title="grants per hour", truncate_legend=-1, truncate_label=-1,
+        js=[],  # pygal would load its tooltip script from a third-party site into the console
     )
     first = next(iter(history.values()), [])
     chart.x_labels = [f"{hour:%H:00}" for hour, _ in first]

@@ -44,7 +44,7 @@ async def save_settings(request: Request, who: Who) -> Response:
             allow_license_lease=form.get("allow_license_lease") == "on",
             identification_mode=str(form.get("identification_mode", "user")), actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/cals", error=[error.message])
+        return redirect(request, "/cals", error=[f"Nothing was saved: {error.message}."])
     return redirect(request, "/cals", ok=[
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "
         f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."])

@@ -37,8 +37,7 @@ def _here(document: str) -> str:
 
 
 @router.get("/documents", response_class=HTMLResponse)
-def documents(request: Request, who: Who, doc: Annotated[str, Query(max_length=1000)] = "",
-              problems: list[str] | None = None, typed: str = "") -> Response:
+def documents(request: Request, who: Who, doc: Annotated[str, Query(max_length=1000)] = "") -> Response:
     return _documents(request, who, doc=doc)
 
 
@@ -68,7 +67,7 @@ async def save(request: Request, who: Who) -> Response:
         view = await run_in_threadpool(
             lambda: site.set_document_dynamic(document, form.get("allow_dynamic_assignment") == "on", actor=actor))
     except CalkeeperError as error:
-        return redirect(request, _here(document), error=[error.message])
+        return redirect(request, _here(document), error=[f"Nothing was changed: {error.message}."])
     return redirect(request, _here(view.path), ok=[
         f"{view.path}: {view.cals_allocated} Document CALs allocated, dynamic CAL assignment "
         f"{'on' if view.allow_dynamic_assignment else 'off'}."])
@@ -120,6 +119,6 @@ async def release(request: Request, who: Who) -> Response:
         result = await run_in_threadpool(
             lambda: site.release_missing_document(document, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, _here(document), error=[error.message])
+        return redirect(request, _here(document), error=[f"Nothing was released: {error.message}."])
     return redirect(request, "/documents", ok=[
         f"{result['document']}: {result['cals_released']} Document CALs released; the document is forgotten."])

@@ -46,14 +46,15 @@ async def apply_license(request: Request, who: Who) -> Response:
 async def update_license(request: Request, who: Who) -> Response:
     await form_of(request, who)
     site = site_of(request)
-    update = getattr(site, "update_license_from_server", None)
-    if update is None:
-        return redirect(request, "/license", error=["Updating from the license authority is not available here."])
     try:
-        view = await run_in_threadpool(lambda: update(actor=f"console:{who.username}"))
+        update = await run_in_threadpool(lambda: site.update_license(actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/license", error=[f"The license was not updated: {error.message}. "
-                                                    "The license in force is unchanged."])
+        stays = "" if "license in force" in error.message else " The license in force is unchanged."
+        return redirect(request, "/license", error=[f"The license was not updated: {error.message}.{stays}"])
+    view = update.license
+    if not update.updated:
+        return redirect(request, "/license", ok=[
+            f"License {view.serial} is already the newest the license authority has: nothing changed."])
     return redirect(request, "/license", ok=[
         f"License {view.serial} updated from the license authority: {view.cals['named']} Named, "
         f"{view.cals['document']} Document, {view.cals['session']} Session, {view.cals['usage']} Usage CALs."])

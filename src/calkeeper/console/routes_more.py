@@ -72,7 +72,7 @@ async def clear(request: Request, who: Who) -> Response:
                                                                       actor=f"console:{who.username}"))
     except CalkeeperError as error:
         return redirect(request, "/maintenance/clear", error=[f"Nothing was cleared: {error.message}"])
-    removed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in outcome.removed.items())
+    removed = ", ".join(f"{k.replace('_', ' ').replace('cals', 'CALs')}: {v}" for k, v in outcome.removed.items())
     return redirect(request, "/maintenance/clear", ok=[
         f"CAL data cleared ({removed}).", f"A backup was written first: {target.name}. Restore it below if needed."])
 

@@ -53,7 +53,8 @@ async def sign_in(
     try:
         secret, _ = await run_in_threadpool(site_of(request).sign_in, username, password)
     except SignInRefused as error:
-        response = page(request, "sign_in.html", None, csrf_token=expected, next=_safe_next(next), error=error.message,
+        response = page(request, "sign_in.html", None, csrf_token=expected, next=_safe_next(next),
+                        error=f"{error.message[:1].upper()}{error.message[1:]}.",
                         username=username)
         response.status_code = 401
         return response

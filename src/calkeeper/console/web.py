@@ -44,7 +44,19 @@ def utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
+def detail(value: object) -> str:
+    """An audit detail as an admin reads it: nested changes as 'named: 0 -> 5, ...', booleans as yes/no."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {detail(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(detail(item) for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 templates.env.filters["ago"] = ago
+templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
 
 

@@ -218,7 +218,7 @@ class DocumentUseCases(SiteBase):
         """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
         with self.change() as tx:
             row = self._document(tx, document)
-            return self._remove_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
+            return self._remove_document_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
 
     def restore_document_cals(
         self, document: str, users: str | list[str], *, actor: str | None = None
@@ -226,7 +226,7 @@ class DocumentUseCases(SiteBase):
         """Undo Document CAL removals while their quarantine lasts."""
         with self.change() as tx:
             row = self._document(tx, document)
-            return self._restore_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
+            return self._restore_document_in(tx, row, parse_identity_list(users), self.actor_or_default(actor))
 
     def apply_document_changes(
         self, document: str, *, remove: list[str], restore: list[str], actor: str | None = None
@@ -235,11 +235,11 @@ class DocumentUseCases(SiteBase):
         with self.change() as tx:
             row = self._document(tx, document)
             actor = self.actor_or_default(actor)
-            restored = self._restore_in(tx, row, parse_identity_list(restore), actor) if restore else []
-            removed = self._remove_in(tx, row, parse_identity_list(remove), actor) if remove else []
+            restored = self._restore_document_in(tx, row, parse_identity_list(restore), actor) if restore else []
+            removed = self._remove_document_in(tx, row, parse_identity_list(remove), actor) if remove else []
             return removed, restored
 
-    def _remove_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
+    def _remove_document_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
                    actor: str) -> list[RemovalOutcome]:
         outcomes = []
         for identity in identities:
@@ -258,7 +258,7 @@ class DocumentUseCases(SiteBase):
             outcomes.append(RemovalOutcome(held["user_name"], outcome, until, row["path"]))
         return outcomes
 
-    def _restore_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
+    def _restore_document_in(self, tx: Transaction, row: RowMapping, identities: list[Identity],
                     actor: str) -> list[AssignOutcome]:
         outcomes = []
         for identity in identities:

@@ -140,7 +140,7 @@ class Claims:
         row = select(
             literal(identity.kind), literal(identity.key), literal(identity.name), literal(source),
             _now(self.now), literal(minute, UtcDateTime()),
-        ).where(self.named_occupied() <= in_license, ~already)
+        ).where(self.named_occupied() < in_license, ~already)
         stmt = insert(named_t).from_select(
             ["identity_kind", "identity_key", "identity_name", "source", "assigned_at", "last_used"], row
         ).returning(named_t.c.id)

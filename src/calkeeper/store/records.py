@@ -10,7 +10,7 @@ from sqlalchemy import Connection, RowMapping, String, delete, func, insert, lit
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from calkeeper.core.cals import CalType, Pool
+from calkeeper.core.cals import CalType, Pool, session_cal_release
 from calkeeper.core.identities import Identity
 from calkeeper.core.license import LicenseTerms
 from calkeeper.store.claims import Claims, doc_t, doccal_t, named_t, occupying, session_cal_t, session_t, usage_t
@@ -105,10 +105,12 @@ class Records:
         else:
             values = {"removed_at": self.now, "quarantined_until": quarantined_until}
             self.connection.execute(update(table).where(table.c.id == row_id).values(**values))
+        self.update_state()  # other nodes may have cached this CAL as held: they must drop it
 
     def unmark_removed(self, table: Any, row_id: int) -> None:
         values = {"removed_at": None, "quarantined_until": None}
         self.connection.execute(update(table).where(table.c.id == row_id).values(**values))
+        self.update_state()
 
     def list_named(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
                    offset: int = 0) -> list[RowMapping]:
@@ -230,9 +232,21 @@ class Records:
         self.update_state()
 
     def delete_document(self, document_id: int) -> None:
+        # The document's open sessions end with it; a Session CAL they alone held is released as if they
+        # had ended now, or nothing could ever close them and the CAL would stay held for good.
+        open_on_document = select(session_t.c.cal_id).where(
+            session_t.c.document_id == document_id, session_t.c.cal_type == CalType.SESSION.value,
+            session_t.c.ended_at.is_(None),
+        )
+        session_cal_ids = list(self.connection.execute(open_on_document).scalars())
         for table in (doccal_t, usage_t, session_t):
             self.connection.execute(delete(table).where(table.c.document_id == document_id))
         self.connection.execute(delete(doc_t).where(doc_t.c.id == document_id))
+        for cal_id in set(session_cal_ids):
+            if self.open_sessions_on(CalType.SESSION, cal_id) == 0:
+                cal = self.session_cal(cal_id)
+                if cal["released_at"] is None:
+                    self.release_session_cal(cal_id, session_cal_release(cal["acquired_at"], self.now))
         self.update_state()
 
     # -- sessions --------------------------------------------------------------------------------
