@@ -162,8 +162,15 @@ class DocumentUseCases(SiteBase):
         return self._view(document)
 
     def document(self, document: str) -> DocumentView:
-        """One document by name (matched as the access gate matches it)."""
-        return self._view(document)
+        """One document by name (matched as the access gate matches it), looking at the root folder again
+        when the name is not known yet."""
+        try:
+            return self._view(document)
+        except UnknownDocument:
+            if self.root_folder is None:
+                raise
+            self.scan_documents()
+            return self._view(document)
 
     def _view(self, document: str) -> DocumentView:
         with self.uow(write=False) as tx:

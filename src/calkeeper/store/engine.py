@@ -9,10 +9,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from calkeeper.core.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def make_engine(database_url: str, **options: Any) -> Engine:
@@ -82,8 +85,19 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a quick check when it already is)."""
-    if current_revision(engine) == HEAD_REVISION:
+    """Bring the schema to the newest migration (a quick check when it already is).
+
+    Raises StoreUnavailable when the database cannot be reached.
+    """
+    try:
+        revision = current_revision(engine)
+    except OperationalError as error:  # the first connection: a failure here means no database to talk to
+        reason = (str(error.orig or error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise StoreUnavailable(
+            "the CAL database cannot be reached, so its schema could not be checked. "
+            f"Check that it is running ({reason})"
+        ) from error
+    if revision == HEAD_REVISION:
         return
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as connection:

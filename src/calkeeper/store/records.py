@@ -179,8 +179,8 @@ class Records:
     def user_usage_cals(self, user: Identity) -> list[RowMapping]:
         return list(
             self.connection.execute(
-                select(usage_t, doc_t.c.path)
-                .join(doc_t, doc_t.c.id == usage_t.c.document_id)
+                select(usage_t, func.coalesce(doc_t.c.path, "(a released document)").label("path"))
+                .outerjoin(doc_t, doc_t.c.id == usage_t.c.document_id)
                 .where(usage_t.c.holder_key == user.key, usage_t.c.returns_at > self.now)
                 .order_by(usage_t.c.consumed_at)
             ).mappings()
@@ -239,8 +239,10 @@ class Records:
             session_t.c.ended_at.is_(None),
         )
         session_cal_ids = list(self.connection.execute(open_on_document).scalars())
-        for table in (doccal_t, usage_t, session_t):
+        for table in (doccal_t, session_t):
             self.connection.execute(delete(table).where(table.c.document_id == document_id))
+        # Usage CALs consumed on it still come back only 28 days after their consumption.
+        self.connection.execute(update(usage_t).where(usage_t.c.document_id == document_id).values(document_id=None))
         self.connection.execute(delete(doc_t).where(doc_t.c.id == document_id))
         for cal_id in set(session_cal_ids):
             if self.open_sessions_on(CalType.SESSION, cal_id) == 0:

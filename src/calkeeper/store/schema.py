@@ -197,7 +197,8 @@ class UsageCal(Base):
     holder_key: Mapped[str] = mapped_column(String(200))
     user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     machine: Mapped[str] = mapped_column(String(200))
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    # NULL once its document is released: the CAL still returns 28 days after it was consumed
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), nullable=True)
     consumed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     returns_at: Mapped[datetime] = mapped_column(UtcDateTime)
