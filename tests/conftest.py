@@ -10,7 +10,7 @@ import pytest
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
-from tests.kit import make_root, new_key, postgres_available, postgres_database
+from tests.kit import make_root, new_key, postgres_available, postgres_database, sqlite_database
 
 _PG_OK: bool | None = None
 
@@ -52,7 +52,7 @@ def pg_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'calkeeper.db'}"
+        yield sqlite_database(tmp_path)
     else:
         require_postgres()
         with postgres_database() as url:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,19 +67,68 @@ def new_key(folder: Path) -> SigningKey:
     return create_key(folder)
 
 
+_TEMPLATES: dict[str, str] = {}
+
+
+def _migrated_template(kind: str) -> str:
+    """A database migrated once per test process, copied for each test (migrating each one is slow)."""
+    if kind in _TEMPLATES:
+        return _TEMPLATES[kind]
+    from calkeeper.store.engine import make_engine, migrate
+
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="calkeeper-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        url = f"sqlite:///{folder / 'template.db'}"
+        engine = make_engine(url)
+        migrate(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _TEMPLATES[kind] = str(folder / "template.db")
+    else:
+        name = f"calkeeper_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        engine = make_engine(sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+        migrate(engine)
+        engine.dispose()
+        atexit.register(_drop_database, name)
+        _TEMPLATES[kind] = name
+    return _TEMPLATES[kind]
+
+
+def _drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def sqlite_database(folder: Path) -> str:
+    """A migrated SQLite database in the folder, copied from the process's template."""
+    target = folder / "calkeeper.db"
+    shutil.copyfile(_migrated_template("sqlite"), target)
+    return f"sqlite:///{target}"
+
+
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database for one test and drop it after."""
+def postgres_database(*, migrated: bool = True) -> Iterator[str]:
+    """Create a fresh PostgreSQL database for one test (migrated, from a template) and drop it after."""
     name = f"calkeeper_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_template("postgres")}"' if migrated else ""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"{template}')
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
         admin.dispose()
 
 

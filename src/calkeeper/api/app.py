@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from calkeeper.api.metrics import LATENCY
 from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
+from calkeeper.core.errors import CalkeeperError
 from calkeeper.services.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
         yield
         if checks is not None:
             checks.cancel()
+        with suppress(CalkeeperError):  # the dashboard's chart keeps this process's last minute of grants
+            app.state.site.flush_grant_counts()
         if own:
             app.state.site.close()
 

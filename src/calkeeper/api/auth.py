@@ -7,22 +7,18 @@ from one address are slowed down, then refused for a while.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from calkeeper.api.brake import FailureBrake
 from calkeeper.api.errors import ApiError
 from calkeeper.services.tokens import TokenView
 
 TOKEN_TTL_SECONDS = 1.0
-FAILURE_WINDOW_SECONDS = 60.0
-SLOW_AFTER = 5
-BLOCK_AFTER = 30
 
 
 @dataclass(frozen=True)
@@ -36,19 +32,19 @@ class TokenGuard:
 
     def __init__(self) -> None:
         self.verified: dict[str, tuple[TokenView | None, float]] = {}
-        self.failures: dict[str, deque[float]] = {}
+        self.brake = FailureBrake("too many requests with bad API tokens from this address; wait a minute")
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         address = request.client.host if request.client else "unknown"
         if scheme.lower() != "bearer" or not secret.strip():
-            await self._brake(address, count=False)
+            await self.brake.check(address, failed=False)
             raise ApiError(401, "unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
         token = await self._lookup(request, secret.strip())
         if token is None:
-            await self._brake(address, count=True)
+            await self.brake.check(address, failed=True)
             raise ApiError(401, "unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
         return Principal(token.name, token.role)
@@ -65,20 +61,6 @@ class TokenGuard:
             self.verified.clear()
         self.verified[key] = (token, now)
         return token
-
-    async def _brake(self, address: str, *, count: bool) -> None:
-        now = time.monotonic()
-        recent = self.failures.setdefault(address, deque())
-        while recent and now - recent[0] > FAILURE_WINDOW_SECONDS:
-            recent.popleft()
-        if count:
-            recent.append(now)
-        if len(recent) >= BLOCK_AFTER:
-            raise ApiError(429, "too_many_requests",
-                           "too many requests with bad API tokens from this address; wait a minute",
-                           {"Retry-After": str(int(FAILURE_WINDOW_SECONDS))})
-        if len(recent) >= SLOW_AFTER:
-            await asyncio.sleep(min(0.25 * 2 ** (len(recent) - SLOW_AFTER), 4.0))
 
 
 def allow(principal: Principal, roles: frozenset[str]) -> Principal:

@@ -1,1 +1,1 @@
-"""The vendor's side: signing keys and the LEFs they sign."""
+"""The vendor's license authority: signing keys, the sites it sold to, the LEFs it signs, its HTTP service."""

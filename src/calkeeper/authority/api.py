@@ -119,7 +119,7 @@ async def healthz() -> dict[str, str]:
 @public.get("/keys")
 def keys(request: Request) -> dict[str, Any]:
     """Every public key of the authority; LEFs are signed with the active one, older ones stay listed."""
-    found = list_keys(request.app.state.settings.keys_dir)
+    found = list_keys(_registry(request).keys_dir)
     return {"active": next((k.key_id for k in found if k.active), None),
             "keys": [{"key_id": k.key_id, "active": k.active, "created_at": k.created_at,
                       "public_key": k.public_key_pem} for k in found]}
@@ -128,7 +128,7 @@ def keys(request: Request) -> dict[str, Any]:
 @public.get("/keys/{key_id}.pub", response_class=PlainTextResponse)
 def key_file(key_id: str, request: Request) -> PlainTextResponse:
     """One public key as a PEM file, ready for ``calkeeper authority trust``."""
-    for key in list_keys(request.app.state.settings.keys_dir):
+    for key in list_keys(_registry(request).keys_dir):
         if key.key_id == key_id:
             return PlainTextResponse(key.public_key_pem, media_type="application/x-pem-file")
     raise NotFound(f"the authority has no key '{key_id}'; see GET /keys", code="unknown_key")

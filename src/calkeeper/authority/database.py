@@ -19,7 +19,8 @@ HEAD_REVISION = "a0001"
 def open_engine(database_url: str) -> Engine:
     """An engine for the authority's database, with its schema migrated to the newest revision."""
     if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The folder also holds the signing keys: readable by the authority's account only.
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(database_url)
     migrate(engine)
     return engine

@@ -209,8 +209,8 @@ class Registry:
             if row is None or not hmac.compare_digest(expected.encode(), control.encode()):
                 raise not_found()
             now = self.clock.now()
-            values: dict[str, Any] = {"last_fetched_at": now,
-                                      "last_fetched_from": f"{address} as '{owner[:80]}' / '{organization[:80]}'"}
+            who = f" as '{owner[:80]}' / '{organization[:80]}'" if owner or organization else ""
+            values: dict[str, Any] = {"last_fetched_at": now, "last_fetched_from": address + who}
             if lease_key is not None:
                 raw = raw_public(lease_key)
                 vouched = lefs.LeaseKey(lefs.key_id_for(raw), raw).tag_value()

@@ -9,17 +9,23 @@ from pathlib import Path
 import typer
 
 from calkeeper.authority.signing import create_key, load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.cli import authority_service_cmds
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import err, fail, out, reporting
 from calkeeper.core.serials import control_number, new_serial
 
-app = typer.Typer(help="The license authority's keys and LEFs.", no_args_is_help=True)
+app = typer.Typer(help="The vendor's license authority: its service, sites, keys and LEFs.", no_args_is_help=True)
+app.command("serve")(authority_service_cmds.serve)
+app.add_typer(authority_service_cmds.sites, name="site")
+app.add_typer(authority_service_cmds.keys, name="key")
+app.add_typer(authority_service_cmds.tokens, name="token")
 
-KEYS = typer.Option(None, "--keys", help="The authority's key folder (default: <data dir>/authority/keys).")
+KEYS = typer.Option(None, "--keys", help="The authority's key folder (default: <data dir>/authority/keys, "
+                                          "or keys/ in CALKEEPER_AUTHORITY_DIR).")
 
 
 def _keys_dir(ctx: typer.Context, keys: Path | None) -> Path:
-    return keys or ctx_of(ctx).settings.authority_keys_dir
+    return keys or authority_service_cmds.authority_settings(ctx, None, None).keys_dir
 
 
 @app.command("init")

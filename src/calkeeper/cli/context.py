@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from calkeeper.authority.signing import load_public_keys
+from calkeeper.authority_client import authority_from_settings
 from calkeeper.cli.output import EXIT_USAGE, fail
 from calkeeper.cli.remote import RemoteSite
 from calkeeper.core.errors import InvalidInput
@@ -59,14 +60,18 @@ class CliContext:
             keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
             self._site = open_site(
                 settings.database, trusted_keys=keys, root_folder=settings.documents, actor=self.actor,
-                cache_refresh_seconds=settings.cache_refresh_seconds,
+                cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings),
             )
         return self._site
 
     def require_local(self, ctx: typer.Context) -> None:
         """Stop a command that has no REST endpoint when the CLI was pointed at a server."""
         if self.server is not None:
-            fail(f"'{ctx.command_path}' runs only against a local data dir (--data-dir or --db): the REST API "
+            words, at = [], ctx
+            while at.parent is not None:  # the root's name may be 'python -m calkeeper.cli'
+                words.insert(0, at.info_name or "")
+                at = at.parent
+            fail(f"'calkeeper {' '.join(words)}' runs only against a local data dir (--data-dir or --db): the REST API "
                  f"has no endpoint for it, so it cannot run against --server {self.server} "
                  "(unset CALKEEPER_SERVER to run it here)", EXIT_USAGE)
 

@@ -52,12 +52,15 @@ def apply(
     control: str = typer.Option(..., "--control", help="Control number (5 digits)."),
     owner: str = typer.Option(..., "--owner", help="Owner name."),
     org: str = typer.Option(..., "--org", help="Organization."),
-    lef: Path = typer.Option(..., "--lef", help="The LEF file as the vendor sent it ('-' reads standard input)."),
+    lef: Path | None = typer.Option(None, "--lef", help="The LEF file as the vendor sent it ('-' reads standard "
+                                    "input); without it, the LEF is fetched from the license authority."),
     as_json: bool = JSON,
 ) -> None:
     """Apply a license: checks the control number, the LEF's signature, serial, CALs and dates."""
+    text = None
     try:
-        text = sys.stdin.read() if str(lef) == "-" else lef.read_bytes().decode("utf-8")
+        if lef is not None:
+            text = sys.stdin.read() if str(lef) == "-" else lef.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         fail(f"cannot read the LEF file {lef}: {error}", 2)
     with reporting(as_json):
@@ -66,6 +69,24 @@ def apply(
     show(view, as_json, lambda: out.print(
         f"License {view.serial} applied: {view.cals['named']} Named, {view.cals['document']} Document, "
         f"{view.cals['session']} Session, {view.cals['usage']} Usage CALs."))
+
+
+@app.command("update")
+def update(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Update license from server: fetch the newest LEF for the serial in force and apply it."""
+    with reporting(as_json):
+        result = ctx_of(ctx).site().update_license(actor=ctx_of(ctx).actor)
+
+    def render() -> None:
+        cals = result.license.cals
+        if not result.updated:
+            out.print(f"License {result.license.serial} is up to date: the authority has nothing newer.")
+            return
+        changed = ", ".join(f"{k}: {v}" for k, v in result.changes.items()) or "no change in what it grants"
+        out.print(f"License {result.license.serial} updated ({changed}): {cals['named']} Named, "
+                  f"{cals['document']} Document, {cals['session']} Session, {cals['usage']} Usage CALs.")
+
+    show(result, as_json, render)
 
 
 @app.command("history")

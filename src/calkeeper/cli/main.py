@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from click.core import ParameterSource
 
 from calkeeper.cli import (
     access_cmds,
@@ -44,7 +43,8 @@ def main(
                                       help="Run the command against this CAL server's REST API, e.g. "
                                            "http://cal.acme.local:8080, instead of a local data dir."),
     token: str | None = typer.Option(None, "--token", envvar="CALKEEPER_TOKEN",
-                                     help="The API token for --server (role admin; viewer for read-only commands)."),
+                                     help="The API token for --server (role admin; viewer for read-only commands). "
+                                          "Prefer CALKEEPER_TOKEN: options show in the process list."),
 ) -> None:
     if server:
         _check_remote(ctx)
@@ -54,8 +54,9 @@ def main(
 
 
 def _check_remote(ctx: typer.Context) -> None:
+    # Typer bundles its own click: compare the parameter source by name.
     local = [f"--{name.replace('_', '-')}" for name in ("data_dir", "db")
-             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+             if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
     if local:
         fail(f"give either --server or {' and '.join(local)}: a command runs against one site", EXIT_USAGE)
 

@@ -25,6 +25,7 @@ from calkeeper.services.views import (
     ClearOutcome,
     DocumentView,
     LicenseChange,
+    LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     SessionEnd,
@@ -62,7 +63,8 @@ def _one_by_one(names: list[str], run: Callable[[str], T], done: str) -> list[T]
             if not results:
                 raise
             kind = type(error)
-            note = f" ({', '.join(names[:len(results)])} {done} before this error)"
+            # The server answers for this user alone: the ones before it in the list stay changed.
+            note = f"; earlier in the list, already {done}: {', '.join(names[:len(results)])}"
             raise kind(error.message + note, code=error.code, details=error.details) from None
     return results
 
@@ -84,10 +86,13 @@ class RemoteSite:
         except NoLicense:
             return None
 
-    def apply_license(self, *, serial: str, control: str, owner: str, organization: str, lef: str,
+    def apply_license(self, *, serial: str, control: str, owner: str, organization: str, lef: str | None = None,
                       actor: str | None = None) -> LicenseView:
         return self.client.apply_license(serial=serial, control=control, owner=owner, organization=organization,
                                          lef=lef)
+
+    def update_license(self, *, actor: str | None = None) -> LicenseUpdate:
+        return self.client.update_license()
 
     def license_history(self) -> list[LicenseChange]:
         return self.client.license_history()
@@ -118,10 +123,10 @@ class RemoteSite:
         return names
 
     def remove_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[RemovalOutcome]:
-        return _one_by_one(self._checked_named(users), self.client.remove_named_cal, "were removed")
+        return _one_by_one(self._checked_named(users), self.client.remove_named_cal, "removed")
 
     def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
-        return _one_by_one(self._checked_named(users), self.client.restore_named_cal, "were restored")
+        return _one_by_one(self._checked_named(users), self.client.restore_named_cal, "restored")
 
     # Documents and Document CALs
     def list_documents(self, *, scan: bool = True) -> list[DocumentView]:
@@ -151,12 +156,12 @@ class RemoteSite:
     def remove_document_cals(self, document: str, users: str | list[str], *,
                              actor: str | None = None) -> list[RemovalOutcome]:
         return _one_by_one(self._checked_users(users), lambda u: self.client.remove_document_cal(document, u),
-                           "were removed")
+                           "removed")
 
     def restore_document_cals(self, document: str, users: str | list[str], *,
                               actor: str | None = None) -> list[AssignOutcome]:
         return _one_by_one(self._checked_users(users), lambda u: self.client.restore_document_cal(document, u),
-                           "were restored")
+                           "restored")
 
     def release_missing_document(self, document: str, *, actor: str | None = None) -> dict[str, Any]:
         raise LocalOnly(f"'calkeeper doc release' runs only against a local data dir (--data-dir or --db): the "

@@ -111,6 +111,7 @@ def create_admin(
     replace: bool = typer.Option(False, "--replace", help="Set a new password for an existing user."),
 ) -> None:
     """Create a console user (the password is asked for, or read from standard input)."""
+    ctx_of(ctx).require_local(ctx)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
     with reporting():
         view = ctx_of(ctx).site().create_console_user(username=username, password=password, role=role,
@@ -121,6 +122,7 @@ def create_admin(
 @admins.command("list")
 def list_admins(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Console users and their roles."""
+    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         views = ctx_of(ctx).site().list_console_users()
     show(views, as_json, lambda: table("Console users", ["user", "role", "created", "disabled"],

@@ -20,6 +20,7 @@ from calkeeper.services.views import (
     ClearOutcome,
     DocumentView,
     LicenseChange,
+    LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     SessionEnd,
@@ -87,8 +88,8 @@ def _seg(text: str) -> str:
 
 
 def _doc(name: str) -> str:
-    # An escaped '/' (%2F) is decoded before routing and would split the path, so folders are sent
-    # with '\', which the server matches like '/'.
+    # Folders are sent with '\', which the server matches like '/': an escaped '/' (%2F) is decoded
+    # before routing, and a folder then could not be told from the routes' own segments ('/cals').
     return quote(name.replace("/", "\\"), safe="")
 
 
@@ -121,9 +122,13 @@ class Calls:
         return _get("/license", LicenseView)
 
     @staticmethod
-    def apply_license(serial: str, control: str, owner: str, organization: str, lef: str) -> Call:
+    def apply_license(serial: str, control: str, owner: str, organization: str, lef: str | None) -> Call:
         body = {"serial": serial, "control": control, "owner": owner, "organization": organization, "lef": lef}
         return _send("PUT", "/license", LicenseView, body)
+
+    @staticmethod
+    def update_license(key: str | None) -> Call:
+        return _send("POST", "/license/update", LicenseUpdate, None, key)
 
     @staticmethod
     def license_history() -> Call:

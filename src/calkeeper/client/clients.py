@@ -19,6 +19,7 @@ from calkeeper.services.views import (
     ClearOutcome,
     DocumentView,
     LicenseChange,
+    LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     SessionEnd,
@@ -27,6 +28,8 @@ from calkeeper.services.views import (
 
 
 class _Base:
+    """What both clients share: the URL and token, how a request is sent and its answer read."""
+
     def __init__(self, base_url: str, token: str, timeout: float) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise e.InvalidInput(f"the server URL must start with http:// or https:// (got '{base_url}')")
@@ -43,7 +46,7 @@ class _Base:
             return ServerUnavailable(f"the calkeeper server at {self.base_url} did not answer "
                                      f"within {self.timeout:g} s")
         return ServerUnavailable(f"cannot reach the calkeeper server at {self.base_url}: "
-                                 f"{error or type(error).__name__}")
+                                 f"{str(error) or type(error).__name__}")
 
     @staticmethod
     def _read(call: Call, response: httpx.Response) -> Any:
@@ -71,7 +74,7 @@ class CalkeeperClient(_Base):
         try:
             response = self._http.request(**self._request(call))
         except httpx.TransportError as error:
-            raise self._unreachable(error) from None
+            raise self._unreachable(error) from error
         return self._read(call, response)
 
     def close(self) -> None:
@@ -96,9 +99,17 @@ class CalkeeperClient(_Base):
         """The license in force; NoLicense when there is none."""
         return self._run(Calls.license())
 
-    def apply_license(self, *, serial: str, control: str, owner: str, organization: str, lef: str) -> LicenseView:
-        """Apply a license; LicenseRejected (its code names the failed check) when it cannot be."""
+    def apply_license(self, *, serial: str, control: str, owner: str, organization: str,
+                      lef: str | None = None) -> LicenseView:
+        """Apply a license; LicenseRejected (its code names the failed check) when it cannot be.
+
+        Without a LEF the server fetches it from the license authority.
+        """
         return self._run(Calls.apply_license(serial, control, owner, organization, lef))
+
+    def update_license(self, *, idempotency_key: str | None = None) -> LicenseUpdate:
+        """Update license from server: the server fetches the newest LEF for its serial and applies it."""
+        return self._run(Calls.update_license(idempotency_key))
 
     def license_history(self) -> list[LicenseChange]:
         """Every license applied, newest first."""
@@ -191,7 +202,7 @@ class AsyncCalkeeperClient(_Base):
         try:
             response = await self._http.request(**self._request(call))
         except httpx.TransportError as error:
-            raise self._unreachable(error) from None
+            raise self._unreachable(error) from error
         return self._read(call, response)
 
     async def aclose(self) -> None:
@@ -214,8 +225,11 @@ class AsyncCalkeeperClient(_Base):
         return await self._run(Calls.license())
 
     async def apply_license(self, *, serial: str, control: str, owner: str, organization: str,
-                            lef: str) -> LicenseView:
+                            lef: str | None = None) -> LicenseView:
         return await self._run(Calls.apply_license(serial, control, owner, organization, lef))
+
+    async def update_license(self, *, idempotency_key: str | None = None) -> LicenseUpdate:
+        return await self._run(Calls.update_license(idempotency_key))
 
     async def license_history(self) -> list[LicenseChange]:
         return await self._run(Calls.license_history())

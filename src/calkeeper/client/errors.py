@@ -27,6 +27,7 @@ _BY_CODE: dict[str, type[e.CalkeeperError]] = {
     "not_quarantined": e.NotQuarantined, "maintenance": e.InMaintenance,
     "idempotency_conflict": e.IdempotencyConflict, "backup_invalid": e.BackupError,
     "store_unavailable": e.StoreUnavailable,
+    "authority_unreachable": e.AuthorityUnavailable, "authority_error": e.AuthorityUnavailable,
     "unauthorized": ApiAuthError, "forbidden": ApiAuthError, "too_many_requests": ApiAuthError,
 }
 LICENSE_CHECKS = frozenset({

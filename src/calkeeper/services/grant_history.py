@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -22,19 +23,28 @@ def hour_of(moment: datetime) -> datetime:
 
 
 class GrantTally:
-    """Grants not yet written, by (hour, CAL type)."""
+    """Grants not yet written, by (hour, CAL type); written at most once a minute, and on demand."""
+
+    FLUSH_EVERY_SECONDS = 60.0
 
     def __init__(self) -> None:
         self.pending: Counter[tuple[datetime, str]] = Counter()
         self.lock = threading.Lock()
+        self.flushed_at = time.monotonic()
 
     def add(self, moment: datetime, cal_type: CalType) -> None:
-        self.pending[(hour_of(moment), cal_type.value)] += 1
+        with self.lock:
+            self.pending[(hour_of(moment), cal_type.value)] += 1
+
+    def due(self) -> bool:
+        """True when the counts have waited a minute (the chart is by the hour)."""
+        return bool(self.pending) and time.monotonic() - self.flushed_at > self.FLUSH_EVERY_SECONDS
 
     def flush(self, tx: Transaction) -> None:
         """Add the pending counts to the table inside the caller's transaction."""
         with self.lock:
             pending, self.pending = self.pending, Counter()
+            self.flushed_at = time.monotonic()
         if not pending:
             return
         maker = pg_insert if tx.claims.postgres else sqlite_insert

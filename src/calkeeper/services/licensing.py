@@ -1,4 +1,5 @@
-"""Use cases for the server license: apply it, show it, and its history."""
+"""Use cases for the server license: apply it (pasted or fetched from the authority), update it from the
+authority, show it, and its history."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import RowMapping
 
 from calkeeper.core.cals import CalType
-from calkeeper.core.errors import InvalidInput, NoLicense
+from calkeeper.core.errors import CalkeeperError, InvalidInput, NoLicense
 from calkeeper.core.license import check_license
 from calkeeper.core.serials import check_serial_and_control
 from calkeeper.services.base import SiteBase, terms_from_row
@@ -113,6 +114,13 @@ class LicenseUseCases(SiteBase):
                                            organization=current.organization, lef=text, actor=actor,
                                            source="authority")
         return LicenseUpdate(updated=True, changes=changes, license=view)
+
+    def record_license_check_failure(self, *, error: CalkeeperError, actor: str) -> None:
+        """Write to the audit trail why a check of the license authority changed nothing."""
+        with self.uow(write=True) as tx:
+            row = tx.records.license_row()
+            tx.records.audit(actor, "license.update_failed", row["serial"] if row else "", code=error.code,
+                             message=error.message)
 
     def _put_in_force(
         self, *, serial: str, control: str, owner: str, organization: str, lef: str, actor: str | None, source: str

@@ -119,13 +119,13 @@ class NamedCalUseCases(SiteBase):
         """
         with self.change() as tx:
             identities = parse_identity_list(users, kind=self._identity_kind(tx))
-            return self._remove_in(tx, identities, self.actor_or_default(actor))
+            return self._remove_named_in(tx, identities, self.actor_or_default(actor))
 
     def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
         """Undo removals while their quarantine lasts: the same CAL, with its history, to the same user."""
         with self.change() as tx:
             identities = parse_identity_list(users, kind=self._identity_kind(tx))
-            return self._restore_in(tx, identities, self.actor_or_default(actor))
+            return self._restore_named_in(tx, identities, self.actor_or_default(actor))
 
     def apply_named_changes(
         self, *, remove: list[str], restore: list[str], actor: str | None = None
@@ -134,11 +134,11 @@ class NamedCalUseCases(SiteBase):
         with self.change() as tx:
             kind = self._identity_kind(tx)
             actor = self.actor_or_default(actor)
-            restored = self._restore_in(tx, parse_identity_list(restore, kind=kind), actor) if restore else []
-            removed = self._remove_in(tx, parse_identity_list(remove, kind=kind), actor) if remove else []
+            restored = self._restore_named_in(tx, parse_identity_list(restore, kind=kind), actor) if restore else []
+            removed = self._remove_named_in(tx, parse_identity_list(remove, kind=kind), actor) if remove else []
             return removed, restored
 
-    def _remove_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
+    def _remove_named_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
         outcomes = []
         for identity in identities:
             row = tx.records.named_row(identity)
@@ -155,7 +155,7 @@ class NamedCalUseCases(SiteBase):
             outcomes.append(RemovalOutcome(row["identity_name"], outcome, until))
         return outcomes
 
-    def _restore_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[AssignOutcome]:
+    def _restore_named_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[AssignOutcome]:
         outcomes = []
         for identity in identities:
             row = tx.records.named_row(identity)

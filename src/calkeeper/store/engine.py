@@ -15,7 +15,7 @@ from calkeeper.core.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 def make_engine(database_url: str, **options: Any) -> Engine:
@@ -24,8 +24,9 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url, **options)
     options.setdefault("pool_pre_ping", True)
+    # Each process holds at most 20 connections: size PostgreSQL's max_connections for nodes x workers x 20.
     options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 40)
+    options.setdefault("max_overflow", 10)
     options.setdefault("pool_timeout", 60)
     connect_args = options.pop("connect_args", {})
     connect_args.setdefault("connect_timeout", 5)

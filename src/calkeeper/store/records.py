@@ -132,9 +132,10 @@ class Records:
         return list(self.connection.execute(query.offset(offset)).mappings())
 
     def count_named(self, *, search: str = "") -> int:
+        if not search:
+            return int(self.connection.execute(select(self.claims.named_occupied())).scalar_one())
         query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now))
-        if search:
-            query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+        query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
         return int(self.connection.execute(query).scalar_one())
 
     def quarantined(self, *, limit: int = 100) -> list[RowMapping]:

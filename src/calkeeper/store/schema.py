@@ -131,6 +131,7 @@ class NamedCal(Base):
         CheckConstraint("quarantined_until IS NULL OR removed_at IS NOT NULL", name="quarantine_needs_removal"),
         Index("ix_named_cals_quarantined_until", "quarantined_until"),
         Index("ix_named_cals_last_used", "last_used"),
+        Index("ix_named_cals_identity_key", "identity_key"),  # pages in name order
     )
 
 

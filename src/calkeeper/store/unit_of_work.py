@@ -45,6 +45,11 @@ class UnitOfWork:
                     claims = Claims(connection, now, postgres=self.postgres)
                     yield Transaction(connection, now, claims, Records(connection, now, claims))
         except (OperationalError, DBAPIError) as error:
+            if "database is locked" in str(error.orig):
+                raise StoreUnavailable(
+                    "the CAL database is busy with other changes and did not answer in time; nothing was "
+                    "changed. Try again"
+                ) from error
             if _is_unavailable(error):
                 raise StoreUnavailable(
                     "the CAL database cannot be reached; nothing was changed. "
