@@ -40,6 +40,7 @@ lint: setup
 
 bench: setup bench-packages
 	$(BIN)/python -m bench.engine_bench
+	$(BIN)/python -m bench.http_bench
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -272,7 +272,7 @@ def report(figures: list[Figure], connections: int) -> None:
             target = f"{'PASS' if ok else 'MISS'} (>=70%, p99<15 ms)"
         table.add_row(f.database, str(f.workers), f.scenario, f"{f.rps:,.0f}", f"{f.p50_ms:.2f}", f"{f.p99_ms:.2f}",
                       str(f.errors), f"{f.ratio:.0%}" if f.ratio else "", target)
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 def main() -> None:

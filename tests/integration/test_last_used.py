@@ -109,3 +109,28 @@ def test_the_last_use_decides_the_quarantine(manual, clock):
     clock.advance(MINUTE)
     [outcome] = manual.remove_named_cals(ALICE)
     assert outcome.quarantined_until == at(9, 2) + timedelta(days=7)
+
+
+def test_a_server_defers_last_used_off_the_request_path_and_writes_it_before_any_removal(manual, clock):
+    site = manual
+    site.last_used_writes.deferred = True
+    open_as(site, ALICE, SALES)
+    clock.advance(3 * MINUTE)
+    site.keep_cache_fresh()  # as the server's upkeep task does twice per refresh period
+    assert site.cached_open(ALICE, SALES, machine="PC-1") is not None  # answered from memory, nothing written
+    with site.uow(write=False) as tx:
+        row = tx.records.named_row(calkeeper.core.identities.parse_user(ALICE))
+    assert row["last_used"] == at(9, 0)
+    [removed] = site.remove_named_cals(ALICE)
+    assert removed.quarantined_until == at(9, 3) + timedelta(days=7)
+
+
+def test_reads_show_deferred_last_used_at_once(manual, clock):
+    site = manual
+    site.last_used_writes.deferred = True
+    open_as(site, BOB, SALES)
+    clock.advance(2 * MINUTE)
+    site.keep_cache_fresh()
+    assert site.cached_open(BOB, SALES, machine="PC-1") is not None
+    [cal] = site.list_document_cals(SALES)
+    assert cal.last_used == at(9, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
@@ -46,9 +48,15 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
         checks = None
         if settings.authority_daily_check and app.state.site.authority is not None:
             checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(app.state.site)))
+        app.state.site.last_used_writes.deferred = True
+        gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
+        upkeep = asyncio.create_task(_keep_up(app.state.site, settings.cache_refresh_seconds))
         yield
+        upkeep.cancel()
         if checks is not None:
             checks.cancel()
+        with suppress(CalkeeperError):
+            app.state.site.write_deferred_last_used()
         with suppress(CalkeeperError):  # the dashboard's chart keeps this process's last minute of grants
             app.state.site.flush_grant_counts()
         if own:
@@ -93,6 +101,19 @@ def _document_bearer_tokens(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _keep_up(site: Site, refresh_seconds: float) -> None:
+    """Off the request path: confirm the decision cache twice per refresh period, and write deferred
+    "last used" minutes and grant counts every few seconds."""
+    ticks = 0
+    while True:
+        await asyncio.sleep(refresh_seconds / 2)
+        ticks += 1
+        with suppress(CalkeeperError):
+            await run_in_threadpool(site.keep_cache_fresh)
+            if ticks % max(1, int(4 / refresh_seconds)) == 0:
+                await run_in_threadpool(site.write_deferred_last_used)
 
 
 class TimingMiddleware:

@@ -32,6 +32,7 @@ class TokenGuard:
 
     def __init__(self) -> None:
         self.verified: dict[str, tuple[TokenView | None, float]] = {}
+        self.refreshing: set[str] = set()
         self.brake = FailureBrake("too many requests with bad API tokens from this address; wait a minute")
 
     async def principal(self, request: Request) -> Principal:
@@ -53,13 +54,16 @@ class TokenGuard:
         key = hashlib.sha256(secret.encode()).hexdigest()
         hit = self.verified.get(key)
         now = time.monotonic()
-        if hit is not None and now - hit[1] < TOKEN_TTL_SECONDS:
-            return hit[0]
-        site = request.app.state.site
-        token = await run_in_threadpool(site.verify_token, secret)
+        if hit is not None and (now - hit[1] < TOKEN_TTL_SECONDS or key in self.refreshing):
+            return hit[0]  # fresh, or another request is checking it again right now
+        self.refreshing.add(key)
+        try:
+            token = await run_in_threadpool(request.app.state.site.verify_token, secret)
+        finally:
+            self.refreshing.discard(key)
         if len(self.verified) > 10_000:
             self.verified.clear()
-        self.verified[key] = (token, now)
+        self.verified[key] = (token, time.monotonic())
         return token
 
 

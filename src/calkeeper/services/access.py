@@ -150,12 +150,21 @@ class AccessUseCases(DocumentUseCases, SiteBase):
         minute = to_minute(now)
         if held.last_used is not None and held.last_used >= minute:
             return True
+        if self.last_used_writes.deferred:
+            self.last_used_writes.add(cal_type, held.cal_id, minute)
+            held.last_used = minute
+            return True
         if not write:
             return False
         with self.uow(write=True) as tx:
             tx.claims.touch(cal_type, held.cal_id)
         held.last_used = minute
         return True
+
+    def keep_cache_fresh(self) -> None:
+        """Confirm (or reload) the cached decisions now, so requests never wait for it."""
+        self.cache.invalidate_soft()
+        self._cache_state()
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow(write=True) as tx:
@@ -228,6 +237,7 @@ class AccessUseCases(DocumentUseCases, SiteBase):
     def user_cals(self, user: str) -> UserCals:
         """Every CAL a user holds, of every type (QlikView's GetCALInfoForUser)."""
         who = parse_user(user)
+        self.write_deferred_last_used()
         with self.uow(write=False) as tx:
             named = tx.records.named_row(who)
             documents = tx.records.user_document_cals(who)

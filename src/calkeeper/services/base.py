@@ -14,7 +14,7 @@ from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import CalType, IdentificationMode
 from calkeeper.core.clock import Clock
 from calkeeper.core.license import LicenseTerms
-from calkeeper.services.decision_cache import DecisionCache
+from calkeeper.services.decision_cache import DecisionCache, LastUsedWrites
 from calkeeper.services.grant_history import GrantTally
 from calkeeper.services.views import AssignedCal
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
@@ -66,16 +66,26 @@ class SiteBase:
         self.uow = UnitOfWork(engine, clock)
         self.cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
         self.grant_tally = GrantTally()
+        self.last_used_writes = LastUsedWrites()
 
     @contextmanager
     def change(self) -> Iterator[Transaction]:
         """A write transaction for an admin change: frees ended quarantines first, drops cached decisions after."""
+        self.write_deferred_last_used()
         try:
             with self.uow(write=True) as tx:
                 self.sweep_in(tx)
                 yield tx
         finally:
             self.cache.invalidate()
+
+    def write_deferred_last_used(self) -> None:
+        """Write "last used" minutes a server deferred, so an admin change sees them."""
+        pending = self.last_used_writes.take()
+        if pending:
+            with self.uow(write=True) as tx:
+                for (cal_type, cal_id), minute in pending.items():
+                    tx.claims.touch(cal_type, cal_id, minute=minute)
 
     def sweep_in(self, tx: Transaction) -> None:
         """Free CALs whose quarantine ended, with an audit row each."""

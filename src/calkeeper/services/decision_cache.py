@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from calkeeper.core.allocation import DocumentInfo, SiteRules
 from calkeeper.core.clock import Clock
@@ -66,3 +67,31 @@ class DecisionCache:
     def invalidate(self) -> None:
         self.state = None
         self.checked_at = float("-inf")
+
+    def invalidate_soft(self) -> None:
+        """Make the next read confirm the generation, keeping the state if it still matches."""
+        self.checked_at = float("-inf")
+
+
+class LastUsedWrites:
+    """"Last used" minutes waiting to be written, when a server defers them off the request path.
+
+    Deferred (``deferred = True``, set by ``calkeeper serve``): a repeat open in a new minute records the
+    minute here and a background task writes them all every few seconds in one transaction, and before
+    every admin change (so a removal computes its quarantine from the right minute) and at shutdown.
+    Not deferred (the default, for the CLI and embedders): each such open writes at once.
+    """
+
+    def __init__(self) -> None:
+        self.deferred = False
+        self.pending: dict[tuple[Any, int], datetime] = {}
+        self.lock = threading.Lock()
+
+    def add(self, cal_type: Any, cal_id: int, minute: datetime) -> None:
+        with self.lock:
+            self.pending[(cal_type, cal_id)] = minute
+
+    def take(self) -> dict[tuple[Any, int], datetime]:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+        return pending

@@ -281,6 +281,7 @@ class DocumentUseCases(SiteBase):
     def list_document_cals(self, document: str) -> list[AssignedCal]:
         """The users holding Document CALs for a document, quarantined ones included."""
         self._scan_if_unknown(document)
+        self.write_deferred_last_used()
         with self.uow(write=False) as tx:
             row = self._document(tx, document)
             return [assigned_cal(r, document=row["path"]) for r in tx.records.list_document_cals(row["id"])]

@@ -16,6 +16,7 @@ class MaintenanceUseCases(SiteBase):
     def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
         target = Path(path)
+        self.write_deferred_last_used()
         with self.uow(write=False) as tx:
             content = backups.dump(tx.connection)
         content["created_at"] = self.clock.now().isoformat()

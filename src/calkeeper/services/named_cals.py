@@ -185,6 +185,7 @@ class NamedCalUseCases(SiteBase):
             raise InvalidInput(f"sort by one of {', '.join(SORTS)}, not '{sort}'")
         if offset < 0:
             raise InvalidInput("the offset cannot be negative")
+        self.write_deferred_last_used()
         with self.uow(write=False) as tx:
             rows = tx.records.list_named(after=after.casefold(), limit=limit + 1, search=search, sort=sort,
                                          offset=offset)

@@ -255,9 +255,10 @@ class Claims:
 
     # -- use and sessions ------------------------------------------------------------------------
 
-    def touch(self, cal_type: CalType, cal_id: int) -> None:
+    def touch(self, cal_type: CalType, cal_id: int, *, minute: datetime | None = None) -> None:
+        """Record "last used" (this transaction's minute, or the one given) unless a later one is there."""
         table = named_t if cal_type is CalType.NAMED else doccal_t
-        minute = to_minute(self.now)
+        minute = minute or to_minute(self.now)
         self.connection.execute(
             update(table)
             .where(table.c.id == cal_id, or_(table.c.last_used.is_(None), table.c.last_used < minute))
