@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
-from calkeeper.api.metrics import LATENCY
+from calkeeper.api.metrics import LATENCY, child
 from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
@@ -131,7 +131,7 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            child(LATENCY, scope["method"], route).observe(time.perf_counter() - started)
 
 
 def app_from_environment() -> FastAPI:

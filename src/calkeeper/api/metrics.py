@@ -24,11 +24,23 @@ LATENCY = Histogram(
 )
 
 
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """A labelled child of a metric, looked up once (``labels()`` takes a lock on every call)."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def record_decision(decision: Decision) -> None:
     if decision.granted:
-        GRANTS.labels(decision.cal_type.value).inc()  # type: ignore[union-attr]
+        child(GRANTS, decision.cal_type.value).inc()  # type: ignore[union-attr]
     else:
-        DENIALS.labels(decision.code).inc()  # type: ignore[union-attr]
+        child(DENIALS, decision.code).inc()  # type: ignore[union-attr]
 
 
 class PoolCollector:
