@@ -18,6 +18,7 @@ from calkeeper.api import errors, routes_access, routes_admin, routes_documents,
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
+from calkeeper.api.schemas import AccessRequest
 from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
@@ -94,6 +95,11 @@ def _document_bearer_tokens(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "calkeeper token create --role R"}}
             schema["security"] = [{"bearer": []}]
+            # The access gate reads its body by hand (routes_access): publish the model it validates with.
+            body = AccessRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = schema["components"].setdefault("schemas", {})
+            schemas.update(body.pop("$defs", {}))
+            schemas["AccessRequest"] = body
             for path in ("/healthz", "/readyz"):
                 for operation in schema["paths"].get(path, {}).values():
                     operation["security"] = []

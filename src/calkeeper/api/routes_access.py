@@ -10,7 +10,7 @@ from calkeeper.api.auth import allow
 from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.errors import responses
 from calkeeper.api.metrics import record_decision
-from calkeeper.api.schemas import AccessAnswer, AccessRequest
+from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
 from calkeeper.core.cals import Decision, Grant
 from calkeeper.services.views import SessionEnd
 
@@ -27,12 +27,20 @@ def answer(decision: Decision) -> dict[str, object]:
             "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False}
 
 
-@router.post("/access", response_model=AccessAnswer, responses=responses(400, 404, 409))
-async def access(body: AccessRequest, request: Request) -> Response:
+_ACCESS_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AccessRequest"}}},
+}
+
+
+@router.post("/access", response_model=AccessAnswer, responses=responses(400, 404, 409),
+             openapi_extra={"requestBody": _ACCESS_BODY})
+async def access(request: Request) -> Response:
     """Ask whether a user may open a document; the answer names the CAL used, or why not."""
-    # The hot path of every app server: the role check and the answer are done by hand here (no
-    # dependency resolution, no response-model pass); the documented shape is AccessAnswer all the same.
+    # The hot path of every app server: the token check, the body and the answer are handled by hand
+    # here (no dependency resolution, no response-model pass); the documented shapes are the same.
     allow(await request.app.state.guard.principal(request), GATE)
+    body = parse_body(AccessRequest, await request.body())
     site = request.app.state.site
     args = (body.user or None, body.document)
     kwargs = {"machine": body.machine, "client": body.client}

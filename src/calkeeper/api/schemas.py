@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from calkeeper.core.cals import ClientType
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 
 class AccessRequest(Body):
@@ -62,3 +66,12 @@ class ClearRequest(Body):
 class TokenRequest(Body):
     name: str = Field(..., min_length=1, max_length=100)
     role: Literal["admin", "viewer", "gate"]
+
+
+def parse_body(model: type[BodyModel], content: bytes) -> BodyModel:
+    """Validate a raw JSON body the way FastAPI would, raising its validation error for the one error shape."""
+    try:
+        return model.model_validate_json(content or b"null")
+    except ValidationError as error:
+        problems = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(problems) from None
