@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
 from tests.kit import make_root, new_key, postgres_available, postgres_database, sqlite_database
 
 _PG_OK: bool | None = None
+
+# CI explores the same examples on every run, so a landing is never decided by a lucky draw; local runs
+# draw new examples each time and keep finding new cases.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def require_postgres() -> None:

@@ -182,9 +182,10 @@ class PoolMachine(RuleBasedStateMachine):
         if not held:
             return
         names = data.draw(st.lists(st.sampled_from(held), min_size=1, max_size=2))
-        self.remove(kind, document, names)
+        slot_document = document if kind == "document" else ""  # a Named CAL belongs to no document
+        self.remove(kind, slot_document, names)
         if data.draw(st.booleans()):  # the admin changes their mind at once
-            self.restore(kind, document, names[0])
+            self.restore(kind, slot_document, names[0])
 
     @rule(document=documents, names=user_lists)
     def assign_document_cals(self, document: str, names: list[str]) -> None:
