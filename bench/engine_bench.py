@@ -50,10 +50,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +60,27 @@ import psutil  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 import calkeeper
-from calkeeper.authority.signing import SigningKey, create_key, make_lef, sign_lef
+from bench.engine_fixtures import (
+    DOCUMENT,
+    MACHINE,
+    PG_ADMIN_URL,
+    BenchClock,
+    CommitBaseline,
+    ThrowawayPostgres,
+    apply_license,
+    doc_holder,
+    holder,
+    make_root,
+    postgres_reachable,
+    raw_lookup,
+    raw_page,
+)
+from calkeeper.authority.signing import create_key
 from calkeeper.core.cals import CalType, Grant
-from calkeeper.core.serials import control_number, new_serial
 from calkeeper.services.decision_cache import HeldCal
 from calkeeper.store.schema import Document, DocumentCal, NamedCal, User
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get(
-    "CALKEEPER_BENCH_PG", os.environ.get("CALKEEPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-)
-DOCUMENTS = ["SalesFlash.qvw", "AR Analytix.qvw", "Contract Analytix.qvw"]
-DOCUMENT = "SalesFlash.qvw"
-MACHINE = "PC-17"
 REPEAT_TARGET = 50_000.0  # decisions per second
 ASSIGN_TARGET = 0.5  # x the single-row commit rate
 PAGE_TARGET_MS = 50.0
@@ -97,176 +104,6 @@ class Sizes:
 
 FULL = Sizes(100_000, 10_000, 3_000, 2_000, 12.0, 100, 200, 3.0, 1_000, 8.0)
 QUICK = Sizes(10_000, 1_000, 400, 300, 3.0, 50, 50, 1.0, 200, 2.0)
-
-
-def holder(i: int) -> str:
-    return f"BENCH\\h{i:06d}"
-
-
-def doc_holder(i: int) -> str:
-    return f"BENCH\\d{i:06d}"
-
-
-class BenchClock:
-    """Real monotonic time; wall time pinned (it still reads the real clock, so it costs what SystemClock does)."""
-
-    def __init__(self, pinned: datetime) -> None:
-        self.pinned = pinned
-
-    def now(self) -> datetime:
-        datetime.now(UTC)
-        return self.pinned
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def advance(self, delta: timedelta) -> None:
-        self.pinned += delta
-
-
-# -- licenses and sites (the few lines of tests/kit.py the benchmark needs) --------------------------
-
-
-def apply_license(site: calkeeper.Site, key: SigningKey, *, named: int, document: int) -> None:
-    serial = new_serial()
-    lef = sign_lef(
-        make_lef(serial=serial, owner="Bench Site", organization="Bench Org", named=named, document=document,
-                 session=10, usage=0, maintenance_until=date(2027, 12, 31)),
-        key,
-    )
-    site.apply_license(serial=serial, control=control_number(serial), owner="Bench Site",
-                       organization="Bench Org", lef=lef)
-
-
-def make_root(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in DOCUMENTS:
-        (folder / name).write_bytes(b"QVW")
-    return folder
-
-
-def sqlite_path(url: str) -> str:
-    database = sa.engine.make_url(url).database
-    assert database
-    return database
-
-
-def psycopg_conninfo(url: str) -> str:
-    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_reachable() -> str | None:
-    """None when the PostgreSQL server answers, else why not."""
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as error:  # any failure means: skip PostgreSQL
-        return str(error).strip().splitlines()[0][:160]
-
-
-class ThrowawayPostgres:
-    """A fresh database on the PostgreSQL server, dropped on close."""
-
-    def __init__(self) -> None:
-        self.name = f"calkeeper_bench_{uuid.uuid4().hex[:12]}"
-        self.admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
-        self.url = sa.engine.make_url(PG_ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
-
-    def close(self) -> None:
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self.admin.dispose()
-
-
-# -- baselines -----------------------------------------------------------------------------------
-
-
-class CommitBaseline:
-    """Single-row committed transactions straight through the driver."""
-
-    def __init__(self, kind: str, url: str, workdir: Path) -> None:
-        self.kind = kind
-        self.n = 0
-        if kind == "sqlite":
-            # a file of its own beside calkeeper's, with calkeeper's pragmas
-            self.conn: Any = sqlite3.connect(workdir / "baseline.db", isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("CREATE TABLE commits (id INTEGER PRIMARY KEY, k TEXT NOT NULL, at TEXT NOT NULL)")
-        else:
-            import psycopg
-
-            self.conn = psycopg.connect(psycopg_conninfo(url), autocommit=True)
-            self.conn.execute(
-                "CREATE TABLE bench_commits (id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL, at TEXT NOT NULL)")
-
-    def run(self, count: int) -> None:
-        conn, now = self.conn, datetime.now(UTC).isoformat()
-        if self.kind == "sqlite":
-            for _ in range(count):
-                self.n += 1
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO commits (k, at) VALUES (?, ?)", (f"k{self.n}", now))
-                conn.execute("COMMIT")
-        else:
-            for _ in range(count):
-                self.n += 1
-                conn.execute("INSERT INTO bench_commits (k, at) VALUES (%s, %s)", (f"k{self.n}", now))
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def raw_lookup(kind: str, url: str) -> tuple[Callable[[str], Any], Callable[[], None]]:
-    """The driver's key lookup of a Named CAL, and a function to close its connection."""
-    if kind == "sqlite":
-        conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        query = ("SELECT id, last_used FROM named_cals WHERE identity_kind = ? AND identity_key = ? "
-                 "AND removed_at IS NULL")
-        execute = conn.execute
-
-        def lookup(key: str) -> Any:
-            return execute(query, ("user", key)).fetchone()
-
-        return lookup, conn.close
-    import psycopg
-
-    pg = psycopg.connect(psycopg_conninfo(url), autocommit=True)
-    cursor = pg.cursor()
-    pg_query = ("SELECT id, last_used FROM named_cals WHERE identity_kind = %s AND identity_key = %s "
-                "AND removed_at IS NULL")
-
-    def pg_lookup(key: str) -> Any:
-        return cursor.execute(pg_query, ("user", key), prepare=True).fetchone()
-
-    return pg_lookup, pg.close
-
-
-def raw_page(kind: str, url: str, now: datetime) -> tuple[Callable[[str], list[Any]], Callable[[], None]]:
-    """The listing's page SELECT (occupying Named CALs after a key, in key order) straight through the driver."""
-    columns = "id, identity_kind, identity_key, identity_name, source, assigned_at, last_used, removed_at, " \
-              "quarantined_until"
-    if kind == "sqlite":
-        conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
-        stamp = now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        query = (f"SELECT {columns} FROM named_cals WHERE (quarantined_until IS NULL OR quarantined_until > ?) "
-                 "AND identity_key > ? ORDER BY identity_key LIMIT 101")
-        return (lambda after: conn.execute(query, (stamp, after)).fetchall()), conn.close
-    import psycopg
-
-    pg = psycopg.connect(psycopg_conninfo(url), autocommit=True)
-    pg_query = (f"SELECT {columns} FROM named_cals WHERE (quarantined_until IS NULL OR quarantined_until > %s) "
-                "AND identity_key > %s ORDER BY identity_key LIMIT 101")
-    return (lambda after: pg.execute(pg_query, (now, after), prepare=True).fetchall()), pg.close
-
-
-# -- measuring -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
