@@ -50,104 +50,45 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 import calkeeper
 from bench.engine_fixtures import (
     DOCUMENT,
+    FULL,
     MACHINE,
     PG_ADMIN_URL,
+    QUICK,
     BenchClock,
     CommitBaseline,
+    Sizes,
     ThrowawayPostgres,
     apply_license,
+    bare_rss,
     doc_holder,
     holder,
     make_root,
     postgres_reachable,
+    rate,
     raw_lookup,
     raw_page,
+    rss,
 )
+from bench.engine_report import figures, print_report
 from calkeeper.authority.signing import create_key
 from calkeeper.core.cals import CalType, Grant
 from calkeeper.services.decision_cache import HeldCal
 from calkeeper.store.schema import Document, DocumentCal, NamedCal, User
 
 ROOT = Path(__file__).resolve().parent.parent
-REPEAT_TARGET = 50_000.0  # decisions per second
-ASSIGN_TARGET = 0.5  # x the single-row commit rate
-PAGE_TARGET_MS = 50.0
-MB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Sizes:
-    holders: int  # Named CAL holders put in with bulk SQL (listing, repeat opens, memory)
-    doc_holders: int  # Document CAL holders of DOCUMENT (repeat opens)
-    fresh_assignments: int  # first-time assignments into an empty pool (at most)
-    held_assignments: int  # first-time assignments with ``holders`` already assigned (at most)
-    assign_budget_s: float  # ... or each set until calkeeper has spent this long on it
-    round_size: int  # assignments per round (each round: baseline burst, then calkeeper's)
-    pages: int  # pages sampled from the listing
-    open_seconds: float  # timed repeat opens per kind of holder
-    rollover: int  # holders opened again after the minute moved on (last_used refresh), at most
-    cold_budget_s: float  # first opens through the API for this long (and the rollover); the rest of the
-    # cache is filled by SQL
-
-
-FULL = Sizes(100_000, 10_000, 3_000, 2_000, 12.0, 100, 200, 3.0, 1_000, 8.0)
-QUICK = Sizes(10_000, 1_000, 400, 300, 3.0, 50, 50, 1.0, 200, 2.0)
-
-
-@dataclass(frozen=True)
-class Rate:
-    wall: float  # calls per second of elapsed time, over the whole run
-    cpu: float  # calls per second of this thread's CPU time: the median of 10,000-call windows
-    cpu_overall: float  # ... over the whole run
-    count: int
-
-
-def rate(call: Callable[[str], Any], items: Sequence[str], seconds: float) -> Rate:
-    """Calls per second over the items, cycling, for at least ``seconds`` and one full pass.
-
-    The CPU-time rate is what one core does whatever else the machine runs; its median over windows
-    of 10,000 calls also leaves out the windows where another process shared the core's caches.
-    """
-    count, i, size = 0, 0, len(items)
-    windows = []
-    start, cpu_start = time.perf_counter(), time.thread_time()
-    while True:
-        window_start = time.thread_time()
-        for _ in range(10_000):
-            call(items[i])
-            i += 1
-            if i == size:
-                i = 0
-        count += 10_000
-        windows.append(10_000 / (time.thread_time() - window_start))
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds and count >= size:
-            return Rate(count / elapsed, statistics.median(windows), count / (time.thread_time() - cpu_start), count)
-
-
-def rss() -> int:
-    return int(psutil.Process().memory_info().rss)
-
-
-def bare_rss() -> int:
-    """RSS of a fresh interpreter that imports calkeeper (and psutil, to measure itself)."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import calkeeper, psutil; print(psutil.Process().memory_info().rss)"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    )
-    return int(out.stdout.strip())
 
 
 def measure_assignments(
@@ -399,105 +340,6 @@ def run_backend(kind: str, url: str, workdir: Path, sizes: Sizes, *, profile: bo
 
 
 # -- report --------------------------------------------------------------------------------------
-
-
-def figures(result: dict[str, Any], kind: str, sizes: Sizes, bare: int) -> list[dict[str, Any]]:
-    """The rows of the table (and of the JSON) for one backend."""
-    w, listing = result["worker"], result["listing"]
-    rows = []
-
-    def row(key: str, label: str, value: float, unit: str, baseline: float | None, baseline_label: str,
-            target: str, passed: bool | None, note: str = "") -> None:
-        rows.append({"key": key, "figure": label, "value": value, "unit": unit, "baseline": baseline,
-                     "baseline_label": baseline_label, "ratio": value / baseline if baseline else None,
-                     "target": target, "result": "info" if passed is None else ("PASS" if passed else "MISS"),
-                     "note": note})
-
-    # Repeat opens are pure CPU in this process: counted per second of its CPU time (one core's rate, however
-    # busy the machine is). So is SQLite's lookup; PostgreSQL's waits on the server, so it counts elapsed time.
-    entries = w["cached_entries"]
-    raw = w["raw_select"]
-    raw_rate, raw_label = (raw["cpu"], "driver key SELECT") if kind == "sqlite" else (raw["wall"],
-                                                                                       "driver key SELECT, wall")
-    for key, label, holders in (("named", "Named CAL holder", sizes.holders),
-                                ("document", "Document CAL holder", sizes.doc_holders)):
-        r = w[f"repeat_{key}"]
-        row(f"repeat_open_{key}", f"1. repeat opens, {label}", r["cpu"], "/s", raw_rate, raw_label,
-            f">= {REPEAT_TARGET:,.0f}/s", r["cpu"] >= REPEAT_TARGET,
-            f"{r['count']:,} opens cycling over {holders:,} holders, {entries:,} in the cache; per CPU-second; "
-            f"elapsed-time rate {r['wall']:,.0f}/s (driver: {raw['wall']:,.0f}/s)")
-    row("cold_open_named", "   first open of a holder (cache miss)", w["cold_named"], "/s", None, "", "", None,
-        f"a write transaction each, in every process and after every admin change; {w['cold_named_count']:,} "
-        f"opened so, the other {w['cache_filled_by_sql']:,} holders put in the cache from one SELECT")
-    row("last_used_refresh", "   first open in a new minute", w["rollover"], "/s", None, "", "", None,
-        f"each writes last_used once (a committed UPDATE); {w['rollover_count']:,} holders")
-    for key, label, note in (
-        ("assign_empty", "2. first-time assignments, empty pool", "pool empty at start"),
-        ("assign_held", f"2. first-time assignments, {sizes.holders // 1000}k held", f"{sizes.holders:,} held"),
-    ):
-        a = result[key]
-        row(key, label, a["value"], "/s", a["baseline"], "1-row commits", f">= {ASSIGN_TARGET}x baseline",
-            a["ratio"] >= ASSIGN_TARGET,
-            f"{a['count']:,} in {a['seconds']:.1f} s, {note}; each {a['wall_ms_each']:.2f} ms of which "
-            f"{a['cpu_ms_each']:.2f} ms CPU in calkeeper")
-    row("list_page_median", "3. list_named_cals page, median", listing["median_ms"], "ms",
-        listing["raw_median_ms"], "driver page SELECT", f"< {PAGE_TARGET_MS:.0f} ms",
-        listing["median_ms"] < PAGE_TARGET_MS,
-        f"{listing['pages']} pages of 100 spread over {listing['rows']:,} rows; CPU median "
-        f"{listing['cpu_median_ms']:.2f} ms")
-    row("list_page_p99", "3. list_named_cals page, p99", listing["p99_ms"], "ms", listing["raw_p99_ms"],
-        "driver page SELECT", f"< {PAGE_TARGET_MS:.0f} ms", listing["p99_ms"] < PAGE_TARGET_MS,
-        f"max {listing['max_ms']:.1f} ms (driver: {listing['raw_max_ms']:.1f} ms)")
-    per_entry = (w["rss_after"] - w["rss_site_open"]) / max(1, entries)
-    row("rss", "4. RSS, decision cache full", w["rss_after"] / MB, "MB", bare / MB, "interpreter + calkeeper",
-        "report", None, f"{entries:,} holders cached; about {per_entry:,.0f} bytes each over the open site's "
-        f"{w['rss_site_open'] / MB:.1f} MB")
-    return rows
-
-
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "/s":
-        return f"{value:,.0f}/s"
-    if unit == "ms":
-        return f"{value:,.2f} ms" if value < 10 else f"{value:,.1f} ms"
-    return f"{value:,.1f} {unit}"
-
-
-def print_report(console: Any, report: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="calkeeper engine benchmark" + (" (--quick)" if report["meta"]["quick"] else ""),
-                  show_lines=False)
-    for name, justify in (("Backend", "left"), ("Figure", "left"), ("calkeeper", "right"), ("Baseline", "right"),
-                          ("Ratio", "right"), ("Target", "right"), ("Result", "center")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for backend, body in report["backends"].items():
-        if "skipped" in body:
-            table.add_row(backend, f"[yellow]skipped: {body['skipped']}[/]", "", "", "", "", "")
-            table.add_section()
-            continue
-        for r in body["figures"]:
-            colour = {"PASS": "green", "MISS": "red"}.get(r["result"], "dim")
-            base = f"{fmt(r['baseline'], r['unit'])} ({r['baseline_label']})" if r["baseline"] is not None else "-"
-            ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
-            table.add_row(backend, r["figure"], fmt(r["value"], r["unit"]), base, ratio, r["target"],
-                          f"[{colour}]{r['result']}[/]")
-        table.add_section()
-    console.print(table)
-    for backend, body in report["backends"].items():
-        if "error" in body:
-            console.print(f"[bold]{backend}[/] skipped: {escape(body['error'])}", highlight=False)
-        if "figures" in body:
-            console.print(f"[bold]{backend}[/]")
-            for r in body["figures"]:
-                if r["note"]:
-                    console.print(f"  {r['figure'].strip()}: {r['note']}")
-    meta = report["meta"]
-    console.print(f"[dim]{meta['python']} · SQLite {meta['sqlite']} · {meta['cpus']} CPUs · load "
-                  f"{meta['load_start']} -> {meta['load_end']} · {meta['seconds']:.0f} s[/]")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,19 +5,45 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import statistics
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey, make_lef, sign_lef
 from calkeeper.core.serials import control_number, new_serial
 
+
+@dataclass(frozen=True)
+class Sizes:
+    holders: int  # Named CAL holders put in with bulk SQL (listing, repeat opens, memory)
+    doc_holders: int  # Document CAL holders of DOCUMENT (repeat opens)
+    fresh_assignments: int  # first-time assignments into an empty pool (at most)
+    held_assignments: int  # first-time assignments with ``holders`` already assigned (at most)
+    assign_budget_s: float  # ... or each set until calkeeper has spent this long on it
+    round_size: int  # assignments per round (each round: baseline burst, then calkeeper's)
+    pages: int  # pages sampled from the listing
+    open_seconds: float  # timed repeat opens per kind of holder
+    rollover: int  # holders opened again after the minute moved on (last_used refresh), at most
+    cold_budget_s: float  # first opens through the API for this long (and the rollover); the rest of the
+    # cache is filled by SQL
+
+
+FULL = Sizes(100_000, 10_000, 3_000, 2_000, 12.0, 100, 200, 3.0, 1_000, 8.0)
+QUICK = Sizes(10_000, 1_000, 400, 300, 3.0, 50, 50, 1.0, 200, 2.0)
+
+
+ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "CALKEEPER_BENCH_PG", os.environ.get("CALKEEPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )
@@ -193,3 +219,47 @@ def raw_page(kind: str, url: str, now: datetime) -> tuple[Callable[[str], list[A
 
 
 # -- measuring -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    wall: float  # calls per second of elapsed time, over the whole run
+    cpu: float  # calls per second of this thread's CPU time: the median of 10,000-call windows
+    cpu_overall: float  # ... over the whole run
+    count: int
+
+
+def rate(call: Callable[[str], Any], items: Sequence[str], seconds: float) -> Rate:
+    """Calls per second over the items, cycling, for at least ``seconds`` and one full pass.
+
+    The CPU-time rate is what one core does whatever else the machine runs; its median over windows
+    of 10,000 calls also leaves out the windows where another process shared the core's caches.
+    """
+    count, i, size = 0, 0, len(items)
+    windows = []
+    start, cpu_start = time.perf_counter(), time.thread_time()
+    while True:
+        window_start = time.thread_time()
+        for _ in range(10_000):
+            call(items[i])
+            i += 1
+            if i == size:
+                i = 0
+        count += 10_000
+        windows.append(10_000 / (time.thread_time() - window_start))
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and count >= size:
+            return Rate(count / elapsed, statistics.median(windows), count / (time.thread_time() - cpu_start), count)
+
+
+def rss() -> int:
+    return int(psutil.Process().memory_info().rss)
+
+
+def bare_rss() -> int:
+    """RSS of a fresh interpreter that imports calkeeper (and psutil, to measure itself)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import calkeeper, psutil; print(psutil.Process().memory_info().rss)"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    return int(out.stdout.strip())
