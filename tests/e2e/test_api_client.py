@@ -22,7 +22,7 @@ from calkeeper.core.errors import (
     UnknownDocument,
 )
 from calkeeper.demo import DEMO_ORGANIZATION, DEMO_OWNER, DEMO_SERIAL
-from calkeeper.services.views import AuditView, LicenseView, PoolView, to_json
+from calkeeper.contract.views import AuditView, LicenseView, PoolView, to_json
 from tests.e2e.servers import CLI, RunningServer, free_port, running_server
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import calkeeper
-from calkeeper.services.views import AuditView, PoolView
+from calkeeper.contract.views import AuditView, PoolView
 
 SALES = "SalesFlash.qvw"
 AR = "AR Analytix.qvw"

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
 from calkeeper.core.errors import AllocationRefused, NoCalAvailable, NotQuarantined, UnknownUser
-from calkeeper.services.views import AssignedCal
+from calkeeper.contract.views import AssignedCal
 from tests.kit import ANALYTIX, apply_license
 
 USERS = [f"ACME\\u{n}" for n in range(4)]

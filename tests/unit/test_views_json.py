@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from calkeeper.core.cals import CalType, Grant
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     CalOverview,

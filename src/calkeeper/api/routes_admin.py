@@ -11,7 +11,7 @@ from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
 from calkeeper.core.errors import InvalidInput, NotFound
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignOutcome,
     AuditView,
     CalOverview,

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.errors import responses
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
-from calkeeper.services.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
+from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
 

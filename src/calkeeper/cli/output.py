@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from calkeeper.core.errors import CalkeeperError, InvalidInput, NotFound
-from calkeeper.services.views import to_json
+from calkeeper.contract.views import to_json
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ from calkeeper.client import CalkeeperClient
 from calkeeper.core.cals import Decision
 from calkeeper.core.errors import CalkeeperError, InvalidInput, InvalidUsers, NoLicense
 from calkeeper.core.identities import parse_identity_list
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,

@@ -19,7 +19,7 @@ the ``calkeeper.core.errors`` classes rebuilt from the server's ``{"error": {cod
     └── StoreUnavailable
         └── ServerUnavailable  the server cannot be reached, or did not answer in time
 
-Views come back as the dataclasses of ``calkeeper.services.views``, as the local ``Site`` returns them.
+Views come back as the dataclasses of ``calkeeper.contract.views``, as the local ``Site`` returns them.
 """
 
 from calkeeper.client.calls import AccessResult

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from calkeeper.core.cals import CalType, Decision, Denial, Grant
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,

@@ -9,7 +9,7 @@ import httpx
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import ServerUnavailable, error_from_response
 from calkeeper.core import errors as e
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,

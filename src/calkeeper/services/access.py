@@ -23,7 +23,7 @@ from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.services.decision_cache import CacheState, HeldCal
 from calkeeper.services.documents import DocumentUseCases, document_info, match_document
 from calkeeper.services.grant_history import grants_per_hour
-from calkeeper.services.views import SessionEnd, UserCals
+from calkeeper.contract.views import SessionEnd, UserCals
 
 ANONYMOUS_MACHINE = "UNKNOWN"
 # The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.uuid4() sets them.

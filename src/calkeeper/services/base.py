@@ -16,7 +16,7 @@ from calkeeper.core.clock import Clock
 from calkeeper.core.license import LicenseTerms
 from calkeeper.services.decision_cache import DecisionCache, LastUsedWrites
 from calkeeper.services.grant_history import GrantTally
-from calkeeper.services.views import AssignedCal
+from calkeeper.contract.views import AssignedCal
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 
 

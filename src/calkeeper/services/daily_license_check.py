@@ -17,7 +17,7 @@ from typing import Protocol
 
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.services.views import LicenseUpdate, LicenseView
+from calkeeper.contract.views import LicenseUpdate, LicenseView
 
 log = logging.getLogger("calkeeper.license")
 

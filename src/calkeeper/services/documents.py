@@ -19,7 +19,7 @@ from calkeeper.core.errors import (
 )
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.services.base import SiteBase, assigned_cal
-from calkeeper.services.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
+from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
 from calkeeper.store.claims import doccal_t
 from calkeeper.store.unit_of_work import Transaction
 

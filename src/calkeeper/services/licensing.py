@@ -14,7 +14,7 @@ from calkeeper.core.errors import CalkeeperError, InvalidInput, NoLicense
 from calkeeper.core.license import check_license
 from calkeeper.core.serials import check_serial_and_control
 from calkeeper.services.base import SiteBase, terms_from_row
-from calkeeper.services.views import LicenseChange, LicenseUpdate, LicenseView
+from calkeeper.contract.views import LicenseChange, LicenseUpdate, LicenseView
 
 # What the license history and "Update license from server" report as changed, besides CAL counts.
 _TERMS = {"serial": "serial", "key_id": "signing key", "maintenance_until": "maintenance until",

@@ -8,7 +8,7 @@ from pathlib import Path
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import InMaintenance
 from calkeeper.services.base import SiteBase
-from calkeeper.services.views import AuditView, ClearOutcome
+from calkeeper.contract.views import AuditView, ClearOutcome
 from calkeeper.store import backup as backups
 
 

@@ -6,7 +6,7 @@ from calkeeper.core.cals import CalType, IdentificationMode, quarantine_end
 from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.services.base import SiteBase, assigned_cal
-from calkeeper.services.views import (
+from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     CalOverview,
