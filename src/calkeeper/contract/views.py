@@ -219,3 +219,43 @@ class AuditView:
 class ClearOutcome:
     backup: str
     removed: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DenialView:
+    """An open the access gate refused: who, when, which document, from where, and why."""
+
+    id: int
+    at: datetime
+    user_name: str | None
+    document: str
+    machine: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What releasing a missing document freed."""
+
+    document: str
+    cals_released: int
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConsoleUserView:
+    id: int
+    username: str
+    role: str
+    created_at: datetime
+    disabled: bool

@@ -1,0 +1,190 @@
+"""``SiteOperations``: every operation an admin, a script or an app server can ask of a site.
+
+Two implementations keep this one contract: ``calkeeper.site.LocalSite`` runs each operation as one
+use case on the site's own database; ``calkeeper.client.RemoteSite`` sends it to a CAL server's REST
+API. The CLI works on either, so what it prints never depends on where the site runs. The ``actor``
+arguments name who the audit trail records; over HTTP the server records the token's name instead.
+
+A new operation is added here first, then to both implementations, the REST API and the CLI; a
+test holds the two implementations to this list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from calkeeper.contract.views import (
+    AssignedCal,
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    ConsoleUserView,
+    DenialView,
+    DocumentView,
+    LicenseChange,
+    LicenseUpdate,
+    LicenseView,
+    ReleaseOutcome,
+    RemovalOutcome,
+    SessionEnd,
+    TokenView,
+    UserCals,
+)
+from calkeeper.core.cals import ClientType, Decision
+
+
+class SiteOperations(Protocol):
+    """The operations of one site, local or remote; errors are ``calkeeper.core.errors`` classes."""
+
+    # -- the server license ----------------------------------------------------------------------
+
+    def license(self) -> LicenseView | None:
+        """The license in force, or None when none was applied."""
+        ...
+
+    def apply_license(self, *, serial: str, control: str, owner: str, organization: str, lef: str | None = None,
+                      actor: str | None = None) -> LicenseView:
+        """Check a license and put it in force (without a LEF: fetched from the license authority)."""
+        ...
+
+    def update_license(self, *, actor: str | None = None) -> LicenseUpdate:
+        """"Update license from server": fetch the newest LEF for the serial in force and apply it."""
+        ...
+
+    def license_history(self) -> list[LicenseChange]:
+        """Every license applied, newest first, with what each changed."""
+        ...
+
+    # -- CAL pools, settings and Named CALs --------------------------------------------------------
+
+    def cal_overview(self) -> CalOverview:
+        """Pools per CAL type and the server-wide settings."""
+        ...
+
+    def update_cal_settings(self, *, allow_dynamic_assignment: bool | None = None,
+                            allow_license_lease: bool | None = None, identification_mode: str | None = None,
+                            actor: str | None = None) -> CalSettings:
+        """Change the server-wide CAL settings; None leaves a setting as it is."""
+        ...
+
+    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "") -> CalPage:
+        """A page of assigned Named CALs in name order, starting after the name ``after``."""
+        ...
+
+    def assign_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
+        """Assign Named CALs to a ';' list of users; all or nothing."""
+        ...
+
+    def remove_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[RemovalOutcome]:
+        """Remove Named CALs: freed at once, or quarantined until last used + 7 days; all or nothing."""
+        ...
+
+    def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
+        """Undo Named CAL removals while their quarantine lasts; all or nothing."""
+        ...
+
+    # -- documents and Document CALs -----------------------------------------------------------------
+
+    def list_documents(self) -> list[DocumentView]:
+        """The documents of the root folder with their allocation; missing ones are flagged."""
+        ...
+
+    def document(self, document: str) -> DocumentView:
+        """One document, matched by name as the access gate matches it."""
+        ...
+
+    def update_document(self, document: str, *, cals_allocated: int | None = None,
+                        allow_dynamic_assignment: bool | None = None, actor: str | None = None) -> DocumentView:
+        """Set a document's allocation and its dynamic assignment together, in one change."""
+        ...
+
+    def list_document_cals(self, document: str) -> list[AssignedCal]:
+        """The users holding Document CALs for a document, quarantined ones included."""
+        ...
+
+    def assign_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[AssignOutcome]:
+        """Assign Document CALs out of the document's allocation; all or nothing."""
+        ...
+
+    def remove_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[RemovalOutcome]:
+        """Remove Document CALs: freed at once, or quarantined; all or nothing."""
+        ...
+
+    def restore_document_cals(self, document: str, users: str | list[str], *,
+                              actor: str | None = None) -> list[AssignOutcome]:
+        """Undo Document CAL removals while their quarantine lasts; all or nothing."""
+        ...
+
+    def release_missing_document(self, document: str, *, actor: str | None = None) -> ReleaseOutcome:
+        """Release the CALs of a document that went missing from the root folder, and forget it."""
+        ...
+
+    # -- the access gate and users -----------------------------------------------------------------
+
+    def open_document(self, user: str | None, document: str, *, machine: str | None = None,
+                      client: str | ClientType = ClientType.AJAX) -> Decision:
+        """Which CAL serves a user (None: anonymous) opening a document, or why none does."""
+        ...
+
+    def close_session(self, session_id: str) -> SessionEnd:
+        """End a session."""
+        ...
+
+    def user_cals(self, user: str) -> UserCals:
+        """Every CAL a user holds, of every type."""
+        ...
+
+    # -- CAL data as a whole, and history ------------------------------------------------------------
+
+    def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        """Write the site's settings, license, documents and CAL records to a file at ``path``."""
+        ...
+
+    def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        """Replace the site's data with the backup at ``path``; a bad file changes nothing."""
+        ...
+
+    def clear_cal_data(self, *, backup_to: str | Path | None = None, actor: str | None = None) -> ClearOutcome:
+        """Remove every CAL assignment, allocation, quarantine, session and usage record (backed up first)."""
+        ...
+
+    def audit(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
+        """The newest entries of the audit trail."""
+        ...
+
+    def denials(self, *, limit: int = 100) -> list[DenialView]:
+        """The newest refused opens: who, when, which document, why."""
+        ...
+
+    # -- API tokens and console users ----------------------------------------------------------------
+
+    def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
+        """Make an API token with a role; returns it and its secret, shown only now."""
+        ...
+
+    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
+        """Revoke the live tokens with this name (or id)."""
+        ...
+
+    def list_tokens(self) -> list[TokenView]:
+        """Every token, without its secret."""
+        ...
+
+    def create_console_user(self, *, username: str, password: str, role: str, actor: str | None = None,
+                            replace: bool = False) -> ConsoleUserView:
+        """Create a console user (or, with replace, set a new password and role)."""
+        ...
+
+    def list_console_users(self) -> list[ConsoleUserView]:
+        """Every console user."""
+        ...
+
+    def close(self) -> None:
+        """Release what the site holds (database connections, HTTP connections)."""
+        ...
