@@ -83,8 +83,8 @@ from bench.engine_fixtures import (
 from bench.engine_report import figures, print_report
 from calkeeper.authority.signing import create_key
 from calkeeper.core.cals import CalType, Grant
-from calkeeper.services.decision_cache import HeldCal
 from calkeeper.store.schema import Document, DocumentCal, NamedCal, User
+from calkeeper.usecases.decision_cache import HeldCal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure_assignments(
-    site: calkeeper.Site, baseline: CommitBaseline, users: list[str], *, round_size: int, budget_s: float | None
+    site: calkeeper.LocalSite, baseline: CommitBaseline, users: list[str], *, round_size: int, budget_s: float | None
 ) -> dict[str, Any]:
     """First-time dynamic assignments, in rounds each preceded by as many baseline commits."""
     api_n = base_n = 0
@@ -118,11 +118,11 @@ def measure_assignments(
             "cpu_ms_each": api_cpu / api_n * 1000, "wall_ms_each": api_t / api_n * 1000, "baseline_count": base_n}
 
 
-def bulk_insert(site: calkeeper.Site, sizes: Sizes, now: datetime) -> float:
+def bulk_insert(site: calkeeper.LocalSite, sizes: Sizes, now: datetime) -> float:
     """Named CALs for ``holders`` users and Document CALs of DOCUMENT for ``doc_holders`` more, by bulk SQL."""
     minute = now.replace(second=0, microsecond=0)  # last_used is current: the first open writes nothing
     start = time.perf_counter()
-    with site.engine.begin() as conn:
+    with site.app.engine.begin() as conn:
         doc_id = conn.execute(sa.select(Document.id).where(Document.path_key == DOCUMENT.casefold())).scalar_one()
         for first in range(0, sizes.holders, 10_000):
             names = [holder(i) for i in range(first, min(first + 10_000, sizes.holders))]
@@ -139,9 +139,9 @@ def bulk_insert(site: calkeeper.Site, sizes: Sizes, now: datetime) -> float:
     return time.perf_counter() - start
 
 
-def measure_listing(site: calkeeper.Site, kind: str, url: str, now: datetime, pages: int) -> dict[str, Any]:
+def measure_listing(site: calkeeper.LocalSite, kind: str, url: str, now: datetime, pages: int) -> dict[str, Any]:
     """list_named_cals on pages spread evenly over the whole list, and the same SELECT through the driver."""
-    with site.engine.connect() as conn:
+    with site.app.engine.connect() as conn:
         keys = list(conn.execute(sa.select(NamedCal.identity_key).order_by(NamedCal.identity_key)).scalars())
     page_count = math.ceil(len(keys) / 100)
     sample = sorted({round(i * (page_count - 1) / max(1, pages - 1)) for i in range(pages)})
@@ -180,13 +180,13 @@ def measure_listing(site: calkeeper.Site, kind: str, url: str, now: datetime, pa
 # -- the child process: repeat opens and memory --------------------------------------------------
 
 
-def fill_cache(site: calkeeper.Site) -> int:
+def fill_cache(site: calkeeper.LocalSite) -> int:
     """Put every active Named and Document CAL in the decision cache as its first open would; return how many.
 
     Entries already there (made by opens through the API) must match the rows, which checks the fill. Rows
     are streamed, so that the fill leaves no big result behind in the memory figure.
     """
-    state = site.cache.state
+    state = site.app.cache.state
     assert state is not None
     added = 0
 
@@ -199,7 +199,7 @@ def fill_cache(site: calkeeper.Site) -> int:
         elif held.cal_id != cal_id or held.last_used != last_used:
             raise RuntimeError(f"the cache's entry for {key} is {held}, the row says {cal_id}, {last_used}")
 
-    with site.engine.connect() as plain:
+    with site.app.engine.connect() as plain:
         conn = plain.execution_options(yield_per=2000)  # a server-side cursor where there is one
         named = sa.select(NamedCal.identity_kind, NamedCal.identity_key, NamedCal.id, NamedCal.last_used)
         for kind, key, cal_id, last_used in conn.execute(named.where(NamedCal.removed_at.is_(None))):
@@ -237,7 +237,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         out[f"cold_{label}"] = done / (time.perf_counter() - t0)
         out[f"cold_{label}_count"] = done
     out["cache_filled_by_sql"] = fill_cache(site)
-    state = site.cache.state
+    state = site.app.cache.state
     assert state is not None
     out["cached_entries"] = len(state.named) + len(state.document_cals)
     if out["cached_entries"] < len(named) + len(docs):  # the holders, and the users assigned dynamically before

@@ -79,7 +79,7 @@ class BenchClock:
 # -- licenses and sites (the few lines of tests/kit.py the benchmark needs) --------------------------
 
 
-def apply_license(site: calkeeper.Site, key: SigningKey, *, named: int, document: int) -> None:
+def apply_license(site: calkeeper.LocalSite, key: SigningKey, *, named: int, document: int) -> None:
     serial = new_serial()
     lef = sign_lef(
         make_lef(serial=serial, owner="Bench Site", organization="Bench Org", named=named, document=document,

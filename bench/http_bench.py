@@ -40,11 +40,12 @@ import httpx
 import sqlalchemy as sa
 
 import calkeeper
-from calkeeper.api.app import open_configured_site
 from calkeeper.authority.signing import load_signing_key, make_lef, sign_lef
+from calkeeper.bootstrap import bootstrap
 from calkeeper.core.serials import control_number
 from calkeeper.demo import DEMO_ORGANIZATION, DEMO_OWNER, DEMO_SERIAL, set_up_demo
 from calkeeper.settings import Settings
+from calkeeper.site import LocalSite
 
 PG = os.environ.get("CALKEEPER_BENCH_PG") or os.environ.get(
     "CALKEEPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -179,7 +180,7 @@ def prepare_site(data_dir: Path, database_url: str | None) -> str:
     """A demo site with a million Named CALs, HOLDERS users holding one, and an admin token."""
     settings = Settings(data_dir=data_dir, database_url=database_url)
     set_up_demo(settings)
-    site = open_configured_site(settings)
+    site = LocalSite(bootstrap(settings))
     key = load_signing_key(settings.authority_keys_dir)
     lef = sign_lef(make_lef(serial=DEMO_SERIAL, owner=DEMO_OWNER, organization=DEMO_ORGANIZATION, named=1_000_000,
                             document=20, session=0, usage=0, maintenance_until=date(2027, 12, 31)), key)

@@ -67,7 +67,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def site(database_url: str, clock: calkeeper.FrozenClock, key: SigningKey, root: Path) -> Iterator[calkeeper.Site]:
+def site(database_url: str, clock: calkeeper.FrozenClock, key: SigningKey, root: Path) -> Iterator[calkeeper.LocalSite]:
     """A site with the authority's key pinned and the four Analytix documents in its root folder."""
     s = calkeeper.open_site(database_url, clock=clock, trusted_keys={key.key_id: key.private.public_key()},
                             root_folder=root, actor="tester")

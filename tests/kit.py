@@ -45,7 +45,7 @@ def signed_lef(
     )
 
 
-def apply_license(site: calkeeper.Site, key: SigningKey, serial: str | None = None, **counts: object) -> str:
+def apply_license(site: calkeeper.LocalSite, key: SigningKey, serial: str | None = None, **counts: object) -> str:
     """Apply a freshly signed license to a site and return its serial."""
     serial = serial or new_serial()
     site.apply_license(serial=serial, control=control_number(serial), owner="Example Site",

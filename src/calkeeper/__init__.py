@@ -2,7 +2,7 @@
 
 from calkeeper.core.cals import CalType, Denial, Grant
 from calkeeper.core.clock import FrozenClock, SystemClock
-from calkeeper.site import Site, open_site
+from calkeeper.site import LocalSite, open_site
 
 __version__ = "0.1.0"
-__all__ = ["CalType", "Denial", "FrozenClock", "Grant", "Site", "SystemClock", "open_site"]
+__all__ = ["CalType", "Denial", "FrozenClock", "Grant", "LocalSite", "SystemClock", "open_site"]

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from calkeeper.authority.signing import create_key, load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.authority.signing import create_key, load_signing_key, make_lef, sign_lef
+from calkeeper.bootstrap import bootstrap
 from calkeeper.core.serials import control_number
 from calkeeper.settings import Settings
-from calkeeper.site import Site, open_site
+from calkeeper.site import LocalSite
 
 DEMO_SERIAL = "4600123456789012"
 DEMO_OWNER = "Analytix Demo Site"
@@ -48,7 +49,7 @@ def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
     lef = sign_lef(make_lef(serial=DEMO_SERIAL, owner=DEMO_OWNER, organization=DEMO_ORGANIZATION, named=5,
                             document=20, session=5, usage=28, maintenance_until=date(2027, 12, 31)), key)
     lef_file.write_text(lef, encoding="utf-8", newline="")
-    site = _open(settings, actor)
+    site = LocalSite(bootstrap(settings, actor=actor))
     try:
         created = site.license() is None
         if created:
@@ -57,18 +58,11 @@ def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
             site.list_documents()
             site.update_cal_settings(allow_dynamic_assignment=True)
             site.assign_named_cals(NAMED_USERS)
-            site.set_document_allocation("SalesFlash.qvw", 10)
-            site.set_document_dynamic("SalesFlash.qvw", True)
+            site.update_document("SalesFlash.qvw", cals_allocated=10, allow_dynamic_assignment=True)
             site.assign_document_cals("SalesFlash.qvw", SALES_REPS)
-            site.set_document_allocation("AR Analytix.qvw", 5)
+            site.update_document("AR Analytix.qvw", cals_allocated=5)
             site.assign_document_cals("AR Analytix.qvw", "ACME\\carol")
     finally:
         site.close()
     return DemoSite(data, settings.database, DEMO_SERIAL, control_number(DEMO_SERIAL), lef_file, created)
 
-
-def _open(settings: Settings, actor: str) -> Site:
-    if settings.database.startswith("sqlite:///"):
-        Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    keys = load_public_keys([settings.trusted_keys_dir])
-    return open_site(settings.database, trusted_keys=keys, root_folder=settings.documents, actor=actor)

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     root_folder: Path | None = None
     trusted_keys: Path | None = None
     cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
+    document_scan_seconds: float = Field(default=10.0, gt=0, le=86400,
+                                         description="How often a server looks at the root folder for new documents")
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy, e.g. /calkeeper")
     forwarded_allow_ips: str = Field(default="127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted")
     authority_url: str | None = Field(default=None, description="The license authority, e.g. https://lef.vendor.example")

@@ -1,45 +1,230 @@
-"""The CAL server's use cases behind one object, and ``open_site`` to make it.
+"""``LocalSite``: the site's operations run on its own database, and ``open_site`` to make one.
 
     site = calkeeper.open_site("sqlite:///calkeeper.db", trusted_keys=keys, root_folder=Path("docs"))
     decision = site.open_document("ACME\\\\rep1", "SalesFlash.qvw", machine="PC-17")
+
+It keeps the ``SiteOperations`` contract (as ``calkeeper.client.RemoteSite`` does over HTTP): each
+method hands the call to the use case of its capability, which runs it in one transaction. The
+application behind it (``site.app``) holds the use cases and what the server's edges need besides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from calkeeper.bootstrap import Application, build_application
+from calkeeper.contract.operations import SiteOperations
+from calkeeper.contract.views import (
+    AssignedCal,
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    ConsoleUserView,
+    DenialView,
+    DocumentView,
+    LicenseChange,
+    LicenseUpdate,
+    LicenseView,
+    ReleaseOutcome,
+    RemovalOutcome,
+    SessionEnd,
+    TokenView,
+    UserCals,
+)
 from calkeeper.core.authority import LicenseAuthority
-from calkeeper.core.clock import Clock, SystemClock
-from calkeeper.services.access import AccessUseCases
-from calkeeper.services.console_users import ConsoleUserUseCases
-from calkeeper.services.idempotency import IdempotencyUseCases
-from calkeeper.services.licensing import LicenseUseCases
-from calkeeper.services.maintenance import MaintenanceUseCases
-from calkeeper.services.named_cals import NamedCalUseCases
-from calkeeper.services.tokens import TokenUseCases
-from calkeeper.store.engine import make_engine, migrate
+from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.clock import Clock
+from calkeeper.core.errors import InvalidInput
 
 
-class Site(AccessUseCases, NamedCalUseCases, LicenseUseCases, MaintenanceUseCases, TokenUseCases,
-           IdempotencyUseCases, ConsoleUserUseCases):
-    """One site's CAL server: license, CAL pools, documents, the access gate, maintenance.
+class LocalSite:
+    """One site's operations on its own database (``SiteOperations``), plus the console's staged changes."""
 
-    Every method is one use case run in one transaction. Errors are ``calkeeper.errors`` classes.
-    """
+    def __init__(self, app: Application) -> None:
+        self.app = app
 
     def close(self) -> None:
         """Release the database connections."""
-        self.engine.dispose()
+        self.app.close()
 
-    def __enter__(self) -> Site:
+    def __enter__(self) -> LocalSite:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # -- the server license ----------------------------------------------------------------------
+
+    def license(self) -> LicenseView | None:
+        return self.app.licensing.license()
+
+    def apply_license(self, *, serial: str, control: str, owner: str, organization: str, lef: str | None = None,
+                      actor: str | None = None) -> LicenseView:
+        return self.app.licensing.apply_license(serial=serial, control=control, owner=owner,
+                                                organization=organization, lef=lef, actor=actor)
+
+    def update_license(self, *, actor: str | None = None) -> LicenseUpdate:
+        return self.app.licensing.update_license(actor=actor)
+
+    def license_history(self) -> list[LicenseChange]:
+        return self.app.licensing.license_history()
+
+    # -- CAL pools, settings and Named CALs --------------------------------------------------------
+
+    def cal_overview(self) -> CalOverview:
+        return self.app.pools.cal_overview()
+
+    def update_cal_settings(self, *, allow_dynamic_assignment: bool | None = None,
+                            allow_license_lease: bool | None = None, identification_mode: str | None = None,
+                            actor: str | None = None) -> CalSettings:
+        return self.app.pools.update_cal_settings(
+            allow_dynamic_assignment=allow_dynamic_assignment, allow_license_lease=allow_license_lease,
+            identification_mode=identification_mode, actor=actor)
+
+    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
+                        offset: int = 0) -> CalPage:
+        return self.app.named_cals.list_named_cals(after=after, limit=limit, search=search, sort=sort,
+                                                   offset=offset)
+
+    def assign_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
+        return self.app.named_cals.assign_named_cals(users, actor=actor)
+
+    def remove_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[RemovalOutcome]:
+        return self.app.named_cals.remove_named_cals(users, actor=actor)
+
+    def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
+        return self.app.named_cals.restore_named_cals(users, actor=actor)
+
+    def apply_named_changes(self, *, remove: list[str], restore: list[str],
+                            actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
+        """The console's Apply: staged removals and restores in one transaction."""
+        return self.app.named_cals.apply_named_changes(remove=remove, restore=restore, actor=actor)
+
+    def find_users(self, text: str, *, limit: int = 50) -> list[str]:
+        """Users known to this site whose name contains the text."""
+        return self.app.named_cals.find_users(text, limit=limit)
+
+    def quarantined_cals(self, *, limit: int = 100) -> list[AssignedCal]:
+        """Named and Document CALs in quarantine, the soonest free first."""
+        return self.app.named_cals.quarantined_cals(limit=limit)
+
+    # -- documents and Document CALs -----------------------------------------------------------------
+
+    def scan_documents(self, *, actor: str | None = None) -> list[DocumentView]:
+        """Look at the root folder now (the server's upkeep does this on its own, periodically)."""
+        return self.app.documents.scan_documents(actor=actor)
+
+    def list_documents(self) -> list[DocumentView]:
+        return self.app.documents.list_documents()
+
+    def document(self, document: str) -> DocumentView:
+        return self.app.documents.document(document)
+
+    def update_document(self, document: str, *, cals_allocated: int | None = None,
+                        allow_dynamic_assignment: bool | None = None, actor: str | None = None) -> DocumentView:
+        return self.app.documents.update_document(document, cals_allocated=cals_allocated,
+                                                  allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
+
+    def set_document_allocation(self, document: str, cals: int, *, actor: str | None = None) -> DocumentView:
+        """Set "Number of CALs allocated to this Document"."""
+        return self.app.documents.set_document_allocation(document, cals, actor=actor)
+
+    def set_document_dynamic(self, document: str, allow: bool, *, actor: str | None = None) -> DocumentView:
+        """Turn the document's "Allow dynamic CAL assignment" on or off."""
+        return self.app.documents.set_document_dynamic(document, allow, actor=actor)
+
+    def list_document_cals(self, document: str) -> list[AssignedCal]:
+        return self.app.document_cals.list_document_cals(document)
+
+    def assign_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[AssignOutcome]:
+        return self.app.document_cals.assign_document_cals(document, users, actor=actor)
+
+    def remove_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[RemovalOutcome]:
+        return self.app.document_cals.remove_document_cals(document, users, actor=actor)
+
+    def restore_document_cals(self, document: str, users: str | list[str], *,
+                              actor: str | None = None) -> list[AssignOutcome]:
+        return self.app.document_cals.restore_document_cals(document, users, actor=actor)
+
+    def apply_document_changes(self, document: str, *, remove: list[str], restore: list[str],
+                               actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
+        """The console's Apply on a document: staged removals and restores in one transaction."""
+        return self.app.document_cals.apply_document_changes(document, remove=remove, restore=restore, actor=actor)
+
+    def release_missing_document(self, document: str, *, actor: str | None = None) -> ReleaseOutcome:
+        return self.app.documents.release_missing_document(document, actor=actor)
+
+    # -- the access gate and users -----------------------------------------------------------------
+
+    def open_document(self, user: str | None, document: str, *, machine: str | None = None,
+                      client: str | ClientType = ClientType.AJAX) -> Decision:
+        return self.app.access.open_document(user, document, machine=machine, client=client)
+
+    def close_session(self, session_id: str) -> SessionEnd:
+        return self.app.sessions.close_session(session_id)
+
+    def user_cals(self, user: str) -> UserCals:
+        return self.app.sessions.user_cals(user)
+
+    # -- CAL data as a whole, and history ------------------------------------------------------------
+
+    def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        return self.app.maintenance.backup(path, actor=actor)
+
+    def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        return self.app.maintenance.restore(path, actor=actor)
+
+    def clear_cal_data(self, *, backup_to: str | Path | None = None, actor: str | None = None) -> ClearOutcome:
+        if backup_to is None:
+            raise InvalidInput("clearing CAL data writes a backup first: name the file to write it to")
+        return self.app.maintenance.clear_cal_data(backup_to=backup_to, actor=actor)
+
+    def sweep(self) -> None:
+        """Free CALs whose quarantine has ended now (the server's upkeep does this on its own)."""
+        self.app.maintenance.sweep()
+
+    def audit(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
+        return self.app.reports.audit(limit=limit, action=action, target=target)
+
+    def denials(self, *, limit: int = 100) -> list[DenialView]:
+        return self.app.reports.denials(limit=limit)
+
+    def grant_history(self, *, hours: int = 24) -> dict[str, list[tuple[datetime, int]]]:
+        """Grants per hour and CAL type over the last hours (the dashboard's chart)."""
+        return self.app.reports.grant_history(hours=hours)
+
+    # -- API tokens and console users ----------------------------------------------------------------
+
+    def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
+        return self.app.tokens.create_token(name=name, role=role, actor=actor)
+
+    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
+        return self.app.tokens.revoke_token(name_or_id, actor=actor)
+
+    def list_tokens(self) -> list[TokenView]:
+        return self.app.tokens.list_tokens()
+
+    def create_console_user(self, *, username: str, password: str, role: str, actor: str | None = None,
+                            replace: bool = False) -> ConsoleUserView:
+        return self.app.console_users.create_console_user(username=username, password=password, role=role,
+                                                          actor=actor, replace=replace)
+
+    def list_console_users(self) -> list[ConsoleUserView]:
+        return self.app.console_users.list_console_users()
+
+
+def _keeps_the_contract(site: LocalSite) -> SiteOperations:
+    return site  # mypy checks here that LocalSite has every operation of the contract, with its types
 
 
 def open_site(
@@ -53,23 +238,14 @@ def open_site(
     cache_refresh_seconds: float = 0.5,
     engine_options: dict[str, Any] | None = None,
     authority: LicenseAuthority | None = None,
-) -> Site:
-    """Connect to a site's database (migrating it to the newest schema) and return its use cases.
+) -> LocalSite:
+    """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
-    ``trusted_keys`` are the license authority's pinned public keys by key id; ``clock`` lets tests
-    and embedders move time; ``actor`` is who the audit trail names when a call does not say;
-    ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the
-    LEF (``calkeeper.authority_client.HttpAuthority``, or a fake in tests).
+    The arguments are ``calkeeper.bootstrap.build_application``'s; ``calkeeper.bootstrap.bootstrap``
+    builds a site from settings instead.
     """
-    engine = make_engine(database_url, **(engine_options or {}))
-    if migrate_schema:
-        migrate(engine)
-    return Site(
-        engine=engine,
-        clock=clock or SystemClock(),
-        trusted_keys=trusted_keys or {},
-        root_folder=Path(root_folder) if root_folder is not None else None,
-        actor=actor,
-        cache_refresh_seconds=cache_refresh_seconds,
+    return LocalSite(build_application(
+        database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder, actor=actor,
+        migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority,
-    )
+    ))

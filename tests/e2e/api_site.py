@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from calkeeper.api.app import create_app, open_configured_site
+from calkeeper.api.app import create_app
+from calkeeper.bootstrap import bootstrap
 from calkeeper.demo import DemoSite, set_up_demo
 from calkeeper.settings import Settings
-from calkeeper.site import Site
+from calkeeper.site import LocalSite
 
 ROLES = ("admin", "viewer", "gate")
 
@@ -23,7 +24,7 @@ ROLES = ("admin", "viewer", "gate")
 @dataclass
 class Api:
     client: TestClient
-    site: Site
+    site: LocalSite
     demo: DemoSite
     settings: Settings
     secrets: dict[str, str]
@@ -65,7 +66,7 @@ def running_api(folder: Path, *, template: Path | None = None, **settings: Any) 
     if template is not None:
         shutil.copytree(template, config.data_dir)
     demo = set_up_demo(config)
-    site = open_configured_site(config)
+    site = LocalSite(bootstrap(config))
     secrets = {role: site.create_token(name=f"{role}-token", role=role)[1] for role in ROLES}
     try:
         with TestClient(create_app(config, site=site)) as client:

@@ -29,7 +29,7 @@ from calkeeper.authority.signing import load_public_keys, load_signing_key, make
 from calkeeper.console.web import SESSION_COOKIE
 from calkeeper.demo import DEMO_ORGANIZATION, DEMO_OWNER, DemoSite, set_up_demo
 from calkeeper.settings import Settings
-from calkeeper.site import Site, open_site
+from calkeeper.site import LocalSite, open_site
 from tests.e2e.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,7 +70,7 @@ def signed_lef(keys_dir: Path, *, serial: str, named: int, document: int = 0, se
 @dataclass
 class Console:
     url: str
-    site: Site
+    site: LocalSite
     settings: Settings
     demo: DemoSite
     authority: SigningAuthority | None
@@ -89,17 +89,17 @@ def demo_template(folder: Path) -> Path:
     set_up_demo(settings)
     with _open(settings) as site:
         _add_console_users(site)
-        sessions = {role: site.sign_in(role, password)[0] for role, password in PASSWORDS.items()}
+        sessions = {role: site.app.console_users.sign_in(role, password)[0] for role, password in PASSWORDS.items()}
     (folder / SESSIONS_FILE).write_text(json.dumps(sessions))
     return folder
 
 
-def _open(settings: Settings, authority: SigningAuthority | None = None) -> Site:
+def _open(settings: Settings, authority: SigningAuthority | None = None) -> LocalSite:
     return open_site(settings.database, trusted_keys=load_public_keys([settings.trusted_keys_dir]),
                      root_folder=settings.documents, actor="console-e2e", authority=authority)
 
 
-def _add_console_users(site: Site) -> None:
+def _add_console_users(site: LocalSite) -> None:
     for role, password in PASSWORDS.items():
         site.create_console_user(username=role, password=password, role=role)
 

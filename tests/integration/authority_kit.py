@@ -75,7 +75,7 @@ def new_site(registry: Registry, *, named: int = 5, document: int = 20, session:
                                 time_limit=time_limit, lease=lease, actor=VENDOR)
 
 
-def apply_fetched(site: calkeeper.Site, record: SiteRecord, **overrides: str) -> calkeeper.Site:
+def apply_fetched(site: calkeeper.LocalSite, record: SiteRecord, **overrides: str) -> calkeeper.LocalSite:
     """"Apply license" with serial, control, owner and organization, the LEF fetched from the authority."""
     fields = {"serial": record.serial, "control": record.control, "owner": record.owner,
               "organization": record.organization, **overrides}

@@ -33,10 +33,10 @@ def test_a_denial_is_recorded_with_who_what_where_and_why(site, key):
     for n, user in enumerate(USERS):
         open_as(site, user, SALES, machine=f"PC-{n}")
     [denial] = site.denials()
-    assert denial["user_name"] == "ACME\\user5"
-    assert (denial["document"], denial["machine"], denial["code"]) == (SALES, "PC-4", "no_cal_available")
-    assert denial["reason"] == "no CAL available for ACME\\user5 on SalesFlash.qvw"
-    assert denial["at"] == site.clock.now()
+    assert denial.user_name == "ACME\\user5"
+    assert (denial.document, denial.machine, denial.code) == (SALES, "PC-4", "no_cal_available")
+    assert denial.reason == "no CAL available for ACME\\user5 on SalesFlash.qvw"
+    assert denial.at == site.app.clock.now()
 
 
 def test_each_grant_takes_exactly_one_cal_of_its_type(site, key):
@@ -86,7 +86,7 @@ def test_an_anonymous_user_is_denied_in_words_that_name_the_machine(site, key):
     assert not decision.granted
     assert decision.reason == "no CAL available for an anonymous user on KIOSK-1 on SalesFlash.qvw"
     [denial] = site.denials()
-    assert (denial["user_name"], denial["machine"]) == (None, "KIOSK-1")
+    assert (denial.user_name, denial.machine) == (None, "KIOSK-1")
 
 
 def test_without_a_license_every_open_is_denied_and_recorded(site):
@@ -94,7 +94,7 @@ def test_without_a_license_every_open_is_denied_and_recorded(site):
     assert not decision.granted and decision.code == "no_license"
     assert "no license" in decision.reason
     [denial] = site.denials()
-    assert (denial["code"], denial["document"]) == ("no_license", AR)
+    assert (denial.code, denial.document) == ("no_license", AR)
 
 
 def test_opening_a_document_not_in_the_root_folder_raises_unknown_document(site, key):

@@ -13,8 +13,8 @@ ALICE, BOB = "ACME\\alice", "ACME\\bob"
 
 def refuse_audit_rows(site):
     """Make the database refuse any new audit row, as a full disk or a broken trigger would."""
-    with site.engine.begin() as conn:
-        if site.engine.dialect.name == "postgresql":
+    with site.app.engine.begin() as conn:
+        if site.app.engine.dialect.name == "postgresql":
             conn.exec_driver_sql(
                 "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
                 "$$ BEGIN RAISE EXCEPTION 'audit refused'; END $$")
@@ -106,6 +106,6 @@ def test_the_audit_trail_cannot_be_rewritten(licensed):
     licensed.assign_named_cals(ALICE)
     trail = audit_entries(licensed)
     for statement in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log"):
-        with pytest.raises(sa.exc.DBAPIError), licensed.engine.begin() as conn:
+        with pytest.raises(sa.exc.DBAPIError), licensed.app.engine.begin() as conn:
             conn.exec_driver_sql(statement)
     assert audit_entries(licensed) == trail

@@ -60,7 +60,7 @@ def test_a_site_must_pin_the_new_key_before_it_can_update(registry, site):
         site.update_license()
     assert refused.value.code == "lef_unknown_key" and "does not trust" in refused.value.message
     assert snapshot(site) == before
-    site.trusted_keys = load_public_keys([registry.keys_dir])  # the admin pins the published keys
+    site.app.licensing.trusted_keys = load_public_keys([registry.keys_dir])  # the admin pins the published keys
     assert site.update_license().license.key_id == active_key_id(registry.keys_dir)
     assert open_as(site, ALICE).cal_type == "named"
 
@@ -70,7 +70,7 @@ def test_a_key_published_ahead_of_time_lets_sites_pin_it_before_it_signs(registr
     ahead = rotate_key(registry.keys_dir, activate=False)
     assert active_key_id(registry.keys_dir) == old
     assert f"SIGNATURE;{old}:" in registry.lef_for(site.license().serial)
-    site.trusted_keys = load_public_keys([registry.keys_dir])  # pinned while the old key still signs
+    site.app.licensing.trusted_keys = load_public_keys([registry.keys_dir])  # pinned while the old key still signs
     activate_key(registry.keys_dir, ahead.key_id)
     result = site.update_license()
     assert result.updated and result.license.key_id == ahead.key_id

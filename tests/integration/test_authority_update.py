@@ -15,7 +15,7 @@ from calkeeper.authority.keys import rotate_key
 from calkeeper.authority.signing import load_signing_key, make_lef, sign_lef
 from calkeeper.core import lef as lefs
 from calkeeper.core.errors import AuthorityUnavailable, InvalidInput, LicenseRejected, NoCalAvailable, NoLicense
-from calkeeper.services.daily_license_check import ACTOR, DailyLicenseCheck, run_daily_checks
+from calkeeper.usecases.daily_license_check import ACTOR, DailyLicenseCheck, run_daily_checks
 from tests.integration.authority_kit import (
     VENDOR,
     RegistryAuthority,
@@ -91,8 +91,8 @@ def test_an_update_when_the_authority_has_nothing_newer_applies_nothing(licensed
 def test_the_lease_key_passed_to_an_update_is_sent_and_vouched_for_in_the_new_lef(licensed):
     site, _ = licensed
     lease = Ed25519PrivateKey.generate()
-    assert site.update_license(lease_key=lease.public_key()).updated
-    vouched = lefs.verify(site.license().lef, site.trusted_keys).lease_key()
+    assert site.app.licensing.update_license(lease_key=lease.public_key()).updated
+    vouched = lefs.verify(site.license().lef, site.app.licensing.trusted_keys).lease_key()
     assert vouched.raw == lease.public_key().public_bytes_raw()
 
 
@@ -100,7 +100,7 @@ def test_history_records_a_change_of_signing_key_and_of_dates(licensed, registry
     site, record = licensed
     rotate_key(registry.keys_dir)
     registry.change_site(record.serial, maintenance_until=date(2028, 12, 31), actor=VENDOR)
-    site.trusted_keys = pinned_keys(registry)  # the admin pinned the new key (and restarted)
+    site.app.licensing.trusted_keys = pinned_keys(registry)  # the admin pinned the new key (and restarted)
     changes = site.update_license(actor="ACME\\admin").changes
     assert changes["maintenance until"] == "2027-12-31 -> 2028-12-31"
     old_key, new_key = changes["signing key"].split(" -> ")
@@ -152,7 +152,7 @@ def test_an_update_whose_lef_is_refused_leaves_the_license_in_force(licensed, re
     site, record = licensed
     site.assign_named_cals(ALICE)
     before = snapshot(site)
-    site.authority = ScriptedAuthority(answer(registry, record))
+    site.app.licensing.authority = ScriptedAuthority(answer(registry, record))
     with pytest.raises(LicenseRejected) as refused:
         site.update_license()
     assert refused.value.code == code
@@ -168,7 +168,7 @@ def test_an_update_whose_lef_is_refused_leaves_the_license_in_force(licensed, re
 def test_an_authority_that_cannot_be_asked_leaves_the_license_in_force(licensed, error):
     site, _ = licensed
     before = snapshot(site)
-    site.authority = ScriptedAuthority(error)
+    site.app.licensing.authority = ScriptedAuthority(error)
     with pytest.raises(AuthorityUnavailable) as refused:
         site.update_license()
     assert refused.value.code == error.code
@@ -176,7 +176,7 @@ def test_an_authority_that_cannot_be_asked_leaves_the_license_in_force(licensed,
 
 
 def test_a_serial_the_authority_does_not_know_is_refused_as_not_found(site, registry, key):
-    site.trusted_keys[key.key_id] = key.private.public_key()  # a key the site also trusts
+    site.app.licensing.trusted_keys[key.key_id] = key.private.public_key()  # a key the site also trusts
     apply_license(site, key, serial="4600123456789012")  # pasted: the authority never heard of this serial
     before = snapshot(site)
     with pytest.raises(LicenseRejected) as refused:
@@ -189,7 +189,7 @@ def test_a_serial_the_authority_does_not_know_is_refused_as_not_found(site, regi
 def test_a_wrong_control_number_is_refused_before_the_authority_is_asked(site, registry):
     record = new_site(registry)
     authority = ScriptedAuthority(registry.lef_for(record.serial))
-    site.authority = authority
+    site.app.licensing.authority = authority
     with pytest.raises(LicenseRejected) as refused:
         site.apply_license(serial=record.serial, control=f"{(int(record.control) + 1) % 100000:05d}",
                            owner="Example Site", organization="Example Org")
@@ -200,8 +200,8 @@ def test_a_wrong_control_number_is_refused_before_the_authority_is_asked(site, r
 def test_an_update_needs_a_license_in_force_and_an_authority(site, registry, key):
     with pytest.raises(NoLicense):
         site.update_license()
-    site.authority = None
-    site.trusted_keys[key.key_id] = key.private.public_key()
+    site.app.licensing.authority = None
+    site.app.licensing.trusted_keys[key.key_id] = key.private.public_key()
     apply_license(site, key)
     with pytest.raises(InvalidInput) as refused:
         site.update_license()
@@ -267,7 +267,7 @@ def test_a_license_that_expires_while_running_denies_opens_keeps_cal_data_and_a_
 
 def test_the_daily_check_applies_a_purchase_once_a_day_has_passed(licensed, registry, clock):
     site, record = licensed
-    check = DailyLicenseCheck(site)
+    check = DailyLicenseCheck(site.app.licensing)
     assert not check.run_if_due().update.updated  # at start-up: nothing newer
     registry.add_cals(record.serial, named=5, actor=VENDOR)
     clock.advance(23 * HOUR)
@@ -280,9 +280,9 @@ def test_the_daily_check_applies_a_purchase_once_a_day_has_passed(licensed, regi
 
 def test_the_daily_check_retries_an_hour_after_a_failure_and_audits_it_once(licensed, clock):
     site, _ = licensed
-    authority = site.authority
-    site.authority = ScriptedAuthority(AuthorityUnavailable("down", code="authority_unreachable"))
-    check = DailyLicenseCheck(site)
+    authority = site.app.licensing.authority
+    site.app.licensing.authority = ScriptedAuthority(AuthorityUnavailable("down", code="authority_unreachable"))
+    check = DailyLicenseCheck(site.app.licensing)
     assert check.run_if_due().error.code == "authority_unreachable"
     clock.advance(30 * MINUTE)
     assert check.run_if_due() is None
@@ -290,19 +290,19 @@ def test_the_daily_check_retries_an_hour_after_a_failure_and_audits_it_once(lice
     assert check.run_if_due().error.code == "authority_unreachable"
     [failure] = audit_entries(site, "license.update_failed")
     assert failure.actor == ACTOR and failure.details["code"] == "authority_unreachable"
-    site.authority = authority
+    site.app.licensing.authority = authority
     clock.advance(HOUR)
     assert check.run_if_due().error is None and check.next_due == clock.now() + timedelta(days=1)
 
 
 def test_the_daily_check_does_nothing_without_a_license(site):
-    check = DailyLicenseCheck(site)
+    check = DailyLicenseCheck(site.app.licensing)
     assert check.run_if_due() is None and site.license() is None
 
 
 def test_the_server_runs_the_daily_check_in_the_background_until_stopped(licensed):
     site, _ = licensed
-    check = DailyLicenseCheck(site)
+    check = DailyLicenseCheck(site.app.licensing)
 
     async def run_briefly() -> None:
         task = asyncio.create_task(run_daily_checks(check, poll_seconds=0.01))
@@ -310,12 +310,12 @@ def test_the_server_runs_the_daily_check_in_the_background_until_stopped(license
         task.cancel()
 
     asyncio.run(run_briefly())
-    assert check.next_due == site.clock.now() + timedelta(days=1)
+    assert check.next_due == site.app.clock.now() + timedelta(days=1)
 
 
 def test_a_pasted_lef_still_applies_when_no_authority_is_configured(site, key):
-    site.authority = None
-    site.trusted_keys[key.key_id] = key.private.public_key()
+    site.app.licensing.authority = None
+    site.app.licensing.trusted_keys[key.key_id] = key.private.public_key()
     view = site.apply_license(serial="4600123456789012", control="92566", owner="Example Site",
                               organization="Example Org", lef=signed_lef(key, "4600123456789012"))
     assert view.serial == "4600123456789012"

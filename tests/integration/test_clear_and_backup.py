@@ -96,13 +96,13 @@ def test_a_backup_that_cannot_be_written_clears_nothing_and_ends_maintenance(bus
 
 def test_no_open_is_served_while_the_data_is_being_cleared(busy, tmp_path, monkeypatch):
     seen = []
-    write_backup = busy.backup
+    write_backup = busy.app.maintenance.backup
 
     def backup_and_try_an_open(path, **kwargs):
         seen.append(open_as(busy, BOB))
         return write_backup(path, **kwargs)
 
-    monkeypatch.setattr(busy, "backup", backup_and_try_an_open)
+    monkeypatch.setattr(busy.app.maintenance, "backup", backup_and_try_an_open)
     busy.clear_cal_data(backup_to=tmp_path / "caldata.json")
     [during] = seen
     assert not during.granted and during.code == "maintenance"

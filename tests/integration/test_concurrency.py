@@ -39,7 +39,7 @@ def user_name(index: int) -> str:
     return f"ACME\\user{index:03d}"
 
 
-def open_as(site: calkeeper.Site, index: int) -> Outcome:
+def open_as(site: calkeeper.LocalSite, index: int) -> Outcome:
     """User ``index`` opens the document from a machine of their own."""
     decision = site.open_document(user_name(index), DOCUMENT, machine=f"PC-{index:03d}")
     if isinstance(decision, calkeeper.Grant):
@@ -106,12 +106,12 @@ def open_from_processes(database_url: str) -> list[Outcome]:
     return outcomes
 
 
-def open_from_threads(site: calkeeper.Site) -> list[Outcome]:
+def open_from_threads(site: calkeeper.LocalSite) -> list[Outcome]:
     return run_together([lambda i=i: open_as(site, i) for i in range(USERS)])  # type: ignore[misc]
 
 
-def count_rows(site: calkeeper.Site, table: str, where: str = "") -> int:
-    with site.engine.connect() as connection:
+def count_rows(site: calkeeper.LocalSite, table: str, where: str = "") -> int:
+    with site.app.engine.connect() as connection:
         return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table} {where}").scalar_one())
 
 
@@ -130,10 +130,12 @@ def granted_users(outcomes: list[Outcome], cal_type: str) -> set[str]:
 
 
 @pytest.fixture
-def make_site(key: SigningKey, root: Path, clock: calkeeper.FrozenClock) -> Iterator[Callable[[str], calkeeper.Site]]:
-    opened: list[calkeeper.Site] = []
+def make_site(
+    key: SigningKey, root: Path, clock: calkeeper.FrozenClock
+) -> Iterator[Callable[[str], calkeeper.LocalSite]]:
+    opened: list[calkeeper.LocalSite] = []
 
-    def make(database_url: str) -> calkeeper.Site:
+    def make(database_url: str) -> calkeeper.LocalSite:
         # PostgreSQL: a few connections per node, as the shared test server allows 100 in all
         options = None if database_url.startswith("sqlite") else dict(PG_POOL)
         site = calkeeper.open_site(database_url, clock=clock, trusted_keys={key.key_id: key.private.public_key()},
@@ -158,7 +160,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
             yield "processes", url
 
 
-def open_concurrently(how: str, database_url: str, site: calkeeper.Site) -> list[Outcome]:
+def open_concurrently(how: str, database_url: str, site: calkeeper.LocalSite) -> list[Outcome]:
     return open_from_threads(site) if how == "threads" else open_from_processes(database_url)
 
 
@@ -175,7 +177,7 @@ def test_two_hundred_first_opens_at_once_get_exactly_the_twenty_free_named_cals(
     counts = tally(outcomes)
     assert counts == {"named": 20, "denied:no_cal_available": USERS - 20}
     assert count_rows(site, "named_cals") == 20
-    with site.engine.connect() as connection:
+    with site.app.engine.connect() as connection:
         holders = set(connection.exec_driver_sql("SELECT identity_key FROM named_cals").scalars())
     assert holders == granted_users(outcomes, "named")
     assert len(site.denials(limit=1000)) == USERS - 20
@@ -190,7 +192,7 @@ def test_manual_batch_assigns_racing_dynamic_opens_never_exceed_the_license(make
     apply_license(node_a, key, named=20, document=0, session=0, usage=0)
     batches = [[f"ACME\\batch{b}_{m}" for m in range(3)] for b in range(12)]
 
-    def assign(batch: list[str], node: calkeeper.Site) -> Outcome:
+    def assign(batch: list[str], node: calkeeper.LocalSite) -> Outcome:
         try:
             node.assign_named_cals(";".join(batch))
         except NoCalAvailable:
@@ -205,7 +207,7 @@ def test_manual_batch_assigns_racing_dynamic_opens_never_exceed_the_license(make
     outcomes = run_together(tasks)
 
     assert not [o for o in outcomes if o[0].startswith("error:")]
-    with node_a.engine.connect() as connection:
+    with node_a.app.engine.connect() as connection:
         holders = set(connection.exec_driver_sql("SELECT identity_key FROM named_cals").scalars())
     assert len(holders) <= 20
     assigned = [batch.casefold().split(";") for kind, batch in outcomes if kind == "assigned"]
@@ -239,7 +241,7 @@ def test_two_hundred_opens_at_once_get_exactly_the_fifteen_document_cals_allocat
     assert count_rows(site, "named_cals") == 1
     holders = {cal.user.casefold() for cal in site.list_document_cals(DOCUMENT)}
     assert holders == granted_users(outcomes, "document")
-    [view] = [d for d in site.list_documents(scan=False) if d.path == DOCUMENT]
+    [view] = [d for d in site.list_documents() if d.path == DOCUMENT]
     assert (view.cals_allocated, view.cals_assigned) == (15, 15)
 
 
@@ -303,7 +305,7 @@ def test_rows_match_the_overview_after_the_race(make_site, key, tmp_path):
     run_together([lambda i=i: open_as(site, i) for i in range(30)])  # type: ignore[misc]
     pools = {p.cal_type: p for p in site.cal_overview().pools}
     assert pools["named"].assigned == count_rows(site, "named_cals") == 3
-    with site.engine.connect() as connection:
+    with site.app.engine.connect() as connection:
         held = connection.execute(sa.text("SELECT count(*) FROM session_cals WHERE released_at IS NULL")).scalar()
     assert pools["session"].assigned == held == 2
 

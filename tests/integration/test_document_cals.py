@@ -28,7 +28,7 @@ def licensed(site, key):
 
 
 def allocation(site, document):
-    return next(d for d in site.list_documents(scan=False) if d.path == document)
+    return next(d for d in site.list_documents() if d.path == document)
 
 
 # -- allocation ------------------------------------------------------------------------------------

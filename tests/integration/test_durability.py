@@ -82,7 +82,7 @@ def test_every_acknowledged_assignment_survives_a_kill_mid_burst(
     with calkeeper.open_site(url) as site:
         held = {cal.user for cal in site.list_named_cals(limit=1000).items}
         assigned = {entry.target for entry in site.audit(limit=1000, action="named_cal.assigned")}
-        with site.engine.connect() as connection:
+        with site.app.engine.connect() as connection:
             if backend == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             users = set(connection.execute(sa.text("SELECT name FROM users")).scalars())

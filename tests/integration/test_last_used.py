@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import calkeeper
+from calkeeper.core.allocation import AccessAsk
 from tests.integration.steps import AR, MINUTE, SALES, named_cal, open_as
 from tests.kit import apply_license
 
@@ -113,24 +114,25 @@ def test_the_last_use_decides_the_quarantine(manual, clock):
 
 def test_a_server_defers_last_used_off_the_request_path_and_writes_it_before_any_removal(manual, clock):
     site = manual
-    site.last_used_writes.deferred = True
+    site.app.last_used.deferred = True
     open_as(site, ALICE, SALES)
     clock.advance(3 * MINUTE)
-    site.keep_cache_fresh()  # as the server's upkeep task does twice per refresh period
-    assert site.cached_open(ALICE, SALES, machine="PC-1") is not None  # answered from memory, nothing written
-    with site.uow(write=False) as tx:
-        row = tx.records.named_row(calkeeper.core.identities.parse_user(ALICE))
-    assert row["last_used"] == at(9, 0)
+    site.app.access.keep_cache_fresh()  # as the server's upkeep task does twice per refresh period
+    # answered from memory, nothing written
+    assert site.app.access.cached_decision(AccessAsk.parse(ALICE, SALES, machine="PC-1")) is not None
+    with site.app.uow.read() as tx:
+        cal = tx.assignments.named(calkeeper.core.identities.parse_user(ALICE))
+    assert cal is not None and cal.last_used == at(9, 0)
     [removed] = site.remove_named_cals(ALICE)
     assert removed.quarantined_until == at(9, 3) + timedelta(days=7)
 
 
 def test_reads_show_deferred_last_used_at_once(manual, clock):
     site = manual
-    site.last_used_writes.deferred = True
+    site.app.last_used.deferred = True
     open_as(site, BOB, SALES)
     clock.advance(2 * MINUTE)
-    site.keep_cache_fresh()
-    assert site.cached_open(BOB, SALES, machine="PC-1") is not None
+    site.app.access.keep_cache_fresh()
+    assert site.app.access.cached_decision(AccessAsk.parse(BOB, SALES, machine="PC-1")) is not None
     [cal] = site.list_document_cals(SALES)
     assert cal.last_used == at(9, 2)

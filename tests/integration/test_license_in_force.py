@@ -25,7 +25,7 @@ def test_an_applied_license_is_in_force_and_audited(site, key):
     view = site.license()
     assert (view.serial, view.status, view.owner, view.organization) == (serial, "valid", "Example Site", "Example Org")
     assert view.cals == {"named": 3, "document": 4, "session": 2, "usage": 28}
-    assert view.applied_by == "ACME\\admin" and view.applied_at == site.clock.now()
+    assert view.applied_by == "ACME\\admin" and view.applied_at == site.app.clock.now()
     [entry] = audit_entries(site, "license.applied")
     assert (entry.actor, entry.target) == ("ACME\\admin", serial)
     assert entry.details["changes"] == {"named": "0 -> 3", "document": "0 -> 4", "session": "0 -> 2",
@@ -107,7 +107,7 @@ def test_when_the_time_limit_passes_every_open_is_denied_and_cal_data_is_kept(si
     assert not denied.granted and denied.code == "license_expired"
     assert "expired" in denied.reason and "2026-01-06" in denied.reason
     assert not open_as(site, None, AR, machine="KIOSK").granted
-    assert [d["code"] for d in site.denials()] == ["license_expired", "license_expired"]
+    assert [d.code for d in site.denials()] == ["license_expired", "license_expired"]
     assert site.license().status == "expired"
     assert named_users(site) == [ALICE] and pool(site, "named").assigned == 1
 

@@ -193,7 +193,7 @@ def test_removing_a_recently_used_document_cal_quarantines_it_and_it_still_count
     [before] = site.list_document_cals(SALES)
     [outcome] = site.remove_document_cals(SALES, ALICE)
     assert (outcome.outcome, outcome.quarantined_until) == ("quarantined", before.last_used + WEEK)
-    sales = next(d for d in site.list_documents(scan=False) if d.path == SALES)
+    sales = next(d for d in site.list_documents() if d.path == SALES)
     assert sales.cals_assigned == 1
     with pytest.raises(NoCalAvailable):
         site.assign_document_cals(SALES, BOB)

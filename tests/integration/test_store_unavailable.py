@@ -98,7 +98,7 @@ def database_url(cluster: ThrowawayPostgres) -> Iterator[str]:
 
 
 @pytest.fixture
-def site(database_url: str, key: SigningKey, root: Path, clock) -> Iterator[calkeeper.Site]:
+def site(database_url: str, key: SigningKey, root: Path, clock) -> Iterator[calkeeper.LocalSite]:
     site = calkeeper.open_site(database_url, clock=clock, trusted_keys={key.key_id: key.private.public_key()},
                                root_folder=root, actor="tester")
     apply_license(site, key, named=10, document=0, session=0, usage=0)
@@ -107,7 +107,7 @@ def site(database_url: str, key: SigningKey, root: Path, clock) -> Iterator[calk
     site.close()
 
 
-def holders(site: calkeeper.Site) -> set[str]:
+def holders(site: calkeeper.LocalSite) -> set[str]:
     return {cal.user for cal in site.list_named_cals(limit=1000).items}
 
 
@@ -139,7 +139,7 @@ def test_a_database_that_dies_mid_transaction_keeps_nothing_of_it(cluster, site)
     # the batch has claimed a CAL and is writing its audit entry when the server goes down
     killed: list[str] = []
 
-    @sa.event.listens_for(site.engine, "before_cursor_execute")
+    @sa.event.listens_for(site.app.engine, "before_cursor_execute")
     def kill_on_the_audit_write(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
         if statement.startswith("INSERT INTO audit_log") and not killed:
             killed.append(statement)
@@ -148,7 +148,7 @@ def test_a_database_that_dies_mid_transaction_keeps_nothing_of_it(cluster, site)
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         site.assign_named_cals("ACME\\x1;ACME\\x2;ACME\\x3")
     assert killed
-    sa.event.remove(site.engine, "before_cursor_execute", kill_on_the_audit_write)
+    sa.event.remove(site.app.engine, "before_cursor_execute", kill_on_the_audit_write)
 
     cluster.start()
 

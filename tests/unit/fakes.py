@@ -6,8 +6,9 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
-from calkeeper.core.allocation import AllocationPort, DocumentInfo, OpenRequest
+from calkeeper.core.allocation import AllocationPort, OpenRequest
 from calkeeper.core.cals import CalType
+from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity
 
 
@@ -126,9 +127,6 @@ class FakePort:
         session_id = f"{cal_type.value}-session-{next(self._ids)}"
         self.sessions[session_id] = (cal_type, cal_id)
         return session_id
-
-    def grant_id(self, cal_type: CalType) -> str:
-        return f"{cal_type.value}-grant-{next(self._ids)}"
 
     # -- reading back ----------------------------------------------------------------------------
 

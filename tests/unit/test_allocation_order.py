@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calkeeper.core.allocation import DocumentInfo, OpenRequest, SiteRules, allocate
+from calkeeper.core.allocation import OpenRequest, SiteRules, allocate
 from calkeeper.core.cals import CalType, ClientType, Denial, Grant, IdentificationMode
+from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity, parse_machine, parse_user
 from calkeeper.core.license import LicenseTerms
 from tests.unit.fakes import FakePort, holder

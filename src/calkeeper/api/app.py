@@ -1,13 +1,16 @@
-"""``create_app``: the one place the HTTP server is wired (site, token guard, routes, errors)."""
+"""``create_app``: the HTTP server around a site (token guard, routes, console, errors, upkeep).
+
+The site itself is built by ``calkeeper.bootstrap``; this module wires the web edge around it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,49 +22,41 @@ from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
-from calkeeper.authority.signing import load_public_keys
-from calkeeper.authority_client import authority_from_settings
+from calkeeper.bootstrap import Application, bootstrap
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.services.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.settings import Settings, load_settings
-from calkeeper.site import Site, open_site
+from calkeeper.site import LocalSite
+from calkeeper.usecases.daily_license_check import DailyLicenseCheck, run_daily_checks
+from calkeeper.usecases.upkeep import Upkeep
 
 
-def open_configured_site(settings: Settings) -> Site:
-    """Open the site the settings describe (creating the SQLite folder if needed)."""
-    if settings.database.startswith("sqlite:///"):
-        Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    keys_dir = settings.trusted_keys_dir
-    keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
-    return open_site(settings.database, trusted_keys=keys, root_folder=settings.documents, actor="api",
-                     cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings))
-
-
-def create_app(settings: Settings | None = None, *, site: Site | None = None) -> FastAPI:
-    """Build the REST API for a site (opened from the settings unless given)."""
+def create_app(settings: Settings | None = None, *, site: LocalSite | None = None) -> FastAPI:
+    """Build the REST API and the console for a site (built from the settings unless given)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = site is None
-        app.state.site = site or open_configured_site(settings)
+        app.state.site = site or LocalSite(bootstrap(settings))
+        application: Application = app.state.site.app
+        app.state.application = application
         checks = None
-        if settings.authority_daily_check and app.state.site.authority is not None:
-            checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(app.state.site)))
-        app.state.site.last_used_writes.deferred = True
+        if settings.authority_daily_check and application.authority is not None:
+            checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(application.licensing,
+                                                                            clock=application.clock)))
+        application.last_used.deferred = True
+        upkeep = Upkeep(application, document_scan_seconds=settings.document_scan_seconds)
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
-        upkeep = asyncio.create_task(_keep_up(app.state.site, settings.cache_refresh_seconds))
+        task = asyncio.create_task(_keep_up(upkeep, settings.cache_refresh_seconds))
         yield
-        upkeep.cancel()
+        task.cancel()
         if checks is not None:
             checks.cancel()
         with suppress(CalkeeperError):
-            app.state.site.write_deferred_last_used()
-        with suppress(CalkeeperError):  # the dashboard's chart keeps this process's last minute of grants
-            app.state.site.flush_grant_counts()
+            upkeep.write_deferred()
         if own:
-            app.state.site.close()
+            application.close()
 
     app = FastAPI(
         title="calkeeper",
@@ -109,17 +104,12 @@ def _document_bearer_tokens(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-async def _keep_up(site: Site, refresh_seconds: float) -> None:
-    """Off the request path: confirm the decision cache twice per refresh period, and write deferred
-    "last used" minutes and grant counts every few seconds."""
-    ticks = 0
+async def _keep_up(upkeep: Upkeep, refresh_seconds: float) -> None:
+    """Run the upkeep off the request path, twice per cache refresh period, until cancelled."""
     while True:
         await asyncio.sleep(refresh_seconds / 2)
-        ticks += 1
         with suppress(CalkeeperError):
-            await run_in_threadpool(site.keep_cache_fresh)
-            if ticks % max(1, int(4 / refresh_seconds)) == 0:
-                await run_in_threadpool(site.write_deferred_last_used)
+            await run_in_threadpool(upkeep.tick)
 
 
 class TimingMiddleware:
@@ -140,6 +130,10 @@ class TimingMiddleware:
             child(LATENCY, scope["method"], route).observe(time.perf_counter() - started)
 
 
+SETTINGS_VARIABLE = "CALKEEPER_SERVE_SETTINGS"
+
+
 def app_from_environment() -> FastAPI:
-    """The factory uvicorn workers call: settings come from CALKEEPER_* variables."""
-    return create_app(load_settings())
+    """The factory uvicorn workers call: the settings ``calkeeper serve`` resolved (else CALKEEPER_* variables)."""
+    resolved = os.environ.get(SETTINGS_VARIABLE)
+    return create_app(Settings.model_validate_json(resolved) if resolved else load_settings())

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.brake import FailureBrake
 from calkeeper.api.errors import ApiError
-from calkeeper.services.tokens import TokenView
+from calkeeper.contract.views import TokenView
 
 TOKEN_TTL_SECONDS = 1.0
 
@@ -58,7 +58,7 @@ class TokenGuard:
             return hit[0]  # fresh, or another request is checking it again right now
         self.refreshing.add(key)
         try:
-            token = await run_in_threadpool(request.app.state.site.verify_token, secret)
+            token = await run_in_threadpool(request.app.state.application.tokens.verify_token, secret)
         finally:
             self.refreshing.discard(key)
         if len(self.verified) > 10_000:

@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from calkeeper.api.auth import Principal, allow
-from calkeeper.site import Site
+from calkeeper.site import LocalSite
 
 GATE = frozenset({"gate", "admin"})
 READ = frozenset({"viewer", "admin"})
 ADMIN = frozenset({"admin"})
 
 
-async def site_of(request: Request) -> Site:
+async def site_of(request: Request) -> LocalSite:
     site = request.app.state.site
-    assert isinstance(site, Site)
+    assert isinstance(site, LocalSite)
     return site
 
 
@@ -32,7 +32,7 @@ def role(roles: frozenset[str]):  # type: ignore[no-untyped-def]
     return Depends(check)
 
 
-SiteDep = Annotated[Site, Depends(site_of)]
+SiteDep = Annotated[LocalSite, Depends(site_of)]
 Gate = Annotated[Principal, role(GATE)]
 Reader = Annotated[Principal, role(READ)]
 Admin = Annotated[Principal, role(ADMIN)]

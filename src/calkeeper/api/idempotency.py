@@ -39,13 +39,13 @@ class IdempotencyMiddleware:
             answer = JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"), 422)
             await answer(scope, receive, send)
             return
-        site = scope["app"].state.site
+        keys = scope["app"].state.application.idempotency
         caller = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:16]
         key = f"{caller}:{given}"
         payload = await _read_body(receive)
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + payload).hexdigest()
         try:
-            stored = await run_in_threadpool(site.claim_idempotency_key, key, fingerprint)
+            stored = await run_in_threadpool(keys.claim_idempotency_key, key, fingerprint)
         except CalkeeperError as error:
             status = 503 if error.code == "store_unavailable" else 409
             await JSONResponse(body(error.code, error.message), status)(scope, receive, send)
@@ -75,9 +75,9 @@ class IdempotencyMiddleware:
             settled = True
             code = status[0] if status else 500
             if code >= 500 or code in NOT_KEPT:
-                await run_in_threadpool(site.release_idempotency_key, key)
+                await run_in_threadpool(keys.release_idempotency_key, key)
             else:
-                await run_in_threadpool(site.store_idempotent_answer, key, code, b"".join(chunks).decode())
+                await run_in_threadpool(keys.store_idempotent_answer, key, code, b"".join(chunks).decode())
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -93,7 +93,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture)
         except BaseException:
-            await run_in_threadpool(site.release_idempotency_key, key)  # only an unanswered claim is released
+            await run_in_threadpool(keys.release_idempotency_key, key)  # only an unanswered claim is released
             raise
         await settle()
 

@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from calkeeper.core.cals import Decision
+from calkeeper.usecases.pools import Pools
 
 GRANTS = Counter("calkeeper_grants_total", "Opens granted, by CAL type", ["cal_type"])
 DENIALS = Counter("calkeeper_denials_total", "Opens denied, by reason code", ["code"])
@@ -46,12 +47,12 @@ def record_decision(decision: Decision) -> None:
 class PoolCollector:
     """Pool levels read from the database at scrape time."""
 
-    def __init__(self, site: Any) -> None:
-        self.site = site
+    def __init__(self, pools: Pools) -> None:
+        self.pools = pools
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            overview = self.site.cal_overview()
+            overview = self.pools.cal_overview()
         except Exception:  # a scrape must not fail because the store is away; /readyz says so
             return
         families = {
@@ -65,7 +66,7 @@ class PoolCollector:
         yield from families.values()
 
 
-def exposition(site: Any) -> tuple[bytes, str]:
+def exposition(pools: Pools) -> tuple[bytes, str]:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
@@ -73,6 +74,6 @@ def exposition(site: Any) -> tuple[bytes, str]:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY  # type: ignore[assignment]
-    pools = CollectorRegistry()
-    pools.register(PoolCollector(site))  # type: ignore[arg-type]
-    return generate_latest(registry) + generate_latest(pools), CONTENT_TYPE_LATEST
+    levels = CollectorRegistry()
+    levels.register(PoolCollector(pools))  # type: ignore[arg-type]
+    return generate_latest(registry) + generate_latest(levels), CONTENT_TYPE_LATEST

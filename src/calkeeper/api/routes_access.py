@@ -11,8 +11,9 @@ from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.errors import responses
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
-from calkeeper.core.cals import Decision, Grant
 from calkeeper.contract.views import SessionEnd
+from calkeeper.core.allocation import AccessAsk
+from calkeeper.core.cals import Decision, Grant
 
 router = APIRouter(prefix="/api/v1", tags=["access gate"], responses=responses(401, 403, 422, 429, 503))
 
@@ -41,12 +42,11 @@ async def access(request: Request) -> Response:
     # here (no dependency resolution, no response-model pass); the documented shapes are the same.
     allow(await request.app.state.guard.principal(request), GATE)
     body = parse_body(AccessRequest, await request.body())
-    site = request.app.state.site
-    args = (body.user or None, body.document)
-    kwargs = {"machine": body.machine, "client": body.client}
-    decision = site.cached_open(*args, **kwargs)
+    access = request.app.state.application.access
+    ask = AccessAsk.parse(body.user or None, body.document, machine=body.machine, client=body.client)
+    decision = access.cached_decision(ask)
     if decision is None:
-        decision = await run_in_threadpool(site.open_document, *args, **kwargs)
+        decision = await run_in_threadpool(access.decide, ask)
     record_decision(decision)
     return JSONResponse(answer(decision))
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
-from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.contract.views import (
     AssignOutcome,
     AuditView,
@@ -18,12 +17,14 @@ from calkeeper.contract.views import (
     CalPage,
     CalSettings,
     ClearOutcome,
+    DenialView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     UserCals,
 )
+from calkeeper.core.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
 
@@ -130,8 +131,8 @@ def audit(
     return site.audit(limit=limit, action=action, target=target)
 
 
-@router.get("/denials", tags=["maintenance"])
-def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[dict[str, Any]]:
+@router.get("/denials", response_model=list[DenialView], tags=["maintenance"])
+def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[DenialView]:
     """Opens that were refused: who, when, which document, why."""
     return site.denials(limit=limit)
 

@@ -55,10 +55,8 @@ def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
 
 @router.patch("/{document:path}", response_model=DocumentView, responses=responses(400, 404, 409))
 def patch_document(document: str, request: DocumentPatch, site: SiteDep, principal: Admin) -> DocumentView:
-    """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment"."""
-    view = _one(site, document)
-    if request.cals_allocated is not None:
-        view = site.set_document_allocation(document, request.cals_allocated, actor=actor(principal))
-    if request.allow_dynamic_assignment is not None:
-        view = site.set_document_dynamic(document, request.allow_dynamic_assignment, actor=actor(principal))
-    return view
+    """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment", in one change."""
+    if request.cals_allocated is None and request.allow_dynamic_assignment is None:
+        return _one(site, document)
+    return site.update_document(document, cals_allocated=request.cals_allocated,
+                                allow_dynamic_assignment=request.allow_dynamic_assignment, actor=actor(principal))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api.deps import Reader, SiteDep
+from calkeeper.api.deps import Reader
 from calkeeper.api.errors import body, responses
 from calkeeper.api.metrics import exposition
 from calkeeper.core.errors import StoreUnavailable
@@ -21,11 +21,11 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=responses(503))
-def readyz(site: SiteDep) -> Response:
+def readyz(request: Request) -> Response:
     """The process can reach its database and serve decisions."""
     try:
-        with site.uow(write=False) as tx:
-            tx.records.generation()
+        with request.app.state.application.uow.read() as tx:
+            tx.site_state.generation()
     except StoreUnavailable as error:
         return JSONResponse(body(error.code, error.message), 503, headers={"Retry-After": "1"})
     return JSONResponse({"status": "ready"})
@@ -34,7 +34,7 @@ def readyz(site: SiteDep) -> Response:
 @router.get("/metrics", response_class=Response, responses={
     200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
     **responses(401, 403, 429, 503)})
-async def metrics(site: SiteDep, _: Reader) -> Response:
+async def metrics(request: Request, _: Reader) -> Response:
     """Prometheus metrics (grants, denials, pool levels, request latency)."""
-    content, media_type = await run_in_threadpool(exposition, site)
+    content, media_type = await run_in_threadpool(exposition, request.app.state.application.pools)
     return Response(content, media_type=media_type)

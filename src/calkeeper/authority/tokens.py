@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 from calkeeper.authority.schema import tokens_t
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.errors import InvalidInput, NotFound
-from calkeeper.services.tokens import hash_token
+from calkeeper.usecases.tokens import hash_token
 
 
 @dataclass(frozen=True)

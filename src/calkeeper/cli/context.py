@@ -8,13 +8,12 @@ from pathlib import Path
 
 import typer
 
-from calkeeper.authority.signing import load_public_keys
-from calkeeper.authority_client import authority_from_settings
+from calkeeper.bootstrap import bootstrap
 from calkeeper.cli.output import EXIT_USAGE, fail
 from calkeeper.cli.remote import RemoteSite
 from calkeeper.core.errors import InvalidInput
 from calkeeper.settings import Settings, load_settings
-from calkeeper.site import Site, open_site
+from calkeeper.site import LocalSite
 
 
 @dataclass
@@ -24,7 +23,7 @@ class CliContext:
     server: str | None = None  # run the commands against this CAL server's REST API
     token: str | None = field(default=None, repr=False)
     _settings: Settings | None = None
-    _site: Site | RemoteSite | None = field(default=None, repr=False)
+    _site: LocalSite | RemoteSite | None = field(default=None, repr=False)
 
     @property
     def remote(self) -> bool:
@@ -43,7 +42,7 @@ class CliContext:
         except (KeyError, OSError):
             return "cli"
 
-    def site(self) -> Site | RemoteSite:
+    def site(self) -> LocalSite | RemoteSite:
         """The site the commands work on: the server given, or the local one the settings point at.
 
         A local site's database is created and migrated when new.
@@ -53,15 +52,7 @@ class CliContext:
                 raise InvalidInput(f"--server {self.server} needs an API token: give --token or set CALKEEPER_TOKEN")
             self._site = RemoteSite(self.server, self.token)
         if self._site is None:
-            settings = self.settings
-            if settings.database.startswith("sqlite:///"):
-                Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            keys_dir = settings.trusted_keys_dir
-            keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
-            self._site = open_site(
-                settings.database, trusted_keys=keys, root_folder=settings.documents, actor=self.actor,
-                cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings),
-            )
+            self._site = LocalSite(bootstrap(self.settings, actor=self.actor))
         return self._site
 
     def require_local(self, ctx: typer.Context) -> None:

@@ -34,6 +34,8 @@ def serve(
     """Run the CAL server: the access gate, the REST API and /metrics."""
     import uvicorn
 
+    from calkeeper.api.app import SETTINGS_VARIABLE, create_app
+
     cli = ctx_of(ctx)
     cli.require_local(ctx)
     with reporting():
@@ -48,9 +50,7 @@ def serve(
             site.create_console_user(username="admin", password=password, role="admin", replace=True)
         live = [t for t in site.list_tokens() if t.revoked_at is None]
         cli.close()
-    os.environ["CALKEEPER_DATA_DIR"] = str(settings.data_dir)
-    os.environ["CALKEEPER_DATABASE_URL"] = settings.database
-    os.environ["CALKEEPER_ROOT_PATH"] = root_path
+    settings = settings.model_copy(update={"root_path": root_path, "database_url": settings.database})
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
     url = f"http://{host}:{port}{root_path}"
@@ -62,9 +62,14 @@ def serve(
         out.print(f"Try: curl -H 'Authorization: Bearer {secret}' {url}/api/v1/cals")
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
-    uvicorn.run("calkeeper.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                root_path=root_path, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
-                log_level="warning", access_log=False)
+    options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": True,
+               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    # Worker processes start afresh: they read the settings this command resolved from one variable.
+    os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
+    uvicorn.run("calkeeper.api.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @tokens.command("create")

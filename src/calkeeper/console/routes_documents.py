@@ -12,7 +12,7 @@ from calkeeper.console.routes_cals import removal_line
 from calkeeper.console.web import form_of, identity, page, redirect, site_of
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.core.identities import user_problem
-from calkeeper.services.console_users import ConsoleIdentity
+from calkeeper.usecases.console_users import ConsoleIdentity
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]
@@ -63,9 +63,9 @@ async def save(request: Request, who: Who) -> Response:
     except ValueError:
         return redirect(request, _here(document), error=["The number of CALs allocated must be a whole number."])
     try:
-        view = await run_in_threadpool(lambda: site.set_document_allocation(document, allocated, actor=actor))
-        view = await run_in_threadpool(
-            lambda: site.set_document_dynamic(document, form.get("allow_dynamic_assignment") == "on", actor=actor))
+        view = await run_in_threadpool(lambda: site.update_document(
+            document, cals_allocated=allocated, allow_dynamic_assignment=form.get("allow_dynamic_assignment") == "on",
+            actor=actor))
     except CalkeeperError as error:
         return redirect(request, _here(document), error=[f"Nothing was changed: {error.message}."])
     return redirect(request, _here(view.path), ok=[

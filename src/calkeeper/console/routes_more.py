@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calkeeper.console.web import form_of, identity, page, redirect, site_of
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.services.console_users import ConsoleIdentity
+from calkeeper.usecases.console_users import ConsoleIdentity
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]

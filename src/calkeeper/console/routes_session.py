@@ -13,6 +13,7 @@ from calkeeper.console.charts import grants_chart
 from calkeeper.console.web import (
     PRE_CSRF_COOKIE,
     SESSION_COOKIE,
+    console_users,
     form_of,
     identity,
     new_csrf,
@@ -20,7 +21,7 @@ from calkeeper.console.web import (
     redirect,
     site_of,
 )
-from calkeeper.services.console_users import ConsoleIdentity, SignInRefused
+from calkeeper.usecases.console_users import ConsoleIdentity, SignInRefused
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]
@@ -51,7 +52,7 @@ async def sign_in(
         return page(request, "sign_in.html", None, csrf_token=expected or new_csrf(), next=_safe_next(next),
                     error="The form expired; please sign in again.")
     try:
-        secret, _ = await run_in_threadpool(site_of(request).sign_in, username, password)
+        secret, _ = await run_in_threadpool(console_users(request).sign_in, username, password)
     except SignInRefused as error:
         response = page(request, "sign_in.html", None, csrf_token=expected, next=_safe_next(next),
                         error=f"{error.message[:1].upper()}{error.message[1:]}.",
@@ -70,7 +71,7 @@ async def sign_in(
 async def sign_out(request: Request, who: Who) -> Response:
     await form_of(request, who, change=False)
     secret = request.cookies.get(SESSION_COOKIE, "")
-    await run_in_threadpool(site_of(request).sign_out, secret)
+    await run_in_threadpool(console_users(request).sign_out, secret)
     response = redirect(request, "/sign-in", ok=["You are signed out."])
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

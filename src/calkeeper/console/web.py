@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.services.console_users import ConsoleIdentity
-from calkeeper.site import Site
+from calkeeper.site import LocalSite
+from calkeeper.usecases.console_users import ConsoleIdentity, ConsoleUsers
 
 SESSION_COOKIE = "calkeeper_session"
 PRE_CSRF_COOKIE = "calkeeper_csrf"
@@ -72,16 +72,21 @@ class BadCsrf(Exception):
     """A form came without this session's CSRF token."""
 
 
-def site_of(request: Request) -> Site:
-    site: Site = request.app.state.site
+def site_of(request: Request) -> LocalSite:
+    site: LocalSite = request.app.state.site
     return site
+
+
+def console_users(request: Request) -> ConsoleUsers:
+    users: ConsoleUsers = request.app.state.application.console_users
+    return users
 
 
 async def identity(request: Request) -> ConsoleIdentity:
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         raise NotSignedIn()
-    who = await run_in_threadpool(site_of(request).console_identity, secret)
+    who = await run_in_threadpool(console_users(request).console_identity, secret)
     if who is None:
         raise NotSignedIn()
     return who

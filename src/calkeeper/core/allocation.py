@@ -11,20 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, IdentificationMode
-from calkeeper.core.identities import Identity
+from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, IdentificationMode, new_grant_id
+from calkeeper.core.documents import DocumentInfo
+from calkeeper.core.errors import InvalidInput
+from calkeeper.core.identities import Identity, parse_machine, parse_user
 from calkeeper.core.license import LicenseTerms
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    """What the allocation order needs to know about a document."""
-
-    id: int
-    path: str
-    allow_dynamic_assignment: bool
-    cals_allocated: int
-    missing: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +48,52 @@ class OpenRequest:
         return f"{self.holder_key}|{self.machine.key}|{self.client.value}"
 
 
-class AllocationPort(Protocol):
-    """The claims the order makes, each atomic in the store (one transaction holds them all)."""
+ANONYMOUS_MACHINE = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessAsk:
+    """An app server's question, parsed once at the edge: who opens which document, from where, how."""
+
+    user: Identity | None
+    machine: Identity
+    client: ClientType
+    document: str  # the name as given; ``document_key`` finds the document
+
+    @classmethod
+    def parse(cls, user: str | None, document: str, *, machine: str | None = None,
+              client: str | ClientType = ClientType.AJAX) -> AccessAsk:
+        """Check and parse the names; raise InvalidUsers for a malformed name, InvalidInput for a client type."""
+        who = parse_user(user) if user else None
+        where = parse_machine(machine or ANONYMOUS_MACHINE)
+        try:
+            kind = client if isinstance(client, ClientType) else ClientType(client)
+        except ValueError:
+            raise InvalidInput(
+                f"the client type is one of {', '.join(c.value for c in ClientType)}, not '{client}'"
+            ) from None
+        return cls(who, where, kind, document)
+
+    def on(self, document: DocumentInfo) -> OpenRequest:
+        """The open this question asks for, once its document is found."""
+        return OpenRequest(self.user, self.machine, self.client, document)
+
+
+class HeldCals(Protocol):
+    """Steps 1 and 2 of the order: the CALs a user already holds. The store answers, or the decision cache."""
 
     def held_named_cal(self, identity: Identity) -> int | None:
         """The id of the active (not removed) Named CAL of this user or machine."""
 
     def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
         """The id of the active Document CAL of this user for this document."""
+
+    def touch(self, cal_type: CalType, cal_id: int) -> None:
+        """Record "last used" on a Named or Document CAL (to the minute)."""
+
+
+class AllocationPort(HeldCals, Protocol):
+    """The claims the order makes, each atomic in the store (one transaction holds them all)."""
 
     def claim_named_cal(self, identity: Identity, *, in_license: int) -> int | None:
         """Assign a free Named CAL dynamically; None when the pool is full."""
@@ -78,14 +107,8 @@ class AllocationPort(Protocol):
     def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
         """Reuse the holder's Usage CAL for the document within its hour or take a free one."""
 
-    def touch(self, cal_type: CalType, cal_id: int) -> None:
-        """Record "last used" on a Named or Document CAL (to the minute)."""
-
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
-        """Record an open session held by a Session or Usage CAL and return its id."""
-
-    def grant_id(self, cal_type: CalType) -> str:
-        """A session id for a grant that holds no per-session record (Named and Document CALs)."""
+        """Record an open session held by a Session or Usage CAL and return its id (``new_grant_id``)."""
 
 
 def unlicensed_reason(rules: SiteRules, now: datetime) -> Denial | None:
@@ -102,6 +125,13 @@ def unlicensed_reason(rules: SiteRules, now: datetime) -> Denial | None:
     return None
 
 
+def named_holder(request: OpenRequest, rules: SiteRules) -> Identity:
+    """Who holds the Named CAL an open uses: the machine when identifying by machine (or for nobody), else the user."""
+    if rules.identification_mode is IdentificationMode.MACHINE or request.user is None:
+        return request.machine
+    return request.user
+
+
 def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: datetime) -> Decision:
     """Decide which CAL serves this open, claiming it through the port, or deny with a reason."""
     user, doc = request.user, request.document
@@ -115,33 +145,32 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
         )
     terms = rules.terms
     assert terms is not None
-    named_identity = None
     if user is not None:
-        named_identity = request.machine if rules.identification_mode is IdentificationMode.MACHINE else user
+        named_identity = named_holder(request, rules)
         # 1 and 2. a Named CAL held by U (or by M), or a Document CAL held by U for D
-        held = _held_cal(user, named_identity, doc, port)
+        held = held_cal(request, rules, port)
         if held is not None:
             return held
         # 3. dynamic Named CAL assignment
         if rules.allow_dynamic_assignment:
             cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED))
             if cal_id is not None:
-                return Grant(CalType.NAMED, port.grant_id(CalType.NAMED), user_name, doc.path,
+                return Grant(CalType.NAMED, new_grant_id(CalType.NAMED), user_name, doc.path,
                              f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
                              cal_id=cal_id)
             # The claim waited for the pool's lock: a request of the same user (on another node) that
             # held it may have assigned this user a CAL since steps 1 and 2 looked. Use that one.
-            held = _held_cal(user, named_identity, doc, port)
+            held = held_cal(request, rules, port)
             if held is not None:
                 return held
         # 4. dynamic Document CAL assignment for D
         if doc.allow_dynamic_assignment and doc.cals_allocated > 0:
             cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT))
             if cal_id is not None:
-                return Grant(CalType.DOCUMENT, port.grant_id(CalType.DOCUMENT), user_name, doc.path,
+                return Grant(CalType.DOCUMENT, new_grant_id(CalType.DOCUMENT), user_name, doc.path,
                              f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,
                              cal_id=cal_id)
-            held = _held_cal(user, named_identity, doc, port)  # as after step 3
+            held = held_cal(request, rules, port)  # as after step 3
             if held is not None:
                 return held
     # 5. a Session CAL for this client instance
@@ -161,16 +190,23 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     return Denial(user_name, doc.path, f"no CAL available for {who} on {doc.path}", "no_cal_available")
 
 
-def _held_cal(user: Identity, named_identity: Identity, doc: DocumentInfo, port: AllocationPort) -> Grant | None:
-    """Steps 1 and 2: the Named CAL U (or M) holds, else the Document CAL U holds for D, if any."""
-    cal_id = port.held_named_cal(named_identity)
+def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals) -> Grant | None:
+    """Steps 1 and 2: the Named CAL U (or M) holds, else the Document CAL U holds for D, if any.
+
+    The database and the decision cache both answer through this one function.
+    """
+    user, doc = request.user, request.document
+    if user is None:
+        return None
+    holder = named_holder(request, rules)
+    cal_id = port.held_named_cal(holder)
     if cal_id is not None:
         port.touch(CalType.NAMED, cal_id)
-        return Grant(CalType.NAMED, port.grant_id(CalType.NAMED), user.name, doc.path,
-                     f"{named_identity.name} holds a Named User CAL", cal_id=cal_id)
+        return Grant(CalType.NAMED, new_grant_id(CalType.NAMED), user.name, doc.path,
+                     f"{holder.name} holds a Named User CAL", cal_id=cal_id)
     cal_id = port.held_document_cal(user, doc)
     if cal_id is not None:
         port.touch(CalType.DOCUMENT, cal_id)
-        return Grant(CalType.DOCUMENT, port.grant_id(CalType.DOCUMENT), user.name, doc.path,
+        return Grant(CalType.DOCUMENT, new_grant_id(CalType.DOCUMENT), user.name, doc.path,
                      f"{user.name} holds a Document CAL for {doc.path}", cal_id=cal_id)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -122,3 +123,19 @@ def quarantine_end(last_used: datetime | None, now: datetime) -> datetime | None
 def session_cal_release(started_at: datetime, now: datetime) -> datetime:
     """When a Session CAL whose last session ends now becomes free: held at least 15 minutes."""
     return max(now, started_at + SESSION_CAL_MINIMUM)
+
+
+# The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.uuid4() sets them.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_grant_id(cal_type: CalType) -> str:
+    """The id of a grant (a session id): the CAL type's initial and a random UUID, e.g. ``N-3f2a...``."""
+    # uuid.uuid4().hex without building a UUID object (which costs more than the rest of the id)
+    return f"{cal_type.value[0].upper()}-{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+
+
+def is_held_cal_grant(session_id: str) -> bool:
+    """True for the id of a grant by a Named or Document CAL, which holds no session record to end."""
+    return session_id[:2] in {"N-", "D-"} and len(session_id) == 34

@@ -48,6 +48,42 @@ class LicenseTerms:
         return lefs.parse_body(body.decode("utf-8"), text=self.lef_text, key_id=key_id).lease_key()
 
 
+@dataclass(frozen=True)
+class StoredLicense:
+    """A license the site put in force, and when and by whom."""
+
+    terms: LicenseTerms
+    applied_at: datetime
+    applied_by: str
+
+
+# What the license history and "Update license from server" report as changed, besides CAL counts.
+_COMPARED = (("serial", "serial"), ("key_id", "signing key"), ("maintenance_until", "maintenance until"),
+             ("time_limit", "time limit"), ("lease_allowed", "license lease"))
+
+
+def license_changes(before: LicenseTerms | None, after: LicenseTerms) -> dict[str, str]:
+    """What changed between two licenses: CAL counts, then the other terms, as "old -> new"."""
+    changes = {}
+    for t in CalType:
+        old = before.in_license(t) if before else 0
+        if old != after.in_license(t):
+            changes[t.value] = f"{old} -> {after.in_license(t)}"
+    for attribute, label in _COMPARED:
+        old_value, new_value = getattr(before, attribute, None), getattr(after, attribute)
+        if before is not None and old_value != new_value:
+            changes[label] = f"{_shown(old_value)} -> {_shown(new_value)}"
+    return changes
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "allowed" if value else "not allowed"
+    return str(value)
+
+
 def check_license(
     *,
     serial: str,

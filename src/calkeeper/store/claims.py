@@ -9,15 +9,15 @@ Unique constraints stop the same user from holding two CALs of a kind.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, literal, or_, select, update
 
-from calkeeper.core.allocation import DocumentInfo, OpenRequest
-from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType
+from calkeeper.core.allocation import OpenRequest
+from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, new_grant_id
 from calkeeper.core.clock import to_minute
+from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity
 from calkeeper.store.schema import (
     CalPool,
@@ -267,7 +267,7 @@ class Claims:
         self.touched.append((cal_type, cal_id, minute))
 
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
-        session_id = f"{cal_type.value[0].upper()}-{uuid.uuid4().hex}"
+        session_id = new_grant_id(cal_type)
         self.connection.execute(
             insert(session_t).values(
                 id=session_id, cal_type=cal_type.value, cal_id=cal_id,
@@ -276,12 +276,6 @@ class Claims:
             )
         )
         return session_id
-
-    def grant_id(self, cal_type: CalType) -> str:
-        return f"{cal_type.value[0].upper()}-{uuid.uuid4().hex}"
-
-    def document_row_ids(self) -> list[int]:
-        return list(self.connection.execute(select(doc_t.c.id)).scalars())
 
     def any_ended_quarantine(self) -> bool:
         """True when some removed CAL's quarantine has ended but its row is still there."""

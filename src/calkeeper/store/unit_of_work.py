@@ -1,29 +1,82 @@
-"""One transaction per use case: opened by the edge, committed once, rolled back on any error."""
+"""One transaction per use case: opened by the use case, committed once, rolled back on any error.
+
+A ``Transaction`` is the use case's way into the store: one repository per kind of record, each
+made on first use, all on the one connection. Repositories return the core's values, never rows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import StoreUnavailable
+from calkeeper.store.assignments import Assignments
 from calkeeper.store.claims import Claims
-from calkeeper.store.records import Records
+from calkeeper.store.console_users import ConsoleUsers
+from calkeeper.store.documents import Documents
+from calkeeper.store.history import History
+from calkeeper.store.idempotency import IdempotencyKeys
+from calkeeper.store.licenses import Licenses
+from calkeeper.store.sessions import Sessions
+from calkeeper.store.site_state import SiteStateRepository
+from calkeeper.store.tokens import Tokens
+from calkeeper.store.users import Users
 
 
-@dataclass
 class Transaction:
-    """What a use case works with inside its one transaction."""
+    """What a use case works with inside its one transaction: the time it runs at, and the repositories."""
 
-    connection: Connection
-    now: datetime
-    claims: Claims
-    records: Records
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+        self.connection = connection
+        self.now = now
+        self.postgres = postgres
+        self.claims = Claims(connection, now, postgres=postgres)  # the allocation port
+
+    @cached_property
+    def site_state(self) -> SiteStateRepository:
+        return SiteStateRepository(self.connection)
+
+    @cached_property
+    def licenses(self) -> Licenses:
+        return Licenses(self.connection, self.now)
+
+    @cached_property
+    def users(self) -> Users:
+        return Users(self.connection, self.now, postgres=self.postgres)
+
+    @cached_property
+    def assignments(self) -> Assignments:
+        return Assignments(self.connection, self.now, self.claims)
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        return Sessions(self.connection, self.now)
+
+    @cached_property
+    def documents(self) -> Documents:
+        return Documents(self.connection, self.now, self.sessions)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.connection, self.now, postgres=self.postgres)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        return Tokens(self.connection, self.now)
+
+    @cached_property
+    def console_users(self) -> ConsoleUsers:
+        return ConsoleUsers(self.connection, self.now)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.connection, self.now)
 
 
 class UnitOfWork:
@@ -34,6 +87,14 @@ class UnitOfWork:
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
 
+    def read(self) -> AbstractContextManager[Transaction]:
+        """A transaction that only reads."""
+        return self(write=False)
+
+    def write(self) -> AbstractContextManager[Transaction]:
+        """A transaction that changes something (on SQLite it takes the write lock up front)."""
+        return self(write=True)
+
     @contextmanager
     def __call__(self, *, write: bool = True) -> Iterator[Transaction]:
         """Run the body in one transaction; commit when it returns, roll back when it raises."""
@@ -41,9 +102,7 @@ class UnitOfWork:
             with self.engine.connect() as connection:
                 connection = connection.execution_options(calkeeper_write=write)
                 with connection.begin():
-                    now = self.clock.now()
-                    claims = Claims(connection, now, postgres=self.postgres)
-                    yield Transaction(connection, now, claims, Records(connection, now, claims))
+                    yield Transaction(connection, self.clock.now(), postgres=self.postgres)
         except (OperationalError, DBAPIError) as error:
             if "database is locked" in str(error.orig):
                 raise StoreUnavailable(

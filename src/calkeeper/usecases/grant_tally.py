@@ -7,15 +7,8 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from calkeeper.core.cals import CalType
-from calkeeper.store.schema import GrantCount
 from calkeeper.store.unit_of_work import Transaction
-
-counts_t = GrantCount.__table__
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -45,22 +38,12 @@ class GrantTally:
         with self.lock:
             pending, self.pending = self.pending, Counter()
             self.flushed_at = time.monotonic()
-        if not pending:
-            return
-        maker = pg_insert if tx.claims.postgres else sqlite_insert
-        rows = [{"hour": hour, "cal_type": cal_type, "granted": n} for (hour, cal_type), n in pending.items()]
-        stmt = maker(counts_t).values(rows)
-        stmt = stmt.on_conflict_do_update(index_elements=["hour", "cal_type"],
-                                          set_={"granted": counts_t.c.granted + stmt.excluded.granted})
-        tx.connection.execute(stmt)
+        tx.history.add_grant_counts(pending)
 
 
 def grants_per_hour(tx: Transaction, *, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
     """Grants per hour for each CAL type since a time, with empty hours filled in."""
-    rows = tx.connection.execute(
-        select(counts_t).where(counts_t.c.hour >= hour_of(since)).order_by(counts_t.c.hour)
-    ).mappings().all()
-    found = {(r["hour"], r["cal_type"]): r["granted"] for r in rows}
+    found = tx.history.grant_counts(since=hour_of(since))
     hours = []
     moment, end = hour_of(since), hour_of(tx.now)
     while moment <= end:

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from calkeeper.core.allocation import DocumentInfo, SiteRules
-from calkeeper.core.clock import Clock
+from calkeeper.core.allocation import SiteRules
+from calkeeper.core.cals import CalType
+from calkeeper.core.clock import Clock, to_minute
+from calkeeper.core.documents import DocumentInfo
+from calkeeper.core.identities import Identity
 
 
 @dataclass(slots=True)
@@ -28,6 +31,8 @@ class HeldCal:
 
 @dataclass
 class CacheState:
+    """What one generation of the database says: the rules, the documents by ``document_key``, the CALs held."""
+
     generation: int
     rules: SiteRules
     documents: dict[str, DocumentInfo]
@@ -95,3 +100,41 @@ class LastUsedWrites:
         with self.lock:
             pending, self.pending = self.pending, {}
         return pending
+
+
+class NeedsDatabase(Exception):
+    """The cache cannot answer alone: the open must go to the database."""
+
+
+class CachedHoldings:
+    """Steps 1 and 2 of the allocation order answered from the cache (the core's ``HeldCals`` port).
+
+    A user it does not know as a holder is not a holder for it: the caller then asks the database,
+    which also decides every claim. Recording "last used" in a new minute either joins the deferred
+    writes (a server) or, where that is not allowed, raises NeedsDatabase.
+    """
+
+    __slots__ = ("found", "now", "state", "writes")
+
+    def __init__(self, state: CacheState, now: datetime, writes: LastUsedWrites) -> None:
+        self.state, self.now, self.writes = state, now, writes
+        self.found: HeldCal | None = None
+
+    def held_named_cal(self, identity: Identity) -> int | None:
+        self.found = self.state.named.get((identity.kind, identity.key))
+        return self.found.cal_id if self.found is not None else None
+
+    def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
+        self.found = self.state.document_cals.get((user.key, document.id))
+        return self.found.cal_id if self.found is not None else None
+
+    def touch(self, cal_type: CalType, cal_id: int) -> None:
+        held = self.found
+        assert held is not None and held.cal_id == cal_id
+        minute = to_minute(self.now)
+        if held.last_used is not None and held.last_used >= minute:
+            return
+        if not self.writes.deferred:
+            raise NeedsDatabase()
+        self.writes.add(cal_type, cal_id, minute)
+        held.last_used = minute

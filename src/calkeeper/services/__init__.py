@@ -1,1 +1,0 @@
-"""The use cases: each one transaction, with its audit row."""

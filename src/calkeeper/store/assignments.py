@@ -1,0 +1,157 @@
+"""Named and Document CALs as the admin sees them: find, list, count, mark for removal, restore."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, String, delete, func, literal, select, update
+
+from calkeeper.core.assignments import CalAssignment
+from calkeeper.core.cals import CalType, Pool
+from calkeeper.core.identities import Identity
+from calkeeper.core.license import LicenseTerms
+from calkeeper.store.claims import Claims, doc_t, doccal_t, named_t, occupying
+from calkeeper.store.site_state import bump_generation
+
+NAMED_SORTS = {"last_used": named_t.c.last_used, "quarantined_until": named_t.c.quarantined_until,
+               "source": named_t.c.source}
+
+
+def named_assignment(row: Any) -> CalAssignment:
+    return CalAssignment(
+        id=row["id"], holder=Identity(row["identity_name"], row["identity_key"], row["identity_kind"]),
+        source=row["source"], assigned_at=row["assigned_at"], last_used=row["last_used"],
+        removed_at=row["removed_at"], quarantined_until=row["quarantined_until"],
+    )
+
+
+def document_assignment(row: Any, path: str | None = None) -> CalAssignment:
+    return CalAssignment(
+        id=row["id"], holder=Identity(row["user_name"], row["user_key"], "user"), source=row["source"],
+        assigned_at=row["assigned_at"], last_used=row["last_used"], removed_at=row["removed_at"],
+        quarantined_until=row["quarantined_until"], document_id=row["document_id"], document=path,
+    )
+
+
+class Assignments:
+    def __init__(self, connection: Connection, now: datetime, claims: Claims) -> None:
+        self.connection = connection
+        self.now = now
+        self.claims = claims
+
+    # -- one CAL ---------------------------------------------------------------------------------
+
+    def named(self, identity: Identity) -> CalAssignment | None:
+        """The Named CAL of a user or machine (marked for removal or not)."""
+        row = self.connection.execute(
+            select(named_t).where(named_t.c.identity_kind == identity.kind, named_t.c.identity_key == identity.key)
+        ).mappings().first()
+        return named_assignment(row) if row is not None else None
+
+    def document_cal(self, document_id: int, user: Identity) -> CalAssignment | None:
+        """The Document CAL of a user for a document (marked for removal or not)."""
+        row = self.connection.execute(
+            select(doccal_t).where(doccal_t.c.document_id == document_id, doccal_t.c.user_key == user.key)
+        ).mappings().first()
+        return document_assignment(row) if row is not None else None
+
+    def _table(self, cal: CalAssignment) -> Any:
+        return named_t if cal.document_id is None else doccal_t
+
+    def mark_removed(self, cal: CalAssignment, quarantined_until: datetime | None) -> None:
+        """Quarantine a CAL, or delete it when it is freed at once; every node's cache drops it."""
+        table = self._table(cal)
+        if quarantined_until is None:
+            self.connection.execute(delete(table).where(table.c.id == cal.id))
+        else:
+            values = {"removed_at": self.now, "quarantined_until": quarantined_until}
+            self.connection.execute(update(table).where(table.c.id == cal.id).values(**values))
+        bump_generation(self.connection)  # other nodes may have cached this CAL as held: they must drop it
+
+    def unmark_removed(self, cal: CalAssignment) -> None:
+        """Undo a removal: the same CAL, with its history."""
+        table = self._table(cal)
+        self.connection.execute(update(table).where(table.c.id == cal.id)
+                                .values(removed_at=None, quarantined_until=None))
+        bump_generation(self.connection)
+
+    # -- lists -----------------------------------------------------------------------------------
+
+    def list_named(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
+                   offset: int = 0) -> list[CalAssignment]:
+        """A page of Named CALs: in name order after the key ``after``, or in another order from ``offset``."""
+        query = select(named_t).where(occupying(named_t, self.now)).limit(limit)
+        if search:
+            query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+        if sort == "user":
+            query = query.order_by(named_t.c.identity_key)
+            if after:
+                query = query.where(named_t.c.identity_key > after)
+        elif sort == "-user":
+            query = query.order_by(named_t.c.identity_key.desc())
+        else:
+            column = NAMED_SORTS[sort.lstrip("-")]
+            ordered = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+            query = query.order_by(ordered, named_t.c.identity_key)
+        return [named_assignment(r) for r in self.connection.execute(query.offset(offset)).mappings()]
+
+    def count_named(self, *, search: str = "") -> int:
+        if not search:
+            return int(self.connection.execute(select(self.claims.named_occupied())).scalar_one())
+        query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now))
+        query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+        return int(self.connection.execute(query).scalar_one())
+
+    def quarantined(self, *, limit: int = 100) -> list[tuple[str, str | None, datetime]]:
+        """Quarantined Named and Document CALs as (user, document or None, quarantined until), soonest first."""
+        named = select(named_t.c.identity_name.label("user"), literal(None, String).label("document"),
+                       named_t.c.quarantined_until).where(named_t.c.quarantined_until > self.now)
+        documents = (select(doccal_t.c.user_name.label("user"), doc_t.c.path.label("document"),
+                            doccal_t.c.quarantined_until)
+                     .join(doc_t, doc_t.c.id == doccal_t.c.document_id)
+                     .where(doccal_t.c.quarantined_until > self.now))
+        union = named.union_all(documents).subquery()
+        rows = self.connection.execute(select(union).order_by(union.c.quarantined_until).limit(limit))
+        return [(r.user, r.document, r.quarantined_until) for r in rows]
+
+    def of_document(self, document_id: int, path: str) -> list[CalAssignment]:
+        """The Document CALs occupying a document's allocation, in name order."""
+        rows = self.connection.execute(
+            select(doccal_t).where(doccal_t.c.document_id == document_id, occupying(doccal_t, self.now))
+            .order_by(doccal_t.c.user_key)
+        ).mappings()
+        return [document_assignment(r, path) for r in rows]
+
+    def documents_of(self, user: Identity) -> list[CalAssignment]:
+        """The Document CALs a user holds (quarantined ones included), by document."""
+        rows = self.connection.execute(
+            select(doccal_t, doc_t.c.path).join(doc_t, doc_t.c.id == doccal_t.c.document_id)
+            .where(doccal_t.c.user_key == user.key, occupying(doccal_t, self.now)).order_by(doc_t.c.path_key)
+        ).mappings()
+        return [document_assignment(r, r["path"]) for r in rows]
+
+    # -- pools -----------------------------------------------------------------------------------
+
+    def pools(self, terms: LicenseTerms | None) -> dict[CalType, Pool]:
+        """Count every pool from its rows."""
+        c = self.claims
+        quarantined_named = select(func.count()).select_from(named_t).where(named_t.c.quarantined_until > self.now)
+        quarantined_doc = select(func.count()).select_from(doccal_t).where(doccal_t.c.quarantined_until > self.now)
+        allocated = select(func.coalesce(func.sum(doc_t.c.cals_allocated), 0))
+        row = self.connection.execute(
+            select(
+                c.named_occupied(), quarantined_named.scalar_subquery(), c.document_occupied(),
+                quarantined_doc.scalar_subquery(), allocated.scalar_subquery(), c.session_in_use(), c.usage_in_use(),
+            )
+        ).one()
+
+        def licensed(t: CalType) -> int:
+            return terms.in_license(t) if terms else 0
+
+        return {
+            CalType.NAMED: Pool(CalType.NAMED, licensed(CalType.NAMED), row[0], row[1]),
+            CalType.DOCUMENT: Pool(CalType.DOCUMENT, licensed(CalType.DOCUMENT), row[2], row[3], allocated=row[4]),
+            CalType.SESSION: Pool(CalType.SESSION, licensed(CalType.SESSION), row[5], 0),
+            CalType.USAGE: Pool(CalType.USAGE, licensed(CalType.USAGE), row[6], 0),
+        }

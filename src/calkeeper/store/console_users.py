@@ -1,0 +1,83 @@
+"""Console users (with their password hashes) and their signed-in sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from calkeeper.contract.views import ConsoleUserView
+from calkeeper.store.schema import ConsoleSession, ConsoleUser
+
+users_t = ConsoleUser.__table__
+sessions_t = ConsoleSession.__table__
+
+
+@dataclass(frozen=True)
+class ConsoleAccount:
+    """A console user as stored: the view and the password hash to check a sign-in against."""
+
+    view: ConsoleUserView
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class ConsoleSessionRecord:
+    user_id: int
+    username: str
+    role: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def _account(r: Any) -> ConsoleAccount:
+    view = ConsoleUserView(r["id"], r["username"], r["role"], r["created_at"], r["disabled_at"] is not None)
+    return ConsoleAccount(view, r["password_hash"])
+
+
+class ConsoleUsers:
+    def __init__(self, connection: Connection, now: datetime) -> None:
+        self.connection = connection
+        self.now = now
+
+    def find(self, username: str, *, enabled_only: bool = False) -> ConsoleAccount | None:
+        query = select(users_t).where(users_t.c.username_key == username.strip().casefold())
+        if enabled_only:
+            query = query.where(users_t.c.disabled_at.is_(None))
+        row = self.connection.execute(query).mappings().first()
+        return _account(row) if row is not None else None
+
+    def add(self, *, username: str, password_hash: str, role: str) -> int:
+        return int(self.connection.execute(insert(users_t).values(
+            username=username, username_key=username.casefold(), password_hash=password_hash, role=role,
+            created_at=self.now).returning(users_t.c.id)).scalar_one())
+
+    def replace(self, user_id: int, *, password_hash: str, role: str) -> None:
+        """A new password and role; the user's sessions end."""
+        self.connection.execute(update(users_t).where(users_t.c.id == user_id).values(
+            password_hash=password_hash, role=role, disabled_at=None))
+        self.connection.execute(delete(sessions_t).where(sessions_t.c.user_id == user_id))
+
+    def all(self) -> list[ConsoleUserView]:
+        rows = self.connection.execute(select(users_t).order_by(users_t.c.username_key)).mappings()
+        return [_account(r).view for r in rows]
+
+    def start_session(self, *, session_id: str, user_id: int, csrf_token: str, expires_at: datetime) -> None:
+        self.connection.execute(delete(sessions_t).where(sessions_t.c.expires_at < self.now))
+        self.connection.execute(insert(sessions_t).values(id=session_id, user_id=user_id, csrf_token=csrf_token,
+                                                          created_at=self.now, expires_at=expires_at))
+
+    def session(self, session_id: str) -> ConsoleSessionRecord | None:
+        row = self.connection.execute(
+            select(sessions_t, users_t.c.username, users_t.c.role)
+            .join(users_t, users_t.c.id == sessions_t.c.user_id)
+            .where(sessions_t.c.id == session_id, sessions_t.c.expires_at > self.now, users_t.c.disabled_at.is_(None))
+        ).mappings().first()
+        if row is None:
+            return None
+        return ConsoleSessionRecord(row["user_id"], row["username"], row["role"], row["csrf_token"], row["expires_at"])
+
+    def end_session(self, session_id: str) -> None:
+        self.connection.execute(delete(sessions_t).where(sessions_t.c.id == session_id))

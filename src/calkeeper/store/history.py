@@ -1,0 +1,70 @@
+"""What happened: the append-only audit trail, refused opens, and grants counted per hour."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from calkeeper.contract.views import AuditView, DenialView
+from calkeeper.store.schema import AuditEntry, DenialRecord, GrantCount
+
+audit_t = AuditEntry.__table__
+denial_t = DenialRecord.__table__
+counts_t = GrantCount.__table__
+
+
+class History:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+        self.connection = connection
+        self.now = now
+        self.postgres = postgres
+
+    def audit(self, actor: str, action: str, target: str, **details: Any) -> None:
+        """Append an entry to the audit trail."""
+        self.connection.execute(
+            insert(audit_t).values(at=self.now, actor=actor, action=action, target=target,
+                                   details=json.dumps(details, default=str, sort_keys=True))
+        )
+
+    def audit_entries(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
+        """The newest entries first, of one action and about one target when given."""
+        query = select(audit_t).order_by(audit_t.c.id.desc()).limit(limit)
+        if action:
+            query = query.where(audit_t.c.action == action)
+        if target:
+            query = query.where(func.lower(audit_t.c.target).contains(target.casefold(), autoescape=True))
+        return [AuditView(r["id"], r["at"], r["actor"], r["action"], r["target"], json.loads(r["details"]))
+                for r in self.connection.execute(query).mappings()]
+
+    def record_denial(self, *, user: str | None, document: str, machine: str, code: str, reason: str) -> None:
+        self.connection.execute(
+            insert(denial_t).values(at=self.now, user_name=user, document=document, machine=machine,
+                                    code=code, reason=reason)
+        )
+
+    def denials(self, *, limit: int = 100) -> list[DenialView]:
+        rows = self.connection.execute(select(denial_t).order_by(denial_t.c.id.desc()).limit(limit)).mappings()
+        return [DenialView(r["id"], r["at"], r["user_name"], r["document"], r["machine"], r["code"], r["reason"])
+                for r in rows]
+
+    def add_grant_counts(self, counts: Counter[tuple[datetime, str]]) -> None:
+        """Add grants counted in memory, by (hour, CAL type), to the stored counts."""
+        if not counts:
+            return
+        maker = pg_insert if self.postgres else sqlite_insert
+        rows = [{"hour": hour, "cal_type": cal_type, "granted": n} for (hour, cal_type), n in counts.items()]
+        stmt = maker(counts_t).values(rows)
+        stmt = stmt.on_conflict_do_update(index_elements=["hour", "cal_type"],
+                                          set_={"granted": counts_t.c.granted + stmt.excluded.granted})
+        self.connection.execute(stmt)
+
+    def grant_counts(self, *, since: datetime) -> dict[tuple[datetime, str], int]:
+        """Stored grants by (hour, CAL type) from an hour on."""
+        rows = self.connection.execute(select(counts_t).where(counts_t.c.hour >= since)).mappings()
+        return {(r["hour"], r["cal_type"]): r["granted"] for r in rows}

@@ -1,0 +1,45 @@
+"""The users a site has seen, with the first spelling of each name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from calkeeper.core.identities import Identity
+from calkeeper.store.schema import User
+
+user_t = User.__table__
+
+
+class Users:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+        self.connection = connection
+        self.now = now
+        self.postgres = postgres
+
+    def remember(self, identities: list[Identity]) -> dict[str, str]:
+        """Record names first seen now and return the displayed spelling of each key."""
+        users = [i for i in identities if i.kind == "user"]
+        if users:
+            maker = pg_insert if self.postgres else sqlite_insert
+            rows = [{"key": i.key, "name": i.name, "first_seen": self.now} for i in users]
+            # executemany, not .values(rows): a multi-row VALUES statement is compiled anew on every call
+            self.connection.execute(maker(user_t).on_conflict_do_nothing(index_elements=["key"]), rows)
+        keys = [i.key for i in users]
+        names = dict(self.connection.execute(select(user_t.c.key, user_t.c.name).where(user_t.c.key.in_(keys))).all())
+        return {i.key: names.get(i.key, i.name) for i in identities}
+
+    def search(self, text: str = "", *, limit: int = 100) -> list[Identity]:
+        """Users whose name contains the text, in name order."""
+        query = select(user_t.c.name, user_t.c.key).order_by(user_t.c.key).limit(limit)
+        if text:
+            query = query.where(user_t.c.key.contains(text.casefold(), autoescape=True))
+        return [Identity(name, key, "user") for name, key in self.connection.execute(query)]
+
+    def shown_name(self, identity: Identity) -> str:
+        """The first spelling seen of a user's name (the name as given when it was never seen)."""
+        name = self.connection.execute(select(user_t.c.name).where(user_t.c.key == identity.key)).scalar()
+        return str(name) if name is not None else identity.name

@@ -1,0 +1,158 @@
+"""The access gate: may this user open this document, and with which CAL?
+
+Every decision is the core's allocation order. Steps 1 and 2 (a CAL the user already holds) are
+answered from the decision cache when it knows the holder; everything else, and every claim, is
+decided in one database transaction. The request path never looks at the disk: documents are the
+ones the site has discovered (see ``usecases.documents``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from calkeeper.core.allocation import (
+    AccessAsk,
+    OpenRequest,
+    SiteRules,
+    allocate,
+    held_cal,
+    named_holder,
+    unlicensed_reason,
+)
+from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant
+from calkeeper.core.clock import Clock, to_minute
+from calkeeper.core.documents import DocumentInfo, document_key, match_document
+from calkeeper.core.identities import Identity
+from calkeeper.store.unit_of_work import UnitOfWork
+from calkeeper.usecases.admin import audit_freed, site_rules
+from calkeeper.usecases.decision_cache import (
+    CachedHoldings,
+    CacheState,
+    DecisionCache,
+    HeldCal,
+    LastUsedWrites,
+    NeedsDatabase,
+)
+from calkeeper.usecases.grant_tally import GrantTally
+
+
+class Access:
+    """Decides opens, in QlikView's order, and keeps the decision cache."""
+
+    def __init__(self, *, uow: UnitOfWork, clock: Clock, cache: DecisionCache, last_used: LastUsedWrites,
+                 grant_tally: GrantTally) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.cache = cache
+        self.last_used = last_used
+        self.grant_tally = grant_tally
+
+    def open_document(self, user: str | None, document: str, *, machine: str | None = None,
+                      client: str | ClientType = ClientType.AJAX) -> Decision:
+        """Decide which CAL serves user (None: anonymous) opening a document, in QlikView's order.
+
+        Returns a Grant (CAL type, session id, why) or a Denial (reason the user can read).
+        Raises InvalidUsers for a malformed name and UnknownDocument for a document the site does not know.
+        """
+        return self.decide(AccessAsk.parse(user, document, machine=machine, client=client))
+
+    def decide(self, ask: AccessAsk) -> Decision:
+        """The decision for a parsed question, from the cache when it can, else from the database."""
+        state = self._state()
+        request = ask.on(_document(state, ask.document))
+        grant = self._from_cache(request, state)
+        if grant is not None:
+            return grant
+        decision = self._allocate(request, state)
+        if isinstance(decision, Grant):
+            self.grant_tally.add(self.clock.now(), decision.cal_type)
+        return decision
+
+    def cached_decision(self, ask: AccessAsk) -> Decision | None:
+        """The decision ``decide`` would make, when memory alone can make it; else None.
+
+        For callers on an event loop: None means "call ``decide`` in a worker thread".
+        """
+        state = self.cache.current()
+        if state is None or ask.user is None:
+            return None
+        return self._from_cache(ask.on(_document(state, ask.document)), state)
+
+    def _from_cache(self, request: OpenRequest, state: CacheState) -> Grant | None:
+        if request.user is None or request.document.missing:
+            return None
+        now = self.clock.now()  # one reading serves the license check, last used and the tally
+        if unlicensed_reason(state.rules, now) is not None:
+            return None
+        try:
+            grant = held_cal(request, state.rules, CachedHoldings(state, now, self.last_used))
+        except NeedsDatabase:
+            return None
+        if grant is not None:
+            self.grant_tally.add(now, grant.cal_type)
+        return grant
+
+    def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
+        with self.uow.write() as tx:
+            if request.user is not None:
+                # the first spelling seen is the one displayed, whatever CAL (if any) this open gets
+                shown = tx.users.remember([request.user])[request.user.key]
+                request = replace(request, user=Identity(shown, request.user.key, "user"))
+            # every change to the settings or the license bumps the generation in its own transaction, so
+            # while it is the one the cached rules were read at they are the rules in force; else re-read
+            rules = state.rules if tx.site_state.generation() == state.generation else site_rules(tx)
+            decision = allocate(request, rules, tx.claims, tx.now)
+            if isinstance(decision, Denial):
+                tx.history.record_denial(user=decision.user, document=decision.document,
+                                         machine=request.machine.name, code=decision.code, reason=decision.reason)
+            elif decision.dynamic:
+                holder = named_holder(request, rules) if decision.cal_type is CalType.NAMED else request.user
+                assert holder is not None
+                action = "named_cal.assigned" if decision.cal_type is CalType.NAMED else "document_cal.assigned"
+                tx.history.audit("calkeeper", action, holder.name, source="dynamic", document=request.document.path)
+            audit_freed(tx)
+            if self.grant_tally.due():
+                self.grant_tally.flush(tx)
+        if isinstance(decision, Grant) and decision.cal_id is not None and request.user is not None:
+            _remember(state, request, rules, decision, tx.now)
+        return decision
+
+    # -- the cache ---------------------------------------------------------------------------------
+
+    def _state(self) -> CacheState:
+        state = self.cache.current()
+        if state is not None:
+            return state
+        with self.uow.read() as tx:
+            generation = tx.site_state.generation()
+            state = self.cache.confirm(generation)
+            if state is not None:
+                return state
+            rules = site_rules(tx)
+            documents = {d.key: d.info for d in tx.documents.all()}
+        fresh = CacheState(generation, rules, documents)
+        self.cache.replace(fresh)
+        return fresh
+
+    def keep_cache_fresh(self) -> None:
+        """Confirm (or reload) the cached decisions now, so requests never wait for it."""
+        self.cache.invalidate_soft()
+        self._state()
+
+
+def _document(state: CacheState, name: str) -> DocumentInfo:
+    """The document a name finds among those the site knows (the extension and folders may be left out)."""
+    found = state.documents.get(document_key(name))
+    return found if found is not None else match_document(list(state.documents.values()), name)
+
+
+def _remember(state: CacheState, request: OpenRequest, rules: SiteRules, grant: Grant, now: datetime) -> None:
+    """Cache a CAL the database just served, so the user's next open skips the database."""
+    assert request.user is not None and grant.cal_id is not None
+    held = HeldCal(grant.cal_id, to_minute(now))
+    if grant.cal_type is CalType.NAMED:
+        holder = named_holder(request, rules)
+        state.named[(holder.kind, holder.key)] = held
+    else:
+        state.document_cals[(request.user.key, request.document.id)] = held

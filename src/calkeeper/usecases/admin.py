@@ -1,0 +1,86 @@
+"""How an admin's action runs: one write transaction, with what every change needs done first and after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from calkeeper.core.allocation import SiteRules
+from calkeeper.core.cals import IdentificationMode
+from calkeeper.store.unit_of_work import Transaction, UnitOfWork
+from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
+
+
+@dataclass(frozen=True)
+class AdminTransactions:
+    """The transactions of admin use cases, and whom the audit trail names when a call does not say."""
+
+    uow: UnitOfWork
+    cache: DecisionCache
+    last_used: LastUsedWrites
+    default_actor: str
+
+    def actor(self, given: str | None) -> str:
+        return given or self.default_actor
+
+    @contextmanager
+    def change(self) -> Iterator[Transaction]:
+        """The one transaction of an admin change.
+
+        In it, before the change: "last used" minutes the server deferred are written (so a removal
+        computes its quarantine from the right minute) and CALs whose quarantine ended are freed.
+        After it, committed or not: this node's cached decisions are dropped (other nodes see the
+        generation move).
+        """
+        try:
+            with self.uow.write() as tx:
+                write_pending_last_used(tx, self.last_used)
+                free_ended_quarantines(tx)
+                yield tx
+        finally:
+            self.cache.invalidate()
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """The transaction of an admin listing: it reads "last used" as of now (writing deferred minutes in it)."""
+        if not self.last_used.pending:
+            with self.uow.read() as tx:
+                yield tx
+            return
+        with self.uow.write() as tx:
+            write_pending_last_used(tx, self.last_used)
+            yield tx
+
+
+def write_pending_last_used(tx: Transaction, writes: LastUsedWrites) -> None:
+    """Write the "last used" minutes a server deferred off the request path."""
+    for (cal_type, cal_id), minute in writes.take().items():
+        tx.claims.touch(cal_type, cal_id, minute=minute)
+
+
+def free_ended_quarantines(tx: Transaction) -> None:
+    """Free CALs whose quarantine ended, with an audit row each."""
+    if tx.claims.any_ended_quarantine():
+        tx.claims.free_all_ended_quarantines()
+    audit_freed(tx)
+
+
+def audit_freed(tx: Transaction) -> None:
+    """Write an audit row for each CAL a claim or a sweep freed in this transaction."""
+    for kind, name, until in tx.claims.freed:
+        tx.history.audit("calkeeper", "cal.quarantine_ended", name, cal=kind, quarantined_until=until)
+    if tx.claims.freed:
+        tx.site_state.bump()
+    tx.claims.freed.clear()
+
+
+def site_rules(tx: Transaction) -> SiteRules:
+    """The license in force and the server-wide settings the allocation order runs under."""
+    state = tx.site_state.get()
+    return SiteRules(
+        terms=tx.licenses.terms(),
+        allow_dynamic_assignment=state.allow_dynamic_assignment,
+        identification_mode=IdentificationMode(state.identification_mode),
+        maintenance=state.maintenance,
+    )

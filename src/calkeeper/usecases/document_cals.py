@@ -1,0 +1,123 @@
+"""Document CALs assigned by hand out of a document's allocation: assign, remove, restore, list."""
+
+from __future__ import annotations
+
+from calkeeper.contract.views import AssignedCal, AssignOutcome, RemovalOutcome
+from calkeeper.core.cals import CalType, quarantine_end
+from calkeeper.core.documents import DocumentRecord, match_document
+from calkeeper.core.errors import NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
+from calkeeper.core.identities import Identity, parse_identity_list
+from calkeeper.store.unit_of_work import Transaction
+from calkeeper.usecases.admin import AdminTransactions, audit_freed
+from calkeeper.usecases.documents import Documents
+from calkeeper.usecases.named_cals import assigned_view
+
+
+class DocumentCals:
+    """The Document CALs an admin manages for each document."""
+
+    def __init__(self, *, admin: AdminTransactions, documents: Documents) -> None:
+        self.admin = admin
+        self.documents = documents
+
+    def assign_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[AssignOutcome]:
+        """Assign Document CALs for one document out of its allocation; all or nothing."""
+        actor = self.admin.actor(actor)
+        with self.admin.change() as tx:
+            identities = parse_identity_list(users)
+            record = self.documents.resolve(tx, document, actor=actor)
+            terms = tx.licenses.terms()
+            if terms is None:
+                raise NoLicense("no license is in force: apply the server license before assigning CALs")
+            names = tx.users.remember(identities)
+            outcomes: list[AssignOutcome] = []
+            for identity in identities:
+                identity = Identity(names[identity.key], identity.key, "user")
+                cal = tx.assignments.document_cal(record.id, identity)
+                if cal is not None and cal.quarantined(tx.now):
+                    tx.assignments.unmark_removed(cal)
+                    tx.history.audit(actor, "document_cal.restored", identity.name, document=record.path)
+                    outcomes.append(AssignOutcome(identity.name, "restored"))
+                    continue
+                if cal is not None and not cal.marked_for_removal:
+                    outcomes.append(AssignOutcome(identity.name, "already assigned"))
+                    continue
+                claimed = tx.claims.claim_document_cal(identity, record.info,
+                                                       in_license=terms.in_license(CalType.DOCUMENT), source="manual")
+                if claimed is None:
+                    raise NoCalAvailable(
+                        f"not enough Document CALs for {record.path}: {record.cals_allocated} allocated, "
+                        f"{record.cals_assigned} already assigned, the list needs more; raise the number of "
+                        "CALs allocated to this document. Nothing was assigned",
+                        details={"allocated": record.cals_allocated, "assigned": record.cals_assigned},
+                    )
+                tx.history.audit(actor, "document_cal.assigned", identity.name, document=record.path,
+                                 source="manual")
+                outcomes.append(AssignOutcome(identity.name, "assigned"))
+            audit_freed(tx)
+            return outcomes
+
+    def remove_document_cals(self, document: str, users: str | list[str], *,
+                             actor: str | None = None) -> list[RemovalOutcome]:
+        """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
+        actor = self.admin.actor(actor)
+        with self.admin.change() as tx:
+            record = self.documents.resolve(tx, document, actor=actor)
+            return self._remove(tx, record, parse_identity_list(users), actor)
+
+    def restore_document_cals(self, document: str, users: str | list[str], *,
+                              actor: str | None = None) -> list[AssignOutcome]:
+        """Undo Document CAL removals while their quarantine lasts."""
+        actor = self.admin.actor(actor)
+        with self.admin.change() as tx:
+            record = self.documents.resolve(tx, document, actor=actor)
+            return self._restore(tx, record, parse_identity_list(users), actor)
+
+    def apply_document_changes(self, document: str, *, remove: list[str], restore: list[str],
+                               actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
+        """The console's Apply on a document: staged removals and restores in one transaction."""
+        actor = self.admin.actor(actor)
+        with self.admin.change() as tx:
+            record = self.documents.resolve(tx, document, actor=actor)
+            restored = self._restore(tx, record, parse_identity_list(restore), actor) if restore else []
+            removed = self._remove(tx, record, parse_identity_list(remove), actor) if remove else []
+            return removed, restored
+
+    def _remove(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
+                actor: str) -> list[RemovalOutcome]:
+        outcomes = []
+        for identity in identities:
+            cal = tx.assignments.document_cal(record.id, identity)
+            if cal is None:
+                raise UnknownUser(f"{identity.name} holds no Document CAL for {record.path}; nothing was removed")
+            if cal.marked_for_removal:
+                outcomes.append(RemovalOutcome(cal.holder.name, "quarantined", cal.quarantined_until, record.path))
+                continue
+            until = quarantine_end(cal.last_used, tx.now)
+            tx.assignments.mark_removed(cal, until)
+            outcome = "quarantined" if until else "freed"
+            tx.history.audit(actor, f"document_cal.{outcome}", cal.holder.name, document=record.path,
+                             last_used=cal.last_used, quarantined_until=until)
+            outcomes.append(RemovalOutcome(cal.holder.name, outcome, until, record.path))
+        return outcomes
+
+    def _restore(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
+                 actor: str) -> list[AssignOutcome]:
+        outcomes = []
+        for identity in identities:
+            cal = tx.assignments.document_cal(record.id, identity)
+            if cal is None or not cal.marked_for_removal:
+                state = "holds no Document CAL" if cal is None else "is not marked for removal"
+                raise NotQuarantined(f"{identity.name} {state} for {record.path}; there is nothing to restore")
+            tx.assignments.unmark_removed(cal)
+            tx.history.audit(actor, "document_cal.restored", cal.holder.name, document=record.path)
+            outcomes.append(AssignOutcome(cal.holder.name, "restored"))
+        return outcomes
+
+    def list_document_cals(self, document: str) -> list[AssignedCal]:
+        """The users holding Document CALs for a document, quarantined ones included."""
+        self.documents.discover(document)
+        with self.admin.read() as tx:
+            record = match_document(tx.documents.all(), document)
+            return [assigned_view(c) for c in tx.assignments.of_document(record.id, record.path)]

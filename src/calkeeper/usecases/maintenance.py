@@ -1,0 +1,74 @@
+"""CAL data as a whole: backup, restore, clearing it (the seed's "delete CalData.pgo"), freeing quarantines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from calkeeper.contract.views import ClearOutcome
+from calkeeper.core.cals import CalType
+from calkeeper.core.clock import Clock
+from calkeeper.core.errors import InMaintenance
+from calkeeper.store import backup as backups
+from calkeeper.store.cal_data import clear_cal_data
+from calkeeper.usecases.admin import AdminTransactions
+
+
+class Maintenance:
+    """Backups, restores and clearing CAL data."""
+
+    def __init__(self, *, admin: AdminTransactions, clock: Clock) -> None:
+        self.admin = admin
+        self.clock = clock
+
+    def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
+        target = Path(path)
+        with self.admin.read() as tx:
+            content = backups.dump(tx.connection)
+        content["created_at"] = self.clock.now().isoformat()
+        backups.write_file(target, content)
+        with self.admin.uow.write() as tx:
+            tx.history.audit(self.admin.actor(actor), "data.backed_up", str(target))
+        return {name: len(rows) for name, rows in content["tables"].items()}
+
+    def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+        """Replace the site's data with a backup, in one transaction; a bad file changes nothing."""
+        source = Path(path)
+        content = backups.read_file(source)
+        with self.admin.change() as tx:
+            for cal_type in CalType:
+                tx.claims.lock_pool(cal_type)
+            counts = backups.load(tx.connection, content, postgres=tx.postgres)
+            tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts)
+            return counts
+
+    def clear_cal_data(self, *, backup_to: str | Path, actor: str | None = None) -> ClearOutcome:
+        """Remove every CAL assignment, allocation, quarantine, session and usage record.
+
+        The license, documents, their other settings, users and configuration stay. Three steps, each
+        its own transaction: the server goes into maintenance (opens are refused meanwhile), a backup
+        is written, then the data is cleared and maintenance ends; a failure ends maintenance too.
+        """
+        actor = self.admin.actor(actor)
+        with self.admin.change() as tx:
+            if tx.site_state.get().maintenance:
+                raise InMaintenance("the CAL server is already in maintenance; try again when it is done")
+            tx.site_state.update(maintenance=True)
+            tx.history.audit(actor, "maintenance.started", "server", reason="clear CAL data")
+        try:
+            self.backup(backup_to, actor=actor)
+            with self.admin.change() as tx:
+                removed = clear_cal_data(tx.connection)
+                tx.site_state.update(maintenance=False)
+                tx.history.audit(actor, "cal_data.cleared", "server", backup=str(backup_to), removed=removed)
+        except BaseException:
+            with self.admin.change() as tx:
+                tx.site_state.update(maintenance=False)
+                tx.history.audit(actor, "maintenance.ended", "server", outcome="clearing CAL data failed")
+            raise
+        return ClearOutcome(str(backup_to), removed)
+
+    def sweep(self) -> None:
+        """Free CALs whose quarantine has ended (each is recorded in the audit trail)."""
+        with self.admin.change():
+            pass  # the admin transaction frees ended quarantines before anything else
