@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from calkeeper.client import AccessResult, ApiAuthError, AsyncCalkeeperClient, CalkeeperClient, ServerUnavailable
+from calkeeper.contract.views import AuditView, LicenseView, PoolView, to_json
 from calkeeper.core.cals import CalType, Denial, Grant
 from calkeeper.core.errors import (
     AllocationRefused,
@@ -22,7 +23,6 @@ from calkeeper.core.errors import (
     UnknownDocument,
 )
 from calkeeper.demo import DEMO_ORGANIZATION, DEMO_OWNER, DEMO_SERIAL
-from calkeeper.contract.views import AuditView, LicenseView, PoolView, to_json
 from tests.e2e.servers import CLI, RunningServer, free_port, running_server
 
 

@@ -11,8 +11,8 @@ from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.errors import responses
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
-from calkeeper.core.cals import Decision, Grant
 from calkeeper.contract.views import SessionEnd
+from calkeeper.core.cals import Decision, Grant
 
 router = APIRouter(prefix="/api/v1", tags=["access gate"], responses=responses(401, 403, 422, 429, 503))
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request, Response
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
-from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.contract.views import (
     AssignOutcome,
     AuditView,
@@ -24,6 +23,7 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     UserCals,
 )
+from calkeeper.core.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
 

@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from calkeeper.client import CalkeeperClient
-from calkeeper.core.cals import Decision
-from calkeeper.core.errors import CalkeeperError, InvalidInput, InvalidUsers, NoLicense
-from calkeeper.core.identities import parse_identity_list
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -31,6 +28,9 @@ from calkeeper.contract.views import (
     SessionEnd,
     UserCals,
 )
+from calkeeper.core.cals import Decision
+from calkeeper.core.errors import CalkeeperError, InvalidInput, InvalidUsers, NoLicense
+from calkeeper.core.identities import parse_identity_list
 
 T = TypeVar("T")
 

@@ -9,7 +9,6 @@ from types import FunctionType
 from typing import Any
 from urllib.parse import quote
 
-from calkeeper.core.cals import CalType, Decision, Denial, Grant
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -27,6 +26,7 @@ from calkeeper.contract.views import (
     UserCals,
     from_json,
 )
+from calkeeper.core.cals import CalType, Decision, Denial, Grant
 
 
 @dataclass(frozen=True)

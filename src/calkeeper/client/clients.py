@@ -8,7 +8,6 @@ import httpx
 
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import ServerUnavailable, error_from_response
-from calkeeper.core import errors as e
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -25,6 +24,7 @@ from calkeeper.contract.views import (
     SessionEnd,
     UserCals,
 )
+from calkeeper.core import errors as e
 
 
 class _Base:
