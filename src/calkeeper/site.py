@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.clock import Clock, SystemClock
+from calkeeper.infra.database import make_engine
 from calkeeper.services.access import AccessUseCases
 from calkeeper.services.console_users import ConsoleUserUseCases
 from calkeeper.services.idempotency import IdempotencyUseCases
@@ -21,7 +22,7 @@ from calkeeper.services.licensing import LicenseUseCases
 from calkeeper.services.maintenance import MaintenanceUseCases
 from calkeeper.services.named_cals import NamedCalUseCases
 from calkeeper.services.tokens import TokenUseCases
-from calkeeper.store.engine import make_engine, migrate
+from calkeeper.store.engine import migrate
 
 
 class Site(AccessUseCases, NamedCalUseCases, LicenseUseCases, MaintenanceUseCases, TokenUseCases,
