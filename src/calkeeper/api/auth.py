@@ -7,7 +7,6 @@ from one address are slowed down, then refused for a while.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.brake import FailureBrake
 from calkeeper.api.errors import ApiError
+from calkeeper.infra.tokens import hash_token
 from calkeeper.services.tokens import TokenView
 
 TOKEN_TTL_SECONDS = 1.0
@@ -51,7 +51,7 @@ class TokenGuard:
         return Principal(token.name, token.role)
 
     async def _lookup(self, request: Request, secret: str) -> TokenView | None:
-        key = hashlib.sha256(secret.encode()).hexdigest()
+        key = hash_token(secret)
         hit = self.verified.get(key)
         now = time.monotonic()
         if hit is not None and (now - hit[1] < TOKEN_TTL_SECONDS or key in self.refreshing):

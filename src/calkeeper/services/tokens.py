@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
 from calkeeper.core.errors import InvalidInput, NotFound
+from calkeeper.infra.tokens import hash_token, new_secret
 from calkeeper.services.base import SiteBase
 from calkeeper.store.schema import ApiToken
 
@@ -27,11 +26,6 @@ class TokenView:
     revoked_at: datetime | None
 
 
-def hash_token(secret: str) -> str:
-    """Tokens are 256-bit random secrets, so a plain SHA-256 is enough to store them safely."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 class TokenUseCases(SiteBase):
     def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
         """Make a token with a role (admin, viewer or gate); returns it and its secret, shown only now."""
@@ -40,7 +34,7 @@ class TokenUseCases(SiteBase):
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a token needs a name of 1 to 100 characters")
-        secret = "ck_" + secrets.token_urlsafe(32)
+        secret = new_secret("ck_")
         actor = self.actor_or_default(actor)
         with self.uow(write=True) as tx:
             token_id = tx.connection.execute(
