@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
+from calkeeper.api import routes_access, routes_admin, routes_documents, routes_health
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
@@ -23,6 +23,7 @@ from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
+from calkeeper.infra import http_errors
 from calkeeper.services.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, *, site: Site | None = None) ->
     )
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
-    errors.install(app)
+    http_errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TimingMiddleware)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api.brake import FailureBrake
-from calkeeper.api.errors import ApiError
+from calkeeper.infra.brake import FailureBrake
+from calkeeper.infra.http_errors import ApiError
 from calkeeper.infra.tokens import hash_token
 from calkeeper.services.tokens import TokenView
 

@@ -13,8 +13,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calkeeper.api.errors import body
 from calkeeper.core.errors import CalkeeperError
+from calkeeper.infra.http_errors import body
 
 HEADER = "idempotency-key"
 NOT_KEPT = {401, 403, 429}

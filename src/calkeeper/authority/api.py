@@ -24,9 +24,6 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api import errors
-from calkeeper.api.brake import FailureBrake
-from calkeeper.api.errors import ApiError
 from calkeeper.authority.database import open_engine
 from calkeeper.authority.keys import list_keys
 from calkeeper.authority.registry import KEEP, Registry, SiteEvent, SiteRecord
@@ -34,6 +31,9 @@ from calkeeper.authority.settings import AuthoritySettings, load_authority_setti
 from calkeeper.authority.signing import public_key_from_text
 from calkeeper.authority.tokens import AdminToken, AdminTokens
 from calkeeper.core.errors import NotFound
+from calkeeper.infra import http_errors
+from calkeeper.infra.brake import FailureBrake
+from calkeeper.infra.http_errors import ApiError
 
 LEF_MEDIA_TYPE = "text/plain; charset=utf-8"
 
@@ -243,7 +243,7 @@ def create_authority_app(
     app.state.lef_brake = lef_brake or FailureBrake(
         "too many serial and control numbers that match no site from this address; wait a minute")
     app.state.token_brake = FailureBrake("too many requests with bad admin tokens from this address; wait a minute")
-    errors.install(app)
+    http_errors.install(app)
     app.include_router(public)
     app.include_router(admin)
     return app

@@ -1,7 +1,9 @@
-"""One JSON shape for every error: ``{"error": {"code", "message", "details"}}``, and the status per code.
+"""The one HTTP error shape, ``{"error": {"code", "message", "details"}}``, and the status per code.
 
-Codes: invalid_input, invalid_user, invalid_request, unknown_document, unknown_user, unknown_session,
-unknown_token, not_found, no_license, no_cal_available, allocation_refused, not_quarantined,
+The CAL server's API and the license authority install the same handlers (``install``).
+
+The CAL server's codes: invalid_input, invalid_user, invalid_request, unknown_document, unknown_user,
+unknown_session, unknown_token, not_found, no_license, no_cal_available, allocation_refused, not_quarantined,
 maintenance, idempotency_conflict, backup_invalid, store_unavailable, unauthorized, forbidden,
 too_many_requests, internal_error, and the license checks: invalid_serial, control_number_mismatch,
 lef_malformed, lef_unknown_key, lef_signature_invalid, lef_serial_mismatch, lef_no_named_cal,

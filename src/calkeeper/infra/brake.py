@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import deque
 
-from calkeeper.api.errors import ApiError
+from calkeeper.infra.http_errors import ApiError
 
 FAILURE_WINDOW_SECONDS = 60.0
 SLOW_AFTER = 5
