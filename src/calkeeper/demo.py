@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from calkeeper.authority.signing import create_key, load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.authority.signing import create_key, load_signing_key, make_lef, sign_lef
+from calkeeper.core.keys import load_public_keys
 from calkeeper.core.serials import control_number
 from calkeeper.settings import Settings
 from calkeeper.site import Site, open_site

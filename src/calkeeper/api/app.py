@@ -19,10 +19,10 @@ from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
+from calkeeper.core.keys import load_public_keys
 from calkeeper.infra import http_errors
 from calkeeper.services.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.settings import Settings, load_settings

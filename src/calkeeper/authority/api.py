@@ -28,9 +28,9 @@ from calkeeper.authority.database import open_engine
 from calkeeper.authority.keys import list_keys
 from calkeeper.authority.registry import KEEP, Registry, SiteEvent, SiteRecord
 from calkeeper.authority.settings import AuthoritySettings, load_authority_settings
-from calkeeper.authority.signing import public_key_from_text
 from calkeeper.authority.tokens import AdminToken, AdminTokens
 from calkeeper.core.errors import NotFound
+from calkeeper.core.keys import public_key_from_text
 from calkeeper.infra import http_errors
 from calkeeper.infra.brake import FailureBrake
 from calkeeper.infra.http_errors import ApiError

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.cli.output import EXIT_USAGE, fail
 from calkeeper.cli.remote import RemoteSite
 from calkeeper.core.errors import InvalidInput
+from calkeeper.core.keys import load_public_keys
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import Site, open_site
 
