@@ -1,23 +1,10 @@
-"""The server's error JSON turned back into calkeeper errors, and the client's own two errors."""
+"""The server's error JSON turned back into calkeeper errors."""
 
 from __future__ import annotations
 
 import httpx
 
 from calkeeper.core import errors as e
-
-
-class ApiAuthError(e.CalkeeperError):
-    """The server refused the caller: no token, a wrong or revoked one, or a role that may not do this."""
-
-    code = "unauthorized"
-
-
-class ServerUnavailable(e.StoreUnavailable):
-    """The CAL server cannot be reached, or did not answer in time."""
-
-    code = "server_unavailable"
-
 
 _BY_CODE: dict[str, type[e.CalkeeperError]] = {
     "invalid_input": e.InvalidInput, "invalid_request": e.InvalidInput, "invalid_user": e.InvalidUsers,
@@ -28,7 +15,7 @@ _BY_CODE: dict[str, type[e.CalkeeperError]] = {
     "idempotency_conflict": e.IdempotencyConflict, "backup_invalid": e.BackupError,
     "store_unavailable": e.StoreUnavailable,
     "authority_unreachable": e.AuthorityUnavailable, "authority_error": e.AuthorityUnavailable,
-    "unauthorized": ApiAuthError, "forbidden": ApiAuthError, "too_many_requests": ApiAuthError,
+    "unauthorized": e.ApiAuthError, "forbidden": e.ApiAuthError, "too_many_requests": e.ApiAuthError,
 }
 LICENSE_CHECKS = frozenset({
     "license_rejected", "invalid_serial", "control_number_mismatch", "lef_malformed", "lef_unknown_key",
@@ -36,7 +23,7 @@ LICENSE_CHECKS = frozenset({
     "lef_maintenance_expired", "license_expired",
 })
 _BY_STATUS: dict[int, type[e.CalkeeperError]] = {
-    401: ApiAuthError, 403: ApiAuthError, 429: ApiAuthError, 404: e.NotFound, 409: e.Refused,
+    401: e.ApiAuthError, 403: e.ApiAuthError, 429: e.ApiAuthError, 404: e.NotFound, 409: e.Refused,
     422: e.InvalidInput, 503: e.StoreUnavailable,
 }
 
@@ -49,8 +36,8 @@ def error_from_response(response: httpx.Response) -> e.CalkeeperError:
         code, message, details = str(error["code"]), str(error["message"]), error.get("details")
     except (ValueError, KeyError, TypeError):
         if response.status_code in {502, 503, 504}:
-            return ServerUnavailable(f"the calkeeper server behind {where} is not available "
-                                     f"(HTTP {response.status_code})")
+            return e.ServerUnavailable(f"the calkeeper server behind {where} is not available "
+                                       f"(HTTP {response.status_code})")
         return e.CalkeeperError(f"{where} answered HTTP {response.status_code} without calkeeper's error JSON; "
                                 "is the server URL right?", code="bad_response")
     kind = _BY_CODE.get(code) or (e.LicenseRejected if code in LICENSE_CHECKS else None)

@@ -20,7 +20,8 @@ from calkeeper.console.web import (
     redirect,
     site_of,
 )
-from calkeeper.services.console_users import ConsoleIdentity, SignInRefused
+from calkeeper.core.errors import SignInRefused
+from calkeeper.services.console_users import ConsoleIdentity
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select, update
 
-from calkeeper.core.errors import CalkeeperError, InvalidInput
+from calkeeper.core.errors import InvalidInput, SignInRefused
 from calkeeper.services.base import SiteBase
 from calkeeper.store.schema import ConsoleSession, ConsoleUser
 
@@ -21,10 +21,6 @@ users_t = ConsoleUser.__table__
 sessions_t = ConsoleSession.__table__
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("calkeeper-no-such-user")
-
-
-class SignInRefused(CalkeeperError):
-    code = "sign_in_refused"
 
 
 @dataclass(frozen=True)
