@@ -41,12 +41,12 @@ class TokenGuard:
         address = request.client.host if request.client else "unknown"
         if scheme.lower() != "bearer" or not secret.strip():
             await self.brake.check(address, failed=False)
-            raise ApiError(401, "unauthorized", "send an API token: 'Authorization: Bearer <token>'",
+            raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
         token = await self._lookup(request, secret.strip())
         if token is None:
             await self.brake.check(address, failed=True)
-            raise ApiError(401, "unauthorized", "the API token is not valid or was revoked",
+            raise ApiError("unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
         return Principal(token.name, token.role)
 
@@ -69,7 +69,7 @@ class TokenGuard:
 
 def allow(principal: Principal, roles: frozenset[str]) -> Principal:
     if principal.role not in roles:
-        raise ApiError(403, "forbidden",
+        raise ApiError("forbidden",
                        f"the token '{principal.name}' has the role '{principal.role}', which may not do this "
                        f"(needs {' or '.join(sorted(roles))})")
     return principal

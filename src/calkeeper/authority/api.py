@@ -9,7 +9,8 @@
 
 A serial and control number that match no site get 404 ``serial_not_found`` with one message,
 whether the serial exists or not; an address that keeps failing is slowed down, then refused for a
-minute (429). Errors have the CAL server's shape: ``{"error": {"code", "message", "details"}}``.
+minute (429). Errors have calkeeper's one shape, ``{"error": {"code", "message", "details"}}``, with the
+status of their code in ``calkeeper.core.error_codes``.
 """
 
 from __future__ import annotations
@@ -94,12 +95,12 @@ async def _admin(request: Request) -> AdminToken:
     brake: FailureBrake = request.app.state.token_brake
     if scheme.lower() != "bearer" or not secret.strip():
         await brake.check(_address(request), failed=False)
-        raise ApiError(401, "unauthorized", "send the authority's admin token: 'Authorization: Bearer <token>'",
+        raise ApiError("unauthorized", "send the authority's admin token: 'Authorization: Bearer <token>'",
                        {"WWW-Authenticate": "Bearer"})
     token = await run_in_threadpool(request.app.state.tokens.verify, secret.strip())
     if token is None:
         await brake.check(_address(request), failed=True)
-        raise ApiError(401, "unauthorized", "the admin token is not valid or was revoked",
+        raise ApiError("unauthorized", "the admin token is not valid or was revoked",
                        {"WWW-Authenticate": "Bearer"})
     return token
 
