@@ -74,7 +74,8 @@ def _migrated_template(kind: str) -> str:
     """A database migrated once per test process, copied for each test (migrating each one is slow)."""
     if kind in _TEMPLATES:
         return _TEMPLATES[kind]
-    from calkeeper.store.engine import make_engine, migrate
+    from calkeeper.infra.database import make_engine
+    from calkeeper.store.engine import migrate
 
     if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="calkeeper-template-"))

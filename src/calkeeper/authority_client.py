@@ -15,9 +15,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import calkeeper
-from calkeeper.authority.signing import raw_public
 from calkeeper.core.authority import serial_not_found
 from calkeeper.core.errors import AuthorityUnavailable
+from calkeeper.core.keys import raw_public
 from calkeeper.settings import Settings
 
 MAX_LEF_BYTES = 256 * 1024

@@ -16,12 +16,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.clock import Clock, SystemClock
+from calkeeper.core.keys import load_public_keys
+from calkeeper.infra.database import make_engine
 from calkeeper.settings import Settings
-from calkeeper.store.engine import make_engine, migrate
+from calkeeper.store.engine import migrate
 from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.access import Access

@@ -8,10 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from calkeeper.core.errors import InvalidInput
-
-
-def default_data_dir() -> Path:
-    return Path.home() / ".local" / "share" / "calkeeper"
+from calkeeper.infra.settings import default_data_dir, known_database
 
 
 class Settings(BaseSettings):
@@ -72,16 +69,6 @@ class Settings(BaseSettings):
     @property
     def authority_keys_dir(self) -> Path:
         return self.data_dir / "authority" / "keys"
-
-
-def known_database(value: str | None) -> str | None:
-    """Accept a SQLite or PostgreSQL URL (``postgresql://`` becomes ``postgresql+psycopg://``)."""
-    if value is None or value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
-        return value.replace("postgresql://", "postgresql+psycopg://", 1) if value else value
-    raise ValueError(
-        "the database URL must start with sqlite:/// or postgresql+psycopg:// (got "
-        f"'{value.split('://')[0]}://...')"
-    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 from calkeeper.api.app import create_app
-from calkeeper.authority.signing import load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.authority.signing import load_signing_key, make_lef, sign_lef
 from calkeeper.console.web import SESSION_COOKIE
+from calkeeper.core.keys import load_public_keys
 from calkeeper.demo import DEMO_ORGANIZATION, DEMO_OWNER, DemoSite, set_up_demo
 from calkeeper.settings import Settings
 from calkeeper.site import LocalSite, open_site

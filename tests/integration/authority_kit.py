@@ -12,9 +12,9 @@ import calkeeper
 from calkeeper.authority.database import open_engine
 from calkeeper.authority.keys import ensure_key
 from calkeeper.authority.registry import Registry, SiteRecord
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.core.authority import serial_not_found
 from calkeeper.core.errors import NotFound
+from calkeeper.core.keys import load_public_keys
 
 VENDOR = "vendor"
 

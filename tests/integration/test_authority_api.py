@@ -10,12 +10,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from calkeeper.api.brake import FailureBrake
 from calkeeper.authority.api import create_authority_app
 from calkeeper.authority.settings import AuthoritySettings
-from calkeeper.authority.signing import public_pem
 from calkeeper.authority.tokens import AdminTokens
+from calkeeper.core.keys import public_pem
 from calkeeper.core.serials import control_number
+from calkeeper.infra.brake import FailureBrake
 from tests.integration.authority_kit import make_registry, new_site
 
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from calkeeper.authority.keys import active_key_id
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.cli.main import app
 from calkeeper.core import lef as lefs
+from calkeeper.core.keys import load_public_keys
 from calkeeper.core.serials import control_number
 
 

@@ -9,9 +9,9 @@ import calkeeper
 from calkeeper.authority.api import create_authority_app
 from calkeeper.authority.keys import activate_key, active_key_id, list_keys, rotate_key
 from calkeeper.authority.settings import AuthoritySettings
-from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority.tokens import AdminTokens
 from calkeeper.core.errors import LicenseRejected, NotFound
+from calkeeper.core.keys import load_public_keys
 from tests.integration.authority_kit import RegistryAuthority, apply_fetched, make_registry, new_site, pinned_keys
 from tests.integration.steps import open_as, snapshot
 

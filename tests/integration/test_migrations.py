@@ -14,7 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from calkeeper.store.engine import alembic_config, make_engine, migrate
+from calkeeper.infra.database import make_engine
+from calkeeper.store.engine import alembic_config, migrate
 from calkeeper.store.schema import Base
 
 

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calkeeper.authority.signing import SigningKey, create_key, key_id_of
+from calkeeper.authority.signing import SigningKey, create_key
 from calkeeper.core import lef as lefs
 from calkeeper.core.errors import LicenseRejected
+from calkeeper.core.keys import key_id_of
 from tests.kit import signed_lef
 
 SERIAL = "4600123456789012"

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from calkeeper.api import errors, routes_access, routes_admin, routes_documents, routes_health
+from calkeeper.api import routes_access, routes_admin, routes_documents, routes_health
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
@@ -25,6 +25,7 @@ from calkeeper.api.schemas import AccessRequest
 from calkeeper.bootstrap import Application, bootstrap
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
+from calkeeper.infra import http_errors
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import LocalSite
 from calkeeper.usecases.daily_license_check import DailyLicenseCheck, run_daily_checks
@@ -46,7 +47,9 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
             checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(application.licensing,
                                                                             clock=application.clock)))
         application.last_used.deferred = True
-        upkeep = Upkeep(application, document_scan_seconds=settings.document_scan_seconds)
+        upkeep = Upkeep(uow=application.uow, clock=application.clock, access=application.access,
+                        documents=application.documents, last_used=application.last_used,
+                        grant_tally=application.grant_tally, document_scan_seconds=settings.document_scan_seconds)
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
         task = asyncio.create_task(_keep_up(upkeep, settings.cache_refresh_seconds))
         yield
@@ -70,7 +73,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     )
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
-    errors.install(app)
+    http_errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TimingMiddleware)
 

@@ -7,16 +7,16 @@ from one address are slowed down, then refused for a while.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api.brake import FailureBrake
-from calkeeper.api.errors import ApiError
 from calkeeper.contract.views import TokenView
+from calkeeper.infra.brake import FailureBrake
+from calkeeper.infra.http_errors import ApiError
+from calkeeper.infra.tokens import hash_token
 
 TOKEN_TTL_SECONDS = 1.0
 
@@ -41,17 +41,17 @@ class TokenGuard:
         address = request.client.host if request.client else "unknown"
         if scheme.lower() != "bearer" or not secret.strip():
             await self.brake.check(address, failed=False)
-            raise ApiError(401, "unauthorized", "send an API token: 'Authorization: Bearer <token>'",
+            raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
         token = await self._lookup(request, secret.strip())
         if token is None:
             await self.brake.check(address, failed=True)
-            raise ApiError(401, "unauthorized", "the API token is not valid or was revoked",
+            raise ApiError("unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
         return Principal(token.name, token.role)
 
     async def _lookup(self, request: Request, secret: str) -> TokenView | None:
-        key = hashlib.sha256(secret.encode()).hexdigest()
+        key = hash_token(secret)
         hit = self.verified.get(key)
         now = time.monotonic()
         if hit is not None and (now - hit[1] < TOKEN_TTL_SECONDS or key in self.refreshing):
@@ -69,7 +69,7 @@ class TokenGuard:
 
 def allow(principal: Principal, roles: frozenset[str]) -> Principal:
     if principal.role not in roles:
-        raise ApiError(403, "forbidden",
+        raise ApiError("forbidden",
                        f"the token '{principal.name}' has the role '{principal.role}', which may not do this "
                        f"(needs {' or '.join(sorted(roles))})")
     return principal

@@ -13,8 +13,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calkeeper.api.errors import body
+from calkeeper.core.error_codes import status_for, status_of
 from calkeeper.core.errors import CalkeeperError
+from calkeeper.infra.http_errors import body
 
 HEADER = "idempotency-key"
 NOT_KEPT = {401, 403, 429}
@@ -36,7 +37,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(given) > 200:
-            answer = JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"), 422)
+            answer = JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"),
+                                  status_for("invalid_request"))
             await answer(scope, receive, send)
             return
         keys = scope["app"].state.application.idempotency
@@ -47,8 +49,7 @@ class IdempotencyMiddleware:
         try:
             stored = await run_in_threadpool(keys.claim_idempotency_key, key, fingerprint)
         except CalkeeperError as error:
-            status = 503 if error.code == "store_unavailable" else 409
-            await JSONResponse(body(error.code, error.message), status)(scope, receive, send)
+            await JSONResponse(body(error.code, error.message), status_of(error))(scope, receive, send)
             return
         if stored is not None:
             replay = Response(stored.body, stored.status_code, media_type="application/json",

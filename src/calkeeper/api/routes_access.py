@@ -8,12 +8,12 @@ from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.auth import allow
 from calkeeper.api.deps import GATE, Gate, SiteDep
-from calkeeper.api.errors import responses
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
 from calkeeper.contract.views import SessionEnd
 from calkeeper.core.allocation import AccessAsk
 from calkeeper.core.cals import Decision, Grant
+from calkeeper.infra.http_errors import responses
 
 router = APIRouter(prefix="/api/v1", tags=["access gate"], responses=responses(401, 403, 422, 429, 503))
 

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
-from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
 from calkeeper.contract.views import (
     AssignOutcome,
@@ -25,6 +24,7 @@ from calkeeper.contract.views import (
     UserCals,
 )
 from calkeeper.core.errors import InvalidInput, NotFound
+from calkeeper.infra.http_errors import responses
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
 

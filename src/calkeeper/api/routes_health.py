@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.deps import Reader
-from calkeeper.api.errors import body, responses
 from calkeeper.api.metrics import exposition
 from calkeeper.core.errors import StoreUnavailable
+from calkeeper.infra.http_errors import body, responses
 
 router = APIRouter(tags=["health"])
 

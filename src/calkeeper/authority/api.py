@@ -9,7 +9,8 @@
 
 A serial and control number that match no site get 404 ``serial_not_found`` with one message,
 whether the serial exists or not; an address that keeps failing is slowed down, then refused for a
-minute (429). Errors have the CAL server's shape: ``{"error": {"code", "message", "details"}}``.
+minute (429). Errors have calkeeper's one shape, ``{"error": {"code", "message", "details"}}``, with the
+status of their code in ``calkeeper.core.error_codes``.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api import errors
-from calkeeper.api.brake import FailureBrake
-from calkeeper.api.errors import ApiError
 from calkeeper.authority.database import open_engine
 from calkeeper.authority.keys import list_keys
 from calkeeper.authority.registry import KEEP, Registry, SiteEvent, SiteRecord
 from calkeeper.authority.settings import AuthoritySettings, load_authority_settings
-from calkeeper.authority.signing import public_key_from_text
 from calkeeper.authority.tokens import AdminToken, AdminTokens
 from calkeeper.core.errors import NotFound
+from calkeeper.core.keys import public_key_from_text
+from calkeeper.infra import http_errors
+from calkeeper.infra.brake import FailureBrake
+from calkeeper.infra.http_errors import ApiError
 
 LEF_MEDIA_TYPE = "text/plain; charset=utf-8"
 
@@ -94,12 +95,12 @@ async def _admin(request: Request) -> AdminToken:
     brake: FailureBrake = request.app.state.token_brake
     if scheme.lower() != "bearer" or not secret.strip():
         await brake.check(_address(request), failed=False)
-        raise ApiError(401, "unauthorized", "send the authority's admin token: 'Authorization: Bearer <token>'",
+        raise ApiError("unauthorized", "send the authority's admin token: 'Authorization: Bearer <token>'",
                        {"WWW-Authenticate": "Bearer"})
     token = await run_in_threadpool(request.app.state.tokens.verify, secret.strip())
     if token is None:
         await brake.check(_address(request), failed=True)
-        raise ApiError(401, "unauthorized", "the admin token is not valid or was revoked",
+        raise ApiError("unauthorized", "the admin token is not valid or was revoked",
                        {"WWW-Authenticate": "Bearer"})
     return token
 
@@ -243,7 +244,7 @@ def create_authority_app(
     app.state.lef_brake = lef_brake or FailureBrake(
         "too many serial and control numbers that match no site from this address; wait a minute")
     app.state.token_brake = FailureBrake("too many requests with bad admin tokens from this address; wait a minute")
-    errors.install(app)
+    http_errors.install(app)
     app.include_router(public)
     app.include_router(admin)
     return app

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
-from calkeeper.store.engine import make_engine
+from calkeeper.infra.database import make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "authority_alembic_version"

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from calkeeper.authority.signing import SigningKey, create_key, load_public_keys, load_signing_key
+from calkeeper.authority.signing import SigningKey, create_key, load_signing_key
 from calkeeper.core.errors import NotFound
+from calkeeper.core.keys import load_public_keys
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from calkeeper.authority.schema import events_t, sites_t
-from calkeeper.authority.signing import key_id_of, load_signing_key, make_lef, raw_public, sign_lef
+from calkeeper.authority.signing import load_signing_key, make_lef, sign_lef
 from calkeeper.core import lef as lefs
 from calkeeper.core.authority import SERIAL_NOT_FOUND
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.errors import InvalidInput, NotFound
+from calkeeper.core.keys import key_id_of, raw_public
 from calkeeper.core.serials import control_number, new_serial
 
 CAL_TYPES = ("named", "document", "session", "usage")

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from calkeeper.store.schema import NAMING, UtcDateTime
+from calkeeper.infra.database import NAMING, UtcDateTime
 
 
 class AuthorityBase(DeclarativeBase):

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from calkeeper.core.errors import InvalidInput
-from calkeeper.settings import default_data_dir, known_database
+from calkeeper.infra.settings import default_data_dir, known_database
 
 
 class AuthoritySettings(BaseSettings):

@@ -1,26 +1,24 @@
-"""Ed25519 signing keys with ids, kept in a folder, and the LEFs they sign.
+"""Ed25519 signing keys with ids, kept in a folder, and the LEFs they sign (the authority's side).
 
 A key folder holds ``<key id>.key`` (private, PKCS#8 PEM, mode 0600), ``<key id>.pub`` (public,
 PEM) and ``active`` (the id of the key that signs new LEFs). Older public keys stay, so sites that
-pin them keep verifying until they update their pins.
+pin them keep verifying until they update their pins. Reading public keys, which sites do too, is
+``calkeeper.core.keys``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from calkeeper.core import lef as lefs
-from calkeeper.core.errors import CalkeeperError, InvalidInput
+from calkeeper.core.errors import CalkeeperError
+from calkeeper.core.keys import key_id_of, public_pem, raw_public
 
 
 @dataclass(frozen=True)
@@ -30,20 +28,6 @@ class SigningKey:
 
     def public_pem(self) -> bytes:
         return public_pem(self.private.public_key())
-
-
-def public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def raw_public(key: Ed25519PublicKey) -> bytes:
-    """The 32 raw bytes of a public key."""
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id_of(key: Ed25519PublicKey) -> str:
-    """A short stable id for a public key: ``ck-`` and 12 hex digits of its SHA-256."""
-    return lefs.key_id_for(raw_public(key))
 
 
 def create_key(folder: Path, *, activate: bool = True) -> SigningKey:
@@ -81,36 +65,6 @@ def load_signing_key(folder: Path, key_id: str | None = None) -> SigningKey:
     if not isinstance(private, Ed25519PrivateKey):
         raise CalkeeperError(f"{path} is not an Ed25519 key", code="no_signing_key")
     return SigningKey(key_id, private)
-
-
-def public_key_from_text(text: str) -> Ed25519PublicKey:
-    """Read an Ed25519 public key sent as PEM or as base64 of its 32 raw bytes (standard or URL-safe)."""
-    text = text.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(text.encode())
-            if isinstance(key, Ed25519PublicKey):
-                return key
-        else:
-            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
-            return Ed25519PublicKey.from_public_bytes(raw)
-    except (ValueError, binascii.Error, UnsupportedAlgorithm):
-        pass
-    raise InvalidInput("the lease key must be an Ed25519 public key, in PEM or as base64 of its 32 bytes",
-                       code="invalid_key")
-
-
-def load_public_keys(paths: Iterable[Path]) -> dict[str, Ed25519PublicKey]:
-    """Load pinned public keys from ``.pub`` files or folders of them, keyed by key id."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for path in paths:
-        files = sorted(path.glob("*.pub")) if path.is_dir() else [path]
-        for file in files:
-            key = serialization.load_pem_public_key(file.read_bytes())
-            if not isinstance(key, Ed25519PublicKey):
-                raise CalkeeperError(f"{file} is not an Ed25519 public key", code="invalid_key")
-            keys[key_id_of(key)] = key
-    return keys
 
 
 def sign_lef(unsigned: lefs.UnsignedLef, key: SigningKey) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, insert, select, update
 from calkeeper.authority.schema import tokens_t
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.errors import InvalidInput, NotFound
-from calkeeper.usecases.tokens import hash_token
+from calkeeper.infra.tokens import hash_token, new_secret
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class AdminTokens:
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a token needs a name of 1 to 100 characters")
-        secret = "cka_" + secrets.token_urlsafe(32)
+        secret = new_secret("cka_")
         now = self.clock.now()
         with self.engine.connect() as connection, connection.execution_options(calkeeper_write=True).begin():
             token_id = connection.execute(insert(tokens_t).values(

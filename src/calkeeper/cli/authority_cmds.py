@@ -8,10 +8,11 @@ from pathlib import Path
 
 import typer
 
-from calkeeper.authority.signing import create_key, load_public_keys, load_signing_key, make_lef, sign_lef
+from calkeeper.authority.signing import create_key, load_signing_key, make_lef, sign_lef
 from calkeeper.cli import authority_service_cmds
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import err, fail, out, reporting
+from calkeeper.core.keys import load_public_keys
 from calkeeper.core.serials import control_number, new_serial
 
 app = typer.Typer(help="The vendor's license authority: its service, sites, keys and LEFs.", no_args_is_help=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 import typer
 
 from calkeeper.bootstrap import bootstrap
-from calkeeper.cli.output import EXIT_USAGE, fail
+from calkeeper.cli.output import fail
 from calkeeper.cli.remote import RemoteSite
+from calkeeper.core.error_codes import EXIT_USAGE
 from calkeeper.core.errors import InvalidInput
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import LocalSite

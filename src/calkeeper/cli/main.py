@@ -19,7 +19,8 @@ from calkeeper.cli import (
     serve_cmds,
 )
 from calkeeper.cli.context import CliContext, ctx_of
-from calkeeper.cli.output import EXIT_USAGE, fail, out, reporting
+from calkeeper.cli.output import fail, out, reporting
+from calkeeper.core.error_codes import EXIT_USAGE
 from calkeeper.demo import set_up_demo
 
 app = typer.Typer(

@@ -1,6 +1,7 @@
 """How the CLI shows results (tables or ``--json``) and turns errors into exit codes.
 
-Exit codes: 0 done, 1 refused by a rule (with the reason), 2 bad usage or bad input.
+Exit codes: 0 done, 1 refused by a rule (with the reason), 2 bad usage or bad input; the code of
+each error is in ``calkeeper.core.error_codes``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from calkeeper.contract.views import to_json
-from calkeeper.core.errors import CalkeeperError, InvalidInput, NotFound
+from calkeeper.core.error_codes import EXIT_REFUSED, exit_code_of
+from calkeeper.core.errors import CalkeeperError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
 
 
 def emit_json(value: Any) -> None:
@@ -63,10 +62,6 @@ def fail(message: str, code: int = EXIT_REFUSED) -> None:
     raise typer.Exit(code)
 
 
-def exit_code(error: CalkeeperError) -> int:
-    return EXIT_USAGE if isinstance(error, InvalidInput | NotFound) else EXIT_REFUSED
-
-
 @contextmanager
 def reporting(as_json: bool = False) -> Iterator[None]:
     """Turn calkeeper errors into a message on stderr (or JSON on stdout) and an exit code."""
@@ -77,7 +72,7 @@ def reporting(as_json: bool = False) -> Iterator[None]:
             emit_json({"error": {"code": error.code, "message": error.message, "details": error.details}})
         else:
             err.print(f"[bold red]error[/] ({error.code}): {escape(error.message)}", markup=True, highlight=False)
-        raise typer.Exit(exit_code(error)) from None
+        raise typer.Exit(exit_code_of(error)) from None
 
 
 def show(value: Any, as_json: bool, render: Callable[[], None]) -> None:

@@ -29,16 +29,10 @@ from calkeeper.contract.views import (
     UserCals,
 )
 from calkeeper.core.cals import Decision
-from calkeeper.core.errors import CalkeeperError, InvalidInput, InvalidUsers, NoLicense
+from calkeeper.core.errors import CalkeeperError, InvalidInput, InvalidUsers, LocalOnly, NoLicense
 from calkeeper.core.identities import parse_identity_list
 
 T = TypeVar("T")
-
-
-class LocalOnly(InvalidInput):
-    """A command that has no REST endpoint was asked to run against a server."""
-
-    code = "local_only"
 
 
 def _names(users: str | list[str]) -> list[str]:

@@ -10,7 +10,7 @@
 
 A refused open is an answer (``granted`` false, with ``reason`` and ``code``), not an error. Errors are
 the ``calkeeper.core.errors`` classes rebuilt from the server's ``{"error": {code, message, details}}``
-(same code, message and details), and two of the client's own:
+(same code, message and details), two of them the client's own (also exported here):
 
     CalkeeperError
     ├── ApiAuthError           no token, a wrong or revoked one, or a role that may not do this (401, 403, 429)
@@ -24,7 +24,8 @@ Views come back as the dataclasses of ``calkeeper.contract.views``, as the local
 
 from calkeeper.client.calls import AccessResult
 from calkeeper.client.clients import AsyncCalkeeperClient, CalkeeperClient
-from calkeeper.client.errors import ApiAuthError, ServerUnavailable, error_from_response
+from calkeeper.client.errors import error_from_response
+from calkeeper.core.errors import ApiAuthError, ServerUnavailable
 
 __all__ = ["AccessResult", "ApiAuthError", "AsyncCalkeeperClient", "CalkeeperClient", "ServerUnavailable",
            "error_from_response"]

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from calkeeper.client.calls import AccessResult, Call, Calls
-from calkeeper.client.errors import ServerUnavailable, error_from_response
+from calkeeper.client.errors import error_from_response
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -41,12 +41,12 @@ class _Base:
         headers = {"Idempotency-Key": call.idempotency_key} if call.idempotency_key else None
         return {"method": call.method, "url": call.path, "json": call.json, "params": call.params, "headers": headers}
 
-    def _unreachable(self, error: httpx.TransportError) -> ServerUnavailable:
+    def _unreachable(self, error: httpx.TransportError) -> e.ServerUnavailable:
         if isinstance(error, httpx.TimeoutException):
-            return ServerUnavailable(f"the calkeeper server at {self.base_url} did not answer "
-                                     f"within {self.timeout:g} s")
-        return ServerUnavailable(f"cannot reach the calkeeper server at {self.base_url}: "
-                                 f"{str(error) or type(error).__name__}")
+            return e.ServerUnavailable(f"the calkeeper server at {self.base_url} did not answer "
+                                       f"within {self.timeout:g} s")
+        return e.ServerUnavailable(f"cannot reach the calkeeper server at {self.base_url}: "
+                                   f"{str(error) or type(error).__name__}")
 
     @staticmethod
     def _read(call: Call, response: httpx.Response) -> Any:

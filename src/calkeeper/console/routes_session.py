@@ -21,7 +21,8 @@ from calkeeper.console.web import (
     redirect,
     site_of,
 )
-from calkeeper.usecases.console_users import ConsoleIdentity, SignInRefused
+from calkeeper.core.errors import SignInRefused
+from calkeeper.usecases.console_users import ConsoleIdentity
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]

@@ -2,7 +2,8 @@
 
     CalkeeperError                 (code, message in the admin's words, details)
     ├── InvalidInput               bad usage: malformed names, negative numbers
-    │   └── InvalidUsers           a ';' list with invalid entries (each one named)
+    │   ├── InvalidUsers           a ';' list with invalid entries (each one named)
+    │   └── LocalOnly              a CLI command with no REST endpoint, asked to run against a server
     ├── NotFound
     │   ├── UnknownDocument
     │   ├── UnknownUser            no CAL of that kind for the user
@@ -17,10 +18,13 @@
     │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
     ├── BackupError                a backup file that cannot be read or written
     ├── AuthorityUnavailable       the license authority cannot be reached, is too slow, or answers badly
-    └── StoreUnavailable           the database cannot be reached
+    ├── StoreUnavailable           the database cannot be reached
+    │   └── ServerUnavailable      (client) the CAL server cannot be reached, or did not answer in time
+    ├── ApiAuthError               (client) the server refused the caller's token or its role
+    └── SignInRefused              (console) a user name or password that is not right
 
-The edges turn these into HTTP statuses, CLI exit codes and console messages; nothing below
-the edges formats errors for a user.
+The edges turn these into HTTP statuses, CLI exit codes and console messages, all read from one
+table, ``calkeeper.core.error_codes``; nothing below the edges formats errors for a user.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ class InvalidInput(CalkeeperError):
 
 class InvalidUsers(InvalidInput):
     code = "invalid_user"
+
+
+class LocalOnly(InvalidInput):
+    """A command that has no REST endpoint was asked to run against a server."""
+
+    code = "local_only"
 
 
 class NotFound(CalkeeperError):
@@ -111,3 +121,21 @@ class AuthorityUnavailable(CalkeeperError):
 
 class StoreUnavailable(CalkeeperError):
     code = "store_unavailable"
+
+
+class ServerUnavailable(StoreUnavailable):
+    """The CAL server cannot be reached, or did not answer in time."""
+
+    code = "server_unavailable"
+
+
+class ApiAuthError(CalkeeperError):
+    """The server refused the caller: no token, a wrong or revoked one, or a role that may not do this."""
+
+    code = "unauthorized"
+
+
+class SignInRefused(CalkeeperError):
+    """The console's sign-in: the user name or the password is not right."""
+
+    code = "sign_in_refused"

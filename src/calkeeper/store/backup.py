@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from calkeeper.core.clock import as_utc
 from calkeeper.core.errors import BackupError
+from calkeeper.infra.database import UtcDateTime
 from calkeeper.store.schema import (
     Base,
     Document,
@@ -28,7 +29,6 @@ from calkeeper.store.schema import (
     SiteState,
     UsageCal,
     User,
-    UtcDateTime,
 )
 from calkeeper.store.schema import DenialRecord as Denial
 

@@ -19,6 +19,7 @@ from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, 
 from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity
+from calkeeper.infra.database import UtcDateTime
 from calkeeper.store.schema import (
     CalPool,
     Document,
@@ -27,7 +28,6 @@ from calkeeper.store.schema import (
     Session,
     SessionCal,
     UsageCal,
-    UtcDateTime,
 )
 
 named_t = NamedCal.__table__

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from calkeeper.contract.views import ConsoleUserView
-from calkeeper.core.errors import CalkeeperError, InvalidInput
+from calkeeper.core.errors import InvalidInput, SignInRefused
 from calkeeper.store.unit_of_work import UnitOfWork
 
 SESSION_LIFETIME = timedelta(hours=8)
@@ -24,10 +24,6 @@ _hasher = PasswordHasher()
 def _dummy_hash() -> str:
     """A hash to check unknown names against, so a sign-in takes as long whether or not the name exists."""
     return _hasher.hash("calkeeper-no-such-user")
-
-
-class SignInRefused(CalkeeperError):
-    code = "sign_in_refused"
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from calkeeper.contract.views import TokenView
 from calkeeper.core.errors import InvalidInput, NotFound
+from calkeeper.infra.tokens import hash_token, new_secret
 from calkeeper.store.unit_of_work import UnitOfWork
 
 ROLES = ("admin", "viewer", "gate")
-
-
-def hash_token(secret: str) -> str:
-    """Tokens are 256-bit random secrets, so a plain SHA-256 is enough to store them safely."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Tokens:
@@ -31,7 +24,7 @@ class Tokens:
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a token needs a name of 1 to 100 characters")
-        secret = "ck_" + secrets.token_urlsafe(32)
+        secret = new_secret("ck_")
         actor = actor or self.default_actor
         with self.uow.write() as tx:
             view = tx.tokens.add(name=name, role=role, token_hash=hash_token(secret), actor=actor)

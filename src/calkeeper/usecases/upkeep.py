@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from calkeeper.core.clock import Clock
+from calkeeper.store.unit_of_work import UnitOfWork
+from calkeeper.usecases.access import Access
 from calkeeper.usecases.admin import write_pending_last_used
-
-if TYPE_CHECKING:
-    from calkeeper.bootstrap import Application
+from calkeeper.usecases.decision_cache import LastUsedWrites
+from calkeeper.usecases.documents import Documents
+from calkeeper.usecases.grant_tally import GrantTally
 
 WRITE_EVERY_SECONDS = 4.0
 UPKEEP_ACTOR = "calkeeper"
@@ -21,30 +22,30 @@ UPKEEP_ACTOR = "calkeeper"
 class Upkeep:
     """The server's periodic work; ``tick`` is called twice per cache refresh period."""
 
-    def __init__(self, app: Application, *, document_scan_seconds: float,
+    def __init__(self, *, uow: UnitOfWork, clock: Clock, access: Access, documents: Documents,
+                 last_used: LastUsedWrites, grant_tally: GrantTally, document_scan_seconds: float,
                  write_every_seconds: float = WRITE_EVERY_SECONDS) -> None:
-        self.app = app
+        self.uow, self.clock, self.access, self.documents = uow, clock, access, documents
+        self.last_used, self.grant_tally = last_used, grant_tally
         self.scan_every, self.write_every = document_scan_seconds, write_every_seconds
-        started = app.clock.monotonic()
-        self.written_at = self.scanned_at = started
+        self.written_at = self.scanned_at = clock.monotonic()
 
     def tick(self) -> None:
-        app, now = self.app, self.app.clock.monotonic()
-        app.access.keep_cache_fresh()
+        now = self.clock.monotonic()
+        self.access.keep_cache_fresh()
         if now - self.written_at >= self.write_every:
             self.written_at = now
             self.write_deferred(only_due=True)
         if now - self.scanned_at >= self.scan_every:
             self.scanned_at = now
-            app.documents.scan_documents(actor=UPKEEP_ACTOR)
+            self.documents.scan_documents(actor=UPKEEP_ACTOR)
 
     def write_deferred(self, *, only_due: bool = False) -> None:
         """Write deferred "last used" minutes, and the grant counts (when a minute has passed, or always)."""
-        app = self.app
-        flush = app.grant_tally.due() or not only_due
-        if not app.last_used.pending and not flush:
+        flush = self.grant_tally.due() or not only_due
+        if not self.last_used.pending and not flush:
             return
-        with app.uow.write() as tx:
-            write_pending_last_used(tx, app.last_used)
+        with self.uow.write() as tx:
+            write_pending_last_used(tx, self.last_used)
             if flush:
-                app.grant_tally.flush(tx)
+                self.grant_tally.flush(tx)

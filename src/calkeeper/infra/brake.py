@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import deque
 
-from calkeeper.api.errors import ApiError
+from calkeeper.infra.http_errors import ApiError
 
 FAILURE_WINDOW_SECONDS = 60.0
 SLOW_AFTER = 5
@@ -38,6 +38,6 @@ class FailureBrake:
             del self.failures[address]
             return
         if len(recent) >= self.block_after:
-            raise ApiError(429, "too_many_requests", self.refusal, {"Retry-After": str(int(self.window))})
+            raise ApiError("too_many_requests", self.refusal, {"Retry-After": str(int(self.window))})
         if len(recent) >= self.slow_after:
             await asyncio.sleep(min(0.25 * 2 ** (len(recent) - self.slow_after), 4.0))

@@ -1,13 +1,8 @@
-"""One JSON shape for every error: ``{"error": {"code", "message", "details"}}``, and the status per code.
+"""The one HTTP error shape, ``{"error": {"code", "message", "details"}}``, and the handlers that give it.
 
-Codes: invalid_input, invalid_user, invalid_request, unknown_document, unknown_user, unknown_session,
-unknown_token, not_found, no_license, no_cal_available, allocation_refused, not_quarantined,
-maintenance, idempotency_conflict, backup_invalid, store_unavailable, unauthorized, forbidden,
-too_many_requests, internal_error, and the license checks: invalid_serial, control_number_mismatch,
-lef_malformed, lef_unknown_key, lef_signature_invalid, lef_serial_mismatch, lef_no_named_cal,
-lef_wrong_product, lef_maintenance_expired, license_expired; and fetching the LEF from the license
-authority: serial_not_found (422), authority_not_configured (422), authority_unreachable and
-authority_error (502).
+The CAL server's API and the license authority install the same handlers (``install``). Each
+status comes from the one table of error codes, ``calkeeper.core.error_codes``, which lists every
+code an answer can carry.
 """
 
 from __future__ import annotations
@@ -22,27 +17,19 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from calkeeper.core import errors as e
+from calkeeper.core.error_codes import HTTP_STATUS_MEANING, status_for, status_of
 
 log = logging.getLogger("calkeeper.api")
-
-STATUS: list[tuple[type[e.CalkeeperError], int]] = [
-    (e.StoreUnavailable, 503),
-    (e.AuthorityUnavailable, 502),
-    (e.InMaintenance, 503),
-    (e.InvalidInput, 422),
-    (e.LicenseRejected, 422),
-    (e.BackupError, 422),
-    (e.NotFound, 404),
-    (e.Refused, 409),
-]
+# The codes of the errors Starlette raises by itself, by status (400: a body that is not text).
+HTTP_EXCEPTION_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
 
 
 class ApiError(Exception):
-    """An error of the HTTP edge itself (authentication, roles, throttling)."""
+    """An error of the HTTP edge itself (authentication, roles, throttling); its code gives its status."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.status, self.code, self.message, self.headers = status_for(code), code, message, headers
 
 
 def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -61,29 +48,9 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-WHEN = {
-    400: "The body could not be read",
-    401: "No valid API token: send 'Authorization: Bearer <token>'",
-    403: "The token's role may not do this",
-    404: "Something named in the request does not exist",
-    409: "A licensing rule refused it, or the Idempotency-Key was used for another request",
-    422: "The request, or a value in it, is not valid",
-    429: "Too many bad API tokens from this address",
-    502: "The license authority cannot be reached or answers badly",
-    503: "The database cannot be reached, or CAL data is being cleared",
-}
-
-
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the errors an operation can answer, all in the one error shape."""
-    return {status: {"model": ErrorBody, "description": WHEN[status]} for status in statuses}
-
-
-def status_of(error: e.CalkeeperError) -> int:
-    for kind, status in STATUS:
-        if isinstance(error, kind):
-            return status
-    return 400
+    return {status: {"model": ErrorBody, "description": HTTP_STATUS_MEANING[status]} for status in statuses}
 
 
 def install(app: FastAPI) -> None:
@@ -102,15 +69,16 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": d["msg"]} for d in error.errors()]
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems), 422)
+        return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems),
+                            status_for("invalid_request"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}  # 400: a body that is not text
-        code = codes.get(error.status_code, "http_error")
+        code = HTTP_EXCEPTION_CODES.get(error.status_code, "http_error")
         return JSONResponse(body(code, str(error.detail)), error.status_code, headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return JSONResponse(body("internal_error", "an unexpected error occurred; it has been logged"), 500)
+        return JSONResponse(body("internal_error", "an unexpected error occurred; it has been logged"),
+                            status_for("internal_error"))

@@ -1,0 +1,92 @@
+"""Database engines, and the column type and constraint names that both schemas use.
+
+SQLite gets WAL, durable commits and writers queued (``BEGIN IMMEDIATE`` for connections marked
+``calkeeper_write``); PostgreSQL gets a bounded pool that checks connections before use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from calkeeper.core.clock import as_utc
+
+# Constraint names both schemas use, so that migrations can name what they alter.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value if getattr(dialect, "name", "") == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def make_engine(database_url: str, **options: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, set up for calkeeper's transactions."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url, **options)
+    options.setdefault("pool_pre_ping", True)
+    # Each process holds at most 20 connections: size PostgreSQL's max_connections for nodes x workers x 20.
+    options.setdefault("pool_size", 10)
+    options.setdefault("max_overflow", 10)
+    options.setdefault("pool_timeout", 60)
+    connect_args = options.pop("connect_args", {})
+    connect_args.setdefault("connect_timeout", 5)
+    return create_engine(database_url, connect_args=connect_args, **options)
+
+
+def _sqlite_engine(database_url: str, **options: Any) -> Engine:
+    connect_args = options.pop("connect_args", {})
+    connect_args.setdefault("timeout", 60)
+    connect_args.setdefault("check_same_thread", False)
+    options.setdefault("pool_size", 8)
+    options.setdefault("max_overflow", 256)
+    options.setdefault("pool_timeout", 120)
+    engine = create_engine(database_url, connect_args=connect_args, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it is acknowledged, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the write lock up front: two writers never deadlock upgrading read locks,
+        # and a claim that counts rows and inserts one is serialized against every other claim.
+        immediate = connection.get_execution_options().get("calkeeper_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True when the engine talks to SQLite."""
+    return engine.dialect.name == "sqlite"
