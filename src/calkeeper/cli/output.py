@@ -22,6 +22,7 @@ from calkeeper.contract.views import to_json
 from calkeeper.core.error_codes import EXIT_REFUSED, exit_code_of
 from calkeeper.core.errors import CalkeeperError
 
+PIPED_WIDTH = 10_000
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -54,7 +55,8 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         grid.add_column(column)
     for row in rows:
         grid.add_row(*("-" if v is None else escape(str(v)) for v in row))
-    out.print(grid)
+    # On a terminal a table fits its width; into a file or a pipe it is never cut, whatever COLUMNS says.
+    (out if out.is_terminal else Console(highlight=False, soft_wrap=True, width=PIPED_WIDTH)).print(grid)
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> None:
