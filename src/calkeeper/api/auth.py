@@ -17,6 +17,7 @@ from calkeeper.contract.views import TokenView
 from calkeeper.infra.brake import FailureBrake
 from calkeeper.infra.http_errors import ApiError
 from calkeeper.infra.tokens import hash_token
+from calkeeper.usecases.tokens import Tokens
 
 TOKEN_TTL_SECONDS = 1.0
 
@@ -58,7 +59,8 @@ class TokenGuard:
             return hit[0]  # fresh, or another request is checking it again right now
         self.refreshing.add(key)
         try:
-            token = await run_in_threadpool(request.app.state.application.tokens.verify_token, secret)
+            tokens: Tokens = request.app.state.application.tokens
+            token = await run_in_threadpool(tokens.verify_token, secret)
         finally:
             self.refreshing.discard(key)
         if len(self.verified) > 10_000:

@@ -69,11 +69,11 @@ class PoolCollector:
 def exposition(pools: Pools) -> tuple[bytes, str]:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client leaves it untyped
     else:
         from prometheus_client import REGISTRY
 
-        registry = REGISTRY  # type: ignore[assignment]
+        registry = REGISTRY
     levels = CollectorRegistry()
-    levels.register(PoolCollector(pools))  # type: ignore[arg-type]
+    levels.register(PoolCollector(pools))
     return generate_latest(registry) + generate_latest(levels), CONTENT_TYPE_LATEST

@@ -97,7 +97,8 @@ async def _admin(request: Request) -> AdminToken:
         await brake.check(_address(request), failed=False)
         raise ApiError("unauthorized", "send the authority's admin token: 'Authorization: Bearer <token>'",
                        {"WWW-Authenticate": "Bearer"})
-    token = await run_in_threadpool(request.app.state.tokens.verify, secret.strip())
+    tokens: AdminTokens = request.app.state.tokens
+    token = await run_in_threadpool(tokens.verify, secret.strip())
     if token is None:
         await brake.check(_address(request), failed=True)
         raise ApiError("unauthorized", "the admin token is not valid or was revoked",

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from calkeeper.infra.database import NAMING, UtcDateTime
+from calkeeper.infra.database import NAMING, UtcDateTime, table_of
 
 
 class AuthorityBase(DeclarativeBase):
@@ -69,6 +69,6 @@ class AuthorityToken(AuthorityBase):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
-sites_t = AuthoritySite.__table__
-events_t = AuthoritySiteEvent.__table__
-tokens_t = AuthorityToken.__table__
+sites_t = table_of(AuthoritySite)
+events_t = table_of(AuthoritySiteEvent)
+tokens_t = table_of(AuthorityToken)

@@ -121,4 +121,4 @@ async def release(request: Request, who: Who) -> Response:
     except CalkeeperError as error:
         return redirect(request, _here(document), error=[f"Nothing was released: {error.message}."])
     return redirect(request, "/documents", ok=[
-        f"{result['document']}: {result['cals_released']} Document CALs released; the document is forgotten."])
+        f"{result.document}: {result.cals_released} Document CALs released; the document is forgotten."])

@@ -32,7 +32,7 @@ async def apply_license(request: Request, who: Who) -> Response:
         view = await run_in_threadpool(
             lambda: site.apply_license(serial=str(form.get("serial", "")), control=str(form.get("control", "")),
                                        owner=str(form.get("owner", "")), organization=str(form.get("organization", "")),
-                                       lef=lef or None, actor=f"console:{who.username}")  # type: ignore[arg-type]
+                                       lef=lef or None, actor=f"console:{who.username}")
         )
     except CalkeeperError as error:
         return redirect(request, "/license", error=[f"The license was not applied: {error.message}. "

@@ -61,11 +61,11 @@ async def sign_in(
         response.status_code = 401
         return response
     root = str(request.app.url_path_for("console_root")).rstrip("/")
-    response = RedirectResponse(root + _safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/",
+    signed_in = RedirectResponse(root + _safe_next(next), status_code=303)
+    signed_in.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https", max_age=8 * 3600)
-    response.delete_cookie(PRE_CSRF_COOKIE, path="/")
-    return response
+    signed_in.delete_cookie(PRE_CSRF_COOKIE, path="/")
+    return signed_in
 
 
 @router.post("/sign-out")

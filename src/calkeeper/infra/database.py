@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -90,3 +90,10 @@ def _sqlite_engine(database_url: str, **options: Any) -> Engine:
 def is_sqlite(engine: Engine) -> bool:
     """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def table_of(model: Any) -> Table:
+    """The table of a declarative model, typed as the Table it is (``__table__`` is typed loosely)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

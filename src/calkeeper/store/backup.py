@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from calkeeper.core.clock import as_utc
 from calkeeper.core.errors import BackupError
-from calkeeper.infra.database import UtcDateTime
+from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     Base,
     Document,
@@ -50,7 +50,7 @@ def dump(connection: Connection) -> dict[str, Any]:
     """Every table but the audit trail, as JSON-ready rows."""
     tables = {}
     for model in TABLES:
-        table = model.__table__
+        table = table_of(model)
         rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
         tables[table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
     return {"format": FORMAT, "version": VERSION, "tables": tables}
@@ -85,7 +85,7 @@ def read_file(path: Path) -> dict[str, Any]:
     if content.get("version") != VERSION:
         raise BackupError(f"{path} is a backup of version {content.get('version')}; this release reads {VERSION}")
     tables = content.get("tables")
-    expected = {m.__table__.name for m in TABLES}
+    expected = {table_of(m).name for m in TABLES}
     if not isinstance(tables, dict) or set(tables) != expected:
         raise BackupError(f"{path} is incomplete: it must hold the tables {', '.join(sorted(expected))}")
     for name, rows in tables.items():
@@ -134,10 +134,10 @@ def load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> 
 def _load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:
     for model in reversed(TABLES):
         if model is not SiteState:
-            connection.execute(delete(model.__table__))
+            connection.execute(delete(table_of(model)))
     counts = {}
     for model in TABLES:
-        table = model.__table__
+        table = table_of(model)
         rows = [_decode(table, r) for r in content["tables"][table.name]]
         if model is SiteState:
             if len(rows) != 1:
@@ -150,7 +150,7 @@ def _load(connection: Connection, content: dict[str, Any], *, postgres: bool) ->
         counts[table.name] = len(rows)
     if postgres:
         for model in TABLES:
-            table = model.__table__
+            table = table_of(model)
             if "id" in table.c and table.c.id.autoincrement is True:
                 connection.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

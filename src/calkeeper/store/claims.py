@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, literal, or_, select, update
 
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, new_grant_id
 from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity
-from calkeeper.infra.database import UtcDateTime
+from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     CalPool,
     Document,
@@ -30,13 +30,13 @@ from calkeeper.store.schema import (
     UsageCal,
 )
 
-named_t = NamedCal.__table__
-doc_t = Document.__table__
-doccal_t = DocumentCal.__table__
-session_cal_t = SessionCal.__table__
-usage_t = UsageCal.__table__
-session_t = Session.__table__
-pool_t = CalPool.__table__
+named_t = table_of(NamedCal)
+doc_t = table_of(Document)
+doccal_t = table_of(DocumentCal)
+session_cal_t = table_of(SessionCal)
+usage_t = table_of(UsageCal)
+session_t = table_of(Session)
+pool_t = table_of(CalPool)
 
 
 def occupying(table: object, now: datetime) -> ColumnElement[bool]:
@@ -118,13 +118,13 @@ class Claims:
             )
         ).scalar()
 
-    def free_ended_quarantine(self, table: object, **where: object) -> None:
+    def free_ended_quarantine(self, table: Table, **where: object) -> None:
         """Delete rows whose quarantine has ended (they no longer occupy anything) and note them."""
         t = table
-        conditions = [t.c.quarantined_until <= self.now] + [t.c[k] == v for k, v in where.items()]  # type: ignore[attr-defined]
-        rows = self.connection.execute(delete(t).where(*conditions).returning(*t.c)).mappings().all()  # type: ignore[attr-defined]
+        conditions = [t.c.quarantined_until <= self.now] + [t.c[k] == v for k, v in where.items()]
+        rows = self.connection.execute(delete(t).where(*conditions).returning(*t.c)).mappings().all()
         for row in rows:
-            name = row.get("identity_name") or row.get("user_name")
+            name = str(row.get("identity_name") or row.get("user_name"))
             kind = "named" if t is named_t else f"document:{row['document_id']}"
             self.freed.append((kind, name, row["quarantined_until"]))
 

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from calkeeper.contract.views import ConsoleUserView
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import ConsoleSession, ConsoleUser
 
-users_t = ConsoleUser.__table__
-sessions_t = ConsoleSession.__table__
+users_t = table_of(ConsoleUser)
+sessions_t = table_of(ConsoleSession)
 
 
 @dataclass(frozen=True)

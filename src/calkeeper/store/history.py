@@ -12,11 +12,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from calkeeper.contract.views import AuditView, DenialView
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import AuditEntry, DenialRecord, GrantCount
 
-audit_t = AuditEntry.__table__
-denial_t = DenialRecord.__table__
-counts_t = GrantCount.__table__
+audit_t = table_of(AuditEntry)
+denial_t = table_of(DenialRecord)
+counts_t = table_of(GrantCount)
 
 
 class History:

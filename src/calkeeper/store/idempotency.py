@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import IdempotencyRecord
 
-idem_t = IdempotencyRecord.__table__
+idem_t = table_of(IdempotencyRecord)
 
 
 @dataclass(frozen=True)

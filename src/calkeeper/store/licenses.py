@@ -9,9 +9,10 @@ from sqlalchemy import Connection, insert, select
 
 from calkeeper.core.cals import CalType
 from calkeeper.core.license import LicenseTerms, StoredLicense
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import LicenseRecord
 
-license_t = LicenseRecord.__table__
+license_t = table_of(LicenseRecord)
 
 
 def _stored(row: Any) -> StoredLicense:

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from calkeeper.core.assignments import SiteState
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import SiteState as SiteStateRow
 
-state_t = SiteStateRow.__table__
+state_t = table_of(SiteStateRow)
 
 
 def bump_generation(connection: Connection) -> None:

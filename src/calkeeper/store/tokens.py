@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from calkeeper.contract.views import TokenView
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import ApiToken
 
-token_t = ApiToken.__table__
+token_t = table_of(ApiToken)
 
 
 def _view(r: Any) -> TokenView:

@@ -9,9 +9,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from calkeeper.core.identities import Identity
+from calkeeper.infra.database import table_of
 from calkeeper.store.schema import User
 
-user_t = User.__table__
+user_t = table_of(User)
 
 
 class Users:
