@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from calkeeper.authority_client import authority_from_settings
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
-from calkeeper.settings import Settings
 from calkeeper.store.engine import migrate
 from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import UnitOfWork
@@ -40,6 +38,9 @@ from calkeeper.usecases.pools import Pools
 from calkeeper.usecases.reports import Reports
 from calkeeper.usecases.sessions import Sessions
 from calkeeper.usecases.tokens import Tokens
+
+if TYPE_CHECKING:
+    from calkeeper.settings import Settings
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +127,8 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
 
     The authority client comes from the settings unless one is given (tests pass a fake).
     """
+    from calkeeper.authority_client import authority_from_settings  # httpx: only a server from settings needs it
+
     if settings.database.startswith("sqlite:///"):
         Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     keys_dir = settings.trusted_keys_dir

@@ -28,7 +28,7 @@ class SiteRules:
     maintenance: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OpenRequest:
     """User U (or nobody: anonymous) opens document D from machine M with client type C."""
 
@@ -49,9 +49,11 @@ class OpenRequest:
 
 
 ANONYMOUS_MACHINE = "UNKNOWN"
+# Enum members read through their class cost a descriptor call each; the hot path reads these names.
+_NAMED, _DOCUMENT, _BY_MACHINE = CalType.NAMED, CalType.DOCUMENT, IdentificationMode.MACHINE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccessAsk:
     """An app server's question, parsed once at the edge: who opens which document, from where, how."""
 
@@ -127,7 +129,7 @@ def unlicensed_reason(rules: SiteRules, now: datetime) -> Denial | None:
 
 def named_holder(request: OpenRequest, rules: SiteRules) -> Identity:
     """Who holds the Named CAL an open uses: the machine when identifying by machine (or for nobody), else the user."""
-    if rules.identification_mode is IdentificationMode.MACHINE or request.user is None:
+    if rules.identification_mode is _BY_MACHINE or request.user is None:
         return request.machine
     return request.user
 
@@ -201,12 +203,12 @@ def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals) -> Grant | 
     holder = named_holder(request, rules)
     cal_id = port.held_named_cal(holder)
     if cal_id is not None:
-        port.touch(CalType.NAMED, cal_id)
-        return Grant(CalType.NAMED, new_grant_id(CalType.NAMED), user.name, doc.path,
+        port.touch(_NAMED, cal_id)
+        return Grant(_NAMED, new_grant_id(_NAMED), user.name, doc.path,
                      f"{holder.name} holds a Named User CAL", cal_id=cal_id)
     cal_id = port.held_document_cal(user, doc)
     if cal_id is not None:
-        port.touch(CalType.DOCUMENT, cal_id)
-        return Grant(CalType.DOCUMENT, new_grant_id(CalType.DOCUMENT), user.name, doc.path,
+        port.touch(_DOCUMENT, cal_id)
+        return Grant(_DOCUMENT, new_grant_id(_DOCUMENT), user.name, doc.path,
                      f"{user.name} holds a Document CAL for {doc.path}", cal_id=cal_id)
     return None

@@ -130,10 +130,13 @@ _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
+_GRANT_PREFIX = {t: f"{t.value[0].upper()}-" for t in CalType}
+
+
 def new_grant_id(cal_type: CalType) -> str:
     """The id of a grant (a session id): the CAL type's initial and a random UUID, e.g. ``N-3f2a...``."""
     # uuid.uuid4().hex without building a UUID object (which costs more than the rest of the id)
-    return f"{cal_type.value[0].upper()}-{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{_GRANT_PREFIX[cal_type]}{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 def is_held_cal_grant(session_id: str) -> bool:

@@ -7,7 +7,7 @@ function that makes that comparison key, for the store, the decision cache and e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -63,15 +63,15 @@ def match_document(documents: Sequence[D], name: str) -> D:
 
     Raises UnknownDocument when nothing matches, or when several documents do.
     """
-    wanted = document_key(name)
-    names = {wanted, *(wanted + suffix for suffix in DOCUMENT_SUFFIXES)}
+    wanted: str = document_key(name)
+    names: set[str] = {wanted, *(wanted + suffix for suffix in DOCUMENT_SUFFIXES)}
     keyed = [(document_key(d.path), d) for d in documents]
     # the full path; then the path without its extension; then the file name alone, with or without it
-    tests: tuple[Callable[[str], bool], ...] = (
-        lambda k: k == wanted, lambda k: k.rsplit(".", 1)[0] == wanted, lambda k: k.rsplit("/", 1)[-1] in names,
-    )
-    for found in tests:
-        hits = [d for k, d in keyed if found(k)]
+    for hits in (
+        [d for k, d in keyed if k == wanted],
+        [d for k, d in keyed if k.rsplit(".", 1)[0] == wanted],
+        [d for k, d in keyed if k.rsplit("/", 1)[-1] in names],
+    ):
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:

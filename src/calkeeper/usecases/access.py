@@ -8,6 +8,7 @@ ones the site has discovered (see ``usecases.documents``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -61,7 +62,7 @@ class Access:
         """The decision for a parsed question, from the cache when it can, else from the database."""
         state = self._state()
         request = ask.on(_document(state, ask.document))
-        grant = self._from_cache(request, state)
+        grant = self._from_cache(request, state, write_through=self._write_last_used)
         if grant is not None:
             return grant
         decision = self._allocate(request, state)
@@ -79,19 +80,25 @@ class Access:
             return None
         return self._from_cache(ask.on(_document(state, ask.document)), state)
 
-    def _from_cache(self, request: OpenRequest, state: CacheState) -> Grant | None:
+    def _from_cache(self, request: OpenRequest, state: CacheState, *,
+                    write_through: Callable[[CalType, int, datetime], None] | None = None) -> Grant | None:
         if request.user is None or request.document.missing:
             return None
         now = self.clock.now()  # one reading serves the license check, last used and the tally
         if unlicensed_reason(state.rules, now) is not None:
             return None
         try:
-            grant = held_cal(request, state.rules, CachedHoldings(state, now, self.last_used))
+            grant = held_cal(request, state.rules, CachedHoldings(state, now, self.last_used, write_through))
         except NeedsDatabase:
             return None
         if grant is not None:
             self.grant_tally.add(now, grant.cal_type)
         return grant
+
+    def _write_last_used(self, cal_type: CalType, cal_id: int, minute: datetime) -> None:
+        """Record "last used" at once, in a transaction of its own (where it is not deferred)."""
+        with self.uow.write() as tx:
+            tx.claims.touch(cal_type, cal_id, minute=minute)
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow.write() as tx:

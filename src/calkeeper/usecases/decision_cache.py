@@ -10,6 +10,7 @@ that bound. Changes made through this process drop the cache at once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,14 +111,16 @@ class CachedHoldings:
     """Steps 1 and 2 of the allocation order answered from the cache (the core's ``HeldCals`` port).
 
     A user it does not know as a holder is not a holder for it: the caller then asks the database,
-    which also decides every claim. Recording "last used" in a new minute either joins the deferred
-    writes (a server) or, where that is not allowed, raises NeedsDatabase.
+    which also decides every claim. Recording "last used" in a new minute joins the deferred writes (a
+    server), or is written at once through ``write_through`` (the CLI, embedders), or, where neither
+    is allowed (on an event loop), raises NeedsDatabase.
     """
 
-    __slots__ = ("found", "now", "state", "writes")
+    __slots__ = ("found", "now", "state", "write_through", "writes")
 
-    def __init__(self, state: CacheState, now: datetime, writes: LastUsedWrites) -> None:
-        self.state, self.now, self.writes = state, now, writes
+    def __init__(self, state: CacheState, now: datetime, writes: LastUsedWrites,
+                 write_through: Callable[[CalType, int, datetime], None] | None = None) -> None:
+        self.state, self.now, self.writes, self.write_through = state, now, writes, write_through
         self.found: HeldCal | None = None
 
     def held_named_cal(self, identity: Identity) -> int | None:
@@ -134,7 +137,10 @@ class CachedHoldings:
         minute = to_minute(self.now)
         if held.last_used is not None and held.last_used >= minute:
             return
-        if not self.writes.deferred:
+        if self.writes.deferred:
+            self.writes.add(cal_type, cal_id, minute)
+        elif self.write_through is not None:
+            self.write_through(cal_type, cal_id, minute)
+        else:
             raise NeedsDatabase()
-        self.writes.add(cal_type, cal_id, minute)
         held.last_used = minute
