@@ -11,8 +11,8 @@ from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.errors import responses
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
-from calkeeper.core.cals import Decision, Grant
 from calkeeper.contract.views import SessionEnd
+from calkeeper.core.cals import Decision, Grant
 
 router = APIRouter(prefix="/api/v1", tags=["access gate"], responses=responses(401, 403, 422, 429, 503))
 
@@ -22,9 +22,10 @@ def answer(decision: Decision) -> dict[str, object]:
     if isinstance(decision, Grant):
         return {"granted": True, "cal_type": decision.cal_type.value, "session_id": decision.session_id,
                 "user": decision.user, "document": decision.document, "reason": decision.reason, "code": None,
-                "dynamic": decision.dynamic}
+                "dynamic": decision.dynamic, "cal_id": decision.cal_id}
     return {"granted": False, "cal_type": None, "session_id": None, "user": decision.user,
-            "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False}
+            "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False,
+            "cal_id": None}
 
 
 _ACCESS_BODY = {

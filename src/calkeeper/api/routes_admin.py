@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.errors import responses
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
-from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.contract.views import (
     AssignOutcome,
     AuditView,
@@ -18,12 +17,14 @@ from calkeeper.contract.views import (
     CalPage,
     CalSettings,
     ClearOutcome,
+    DenialView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
     RemovalOutcome,
     UserCals,
 )
+from calkeeper.core.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
 
@@ -102,6 +103,20 @@ def restore_named(user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
     return site.restore_named_cals([user], actor=actor(principal))[0]
 
 
+@router.post("/cals/named/remove", response_model=list[RemovalOutcome], tags=["CALs"],
+             responses=responses(400, 404))
+def remove_named_list(request: UsersRequest, site: SiteDep, principal: Admin) -> list[RemovalOutcome]:
+    """Remove the Named CALs of a ';' list or a JSON list of users; all or nothing."""
+    return site.remove_named_cals(request.users, actor=actor(principal))
+
+
+@router.post("/cals/named/restore", response_model=list[AssignOutcome], tags=["CALs"],
+             responses=responses(400, 404, 409))
+def restore_named_list(request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Undo the removals of a list of users' Named CALs while they are quarantined; all or nothing."""
+    return site.restore_named_cals(request.users, actor=actor(principal))
+
+
 @router.get("/users/{user}/cals", response_model=UserCals, tags=["users"], responses=responses(404))
 def user_cals(user: str, site: SiteDep, _: Reader) -> UserCals:
     """Every CAL a user holds, of every type."""
@@ -130,8 +145,8 @@ def audit(
     return site.audit(limit=limit, action=action, target=target)
 
 
-@router.get("/denials", tags=["maintenance"])
-def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[dict[str, Any]]:
+@router.get("/denials", response_model=list[DenialView], tags=["maintenance"])
+def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[DenialView]:
     """Opens that were refused: who, when, which document, why."""
     return site.denials(limit=limit)
 
