@@ -19,12 +19,15 @@ the ``calkeeper.core.errors`` classes rebuilt from the server's ``{"error": {cod
     └── StoreUnavailable
         └── ServerUnavailable  the server cannot be reached, or did not answer in time
 
-Views come back as the dataclasses of ``calkeeper.contract.views``, as the local ``Site`` returns them.
+Views come back as the dataclasses of ``calkeeper.contract.views``, as the local site returns them.
+This package loads httpx, ``calkeeper.core`` and ``calkeeper.contract`` only: an app server embeds it
+without the server's database, web and CLI libraries.
 """
 
+from calkeeper.client.async_client import AsyncCalkeeperClient
 from calkeeper.client.calls import AccessResult
-from calkeeper.client.clients import AsyncCalkeeperClient, CalkeeperClient
 from calkeeper.client.errors import ApiAuthError, ServerUnavailable, error_from_response
+from calkeeper.client.sync_client import CalkeeperClient
 
 __all__ = ["AccessResult", "ApiAuthError", "AsyncCalkeeperClient", "CalkeeperClient", "ServerUnavailable",
            "error_from_response"]

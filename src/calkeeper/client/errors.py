@@ -26,6 +26,7 @@ _BY_CODE: dict[str, type[e.CalkeeperError]] = {
     "no_license": e.NoLicense, "no_cal_available": e.NoCalAvailable, "allocation_refused": e.AllocationRefused,
     "not_quarantined": e.NotQuarantined, "maintenance": e.InMaintenance,
     "idempotency_conflict": e.IdempotencyConflict, "backup_invalid": e.BackupError,
+    "backup_too_large": e.InvalidInput,
     "store_unavailable": e.StoreUnavailable,
     "authority_unreachable": e.AuthorityUnavailable, "authority_error": e.AuthorityUnavailable,
     "unauthorized": ApiAuthError, "forbidden": ApiAuthError, "too_many_requests": ApiAuthError,
