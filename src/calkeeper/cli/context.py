@@ -10,11 +10,13 @@ import typer
 
 from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
+from calkeeper.cli.local_site import LocalSite
 from calkeeper.cli.output import EXIT_USAGE, fail
-from calkeeper.cli.remote import RemoteSite
+from calkeeper.client import RemoteSite
+from calkeeper.contract.operations import SiteOperations
 from calkeeper.core.errors import InvalidInput
 from calkeeper.settings import Settings, load_settings
-from calkeeper.site import Site, open_site
+from calkeeper.site import open_site
 
 
 @dataclass
@@ -24,7 +26,7 @@ class CliContext:
     server: str | None = None  # run the commands against this CAL server's REST API
     token: str | None = field(default=None, repr=False)
     _settings: Settings | None = None
-    _site: Site | RemoteSite | None = field(default=None, repr=False)
+    _site: SiteOperations | None = field(default=None, repr=False)
 
     @property
     def remote(self) -> bool:
@@ -43,7 +45,7 @@ class CliContext:
         except (KeyError, OSError):
             return "cli"
 
-    def site(self) -> Site | RemoteSite:
+    def site(self) -> SiteOperations:
         """The site the commands work on: the server given, or the local one the settings point at.
 
         A local site's database is created and migrated when new.
@@ -58,21 +60,21 @@ class CliContext:
                 Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             keys_dir = settings.trusted_keys_dir
             keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
-            self._site = open_site(
+            self._site = LocalSite(open_site(
                 settings.database, trusted_keys=keys, root_folder=settings.documents, actor=self.actor,
                 cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings),
-            )
+            ))
         return self._site
 
     def require_local(self, ctx: typer.Context) -> None:
-        """Stop a command that has no REST endpoint when the CLI was pointed at a server."""
+        """Stop a command that works on this machine only (serve, demo, authority) when pointed at a server."""
         if self.server is not None:
             words, at = [], ctx
             while at.parent is not None:  # the root's name may be 'python -m calkeeper.cli'
                 words.insert(0, at.info_name or "")
                 at = at.parent
-            fail(f"'calkeeper {' '.join(words)}' runs only against a local data dir (--data-dir or --db): the REST API "
-                 f"has no endpoint for it, so it cannot run against --server {self.server} "
+            fail(f"'calkeeper {' '.join(words)}' runs only against a local data dir (--data-dir or --db): it works "
+                 f"on this machine, so it cannot run against --server {self.server} "
                  "(unset CALKEEPER_SERVER to run it here)", EXIT_USAGE)
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ def allocate(
 ) -> None:
     """Set "Number of CALs allocated to this Document"."""
     with reporting(as_json):
-        view = ctx_of(ctx).site().set_document_allocation(document, cals)
+        view = ctx_of(ctx).site().update_document(document, cals_allocated=cals)
     show(view, as_json, lambda: out.print(
         f"{view.path}: {view.cals_allocated} Document CALs allocated, {view.cals_assigned} assigned."))
 
@@ -53,7 +53,7 @@ def dynamic(
     if state not in {"on", "off"}:
         raise typer.BadParameter("say 'on' or 'off'", param_hint="STATE")
     with reporting(as_json):
-        view = ctx_of(ctx).site().set_document_dynamic(document, state == "on")
+        view = ctx_of(ctx).site().update_document(document, allow_dynamic_assignment=state == "on")
     show(view, as_json, lambda: out.print(
         f"{view.path}: dynamic CAL assignment {'on' if view.allow_dynamic_assignment else 'off'}."))
 
@@ -102,4 +102,4 @@ def release(ctx: typer.Context, document: str = typer.Argument(...), as_json: bo
     with reporting(as_json):
         result = ctx_of(ctx).site().release_missing_document(document)
     show(result, as_json, lambda: out.print(
-        f"{result['document']}: released {result['cals_released']} Document CALs and forgot the document."))
+        f"{result.document}: released {result.cals_released} Document CALs and forgot the document."))
