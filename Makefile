@@ -39,6 +39,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup bench-packages
+	$(BIN)/python -m bench.import_bench
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.http_bench
 

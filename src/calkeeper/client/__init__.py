@@ -29,6 +29,9 @@ This package loads httpx, ``calkeeper.core`` and ``calkeeper.contract`` only: an
 without the server's database, web and CLI libraries.
 """
 
+from calkeeper.client import lean_httpx  # noqa: F401  (first: httpx without its command-line tool)
+
+# isort: split
 from calkeeper.client.async_client import AsyncCalkeeperClient
 from calkeeper.client.calls import AccessResult
 from calkeeper.client.errors import ApiAuthError, ServerUnavailable, error_from_response
