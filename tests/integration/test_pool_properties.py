@@ -20,8 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
-from calkeeper.core.errors import AllocationRefused, NoCalAvailable, NotQuarantined, UnknownUser
 from calkeeper.contract.views import AssignedCal
+from calkeeper.core.errors import AllocationRefused, NoCalAvailable, NotQuarantined, UnknownUser
 from tests.kit import ANALYTIX, apply_license
 
 USERS = [f"ACME\\u{n}" for n in range(4)]

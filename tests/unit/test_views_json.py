@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from calkeeper.core.cals import CalType, Grant
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -18,6 +17,7 @@ from calkeeper.contract.views import (
     from_json,
     to_json,
 )
+from calkeeper.core.cals import CalType, Grant
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import typer
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import EXIT_REFUSED, emit_json, err, out, reporting, show, table, when
-from calkeeper.core.cals import CalType
 from calkeeper.contract.views import to_json
+from calkeeper.core.cals import CalType
 
 
 def open_document(

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from calkeeper.core.errors import CalkeeperError, InvalidInput, NotFound
 from calkeeper.contract.views import to_json
+from calkeeper.core.errors import CalkeeperError, InvalidInput, NotFound
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

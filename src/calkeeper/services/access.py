@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from calkeeper.contract.views import SessionEnd, UserCals
 from calkeeper.core.allocation import DocumentInfo, OpenRequest, SiteRules, allocate, unlicensed_reason
 from calkeeper.core.cals import (
     CalType,
@@ -23,7 +24,6 @@ from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.services.decision_cache import CacheState, HeldCal
 from calkeeper.services.documents import DocumentUseCases, document_info, match_document
 from calkeeper.services.grant_history import grants_per_hour
-from calkeeper.contract.views import SessionEnd, UserCals
 
 ANONYMOUS_MACHINE = "UNKNOWN"
 # The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.uuid4() sets them.

@@ -9,6 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, RowMapping
 
+from calkeeper.contract.views import AssignedCal
 from calkeeper.core.allocation import SiteRules
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import CalType, IdentificationMode
@@ -16,7 +17,6 @@ from calkeeper.core.clock import Clock
 from calkeeper.core.license import LicenseTerms
 from calkeeper.services.decision_cache import DecisionCache, LastUsedWrites
 from calkeeper.services.grant_history import GrantTally
-from calkeeper.contract.views import AssignedCal
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from calkeeper.contract.views import LicenseUpdate, LicenseView
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.contract.views import LicenseUpdate, LicenseView
 
 log = logging.getLogger("calkeeper.license")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import RowMapping
 
+from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
 from calkeeper.core.allocation import DocumentInfo
 from calkeeper.core.cals import CalType, quarantine_end
 from calkeeper.core.errors import (
@@ -19,7 +20,6 @@ from calkeeper.core.errors import (
 )
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.services.base import SiteBase, assigned_cal
-from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
 from calkeeper.store.claims import doccal_t
 from calkeeper.store.unit_of_work import Transaction
 

@@ -9,12 +9,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import RowMapping
 
+from calkeeper.contract.views import LicenseChange, LicenseUpdate, LicenseView
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import CalkeeperError, InvalidInput, NoLicense
 from calkeeper.core.license import check_license
 from calkeeper.core.serials import check_serial_and_control
 from calkeeper.services.base import SiteBase, terms_from_row
-from calkeeper.contract.views import LicenseChange, LicenseUpdate, LicenseView
 
 # What the license history and "Update license from server" report as changed, besides CAL counts.
 _TERMS = {"serial": "serial", "key_id": "signing key", "maintenance_until": "maintenance until",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from calkeeper.contract.views import AuditView, ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import InMaintenance
 from calkeeper.services.base import SiteBase
-from calkeeper.contract.views import AuditView, ClearOutcome
 from calkeeper.store import backup as backups
 
 

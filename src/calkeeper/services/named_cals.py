@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from calkeeper.core.cals import CalType, IdentificationMode, quarantine_end
-from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
-from calkeeper.core.identities import Identity, parse_identity_list
-from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
@@ -15,6 +11,10 @@ from calkeeper.contract.views import (
     PoolView,
     RemovalOutcome,
 )
+from calkeeper.core.cals import CalType, IdentificationMode, quarantine_end
+from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
+from calkeeper.core.identities import Identity, parse_identity_list
+from calkeeper.services.base import SiteBase, assigned_cal
 from calkeeper.store.claims import named_t
 from calkeeper.store.unit_of_work import Transaction
 
