@@ -10,7 +10,7 @@ import typer
 
 from calkeeper.authority.signing import load_public_keys
 from calkeeper.authority_client import authority_from_settings
-from calkeeper.cli.local_site import LocalSite
+from calkeeper.cli.local_site import LocalSiteAdapter
 from calkeeper.cli.output import EXIT_USAGE, fail
 from calkeeper.client import RemoteSite
 from calkeeper.contract.operations import SiteOperations
@@ -60,7 +60,7 @@ class CliContext:
                 Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             keys_dir = settings.trusted_keys_dir
             keys = load_public_keys([keys_dir]) if keys_dir.exists() else {}
-            self._site = LocalSite(open_site(
+            self._site = LocalSiteAdapter(open_site(
                 settings.database, trusted_keys=keys, root_folder=settings.documents, actor=self.actor,
                 cache_refresh_seconds=settings.cache_refresh_seconds, authority=authority_from_settings(settings),
             ))

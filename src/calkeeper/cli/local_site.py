@@ -14,7 +14,7 @@ from calkeeper.contract.views import DenialView, DocumentView, ReleaseOutcome
 from calkeeper.site import Site
 
 
-class LocalSite:
+class LocalSiteAdapter:
     """A ``Site`` with the contract's ``update_document``, ``release_missing_document`` and ``denials``."""
 
     def __init__(self, site: Site) -> None:
@@ -26,7 +26,7 @@ class LocalSite:
     def update_document(self, document: str, *, cals_allocated: int | None = None,
                         allow_dynamic_assignment: bool | None = None, actor: str | None = None) -> DocumentView:
         if hasattr(self.site, "update_document"):
-            return self.site.update_document(document, cals_allocated=cals_allocated,  # type: ignore[no-any-return]
+            return self.site.update_document(document, cals_allocated=cals_allocated,
                                              allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
         view = self.site.document(document)
         if cals_allocated is not None:
