@@ -37,10 +37,12 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup bench-packages
+	$(BIN)/python -m bench.import_bench
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.http_bench
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache .grimp_cache

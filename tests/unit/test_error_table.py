@@ -102,7 +102,7 @@ def test_every_code_literal_in_the_source_is_in_the_table() -> None:
 
 def test_every_error_class_has_a_row_for_its_own_code() -> None:
     classes = _calkeeper_error_classes()
-    assert {"ApiAuthError", "ServerUnavailable", "LocalOnly", "SignInRefused"} <= set(classes)
+    assert {"ApiAuthError", "ServerUnavailable", "SignInRefused"} <= set(classes)
     rows = {name: BY_CODE[kind.code].kind if kind.code in BY_CODE else None for name, kind in classes.items()}
     assert rows == classes
 

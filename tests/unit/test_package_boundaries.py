@@ -35,7 +35,7 @@ def _imports() -> Iterator[tuple[str, str]]:
                     yield module, alias.name
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 yield module, node.module
-                for alias in node.names:  # ``from calkeeper.api import errors`` imports calkeeper.api.errors
+                for alias in node.names:  # ``from calkeeper.api import errors`` imports calkeeper.infra.http_errors
                     yield module, f"{node.module}.{alias.name}"
 
 

@@ -17,7 +17,14 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from calkeeper.api import routes_access, routes_admin, routes_documents, routes_health
+from calkeeper.api import (
+    routes_access,
+    routes_admin,
+    routes_backups,
+    routes_documents,
+    routes_health,
+    routes_tokens,
+)
 from calkeeper.api.auth import TokenGuard
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
@@ -77,7 +84,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TimingMiddleware)
 
-    for module in (routes_access, routes_admin, routes_documents, routes_health):
+    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens):
         app.include_router(module.router)
     console.install(app)
     _document_bearer_tokens(app)

@@ -23,9 +23,10 @@ def answer(decision: Decision) -> dict[str, object]:
     if isinstance(decision, Grant):
         return {"granted": True, "cal_type": decision.cal_type.value, "session_id": decision.session_id,
                 "user": decision.user, "document": decision.document, "reason": decision.reason, "code": None,
-                "dynamic": decision.dynamic}
+                "dynamic": decision.dynamic, "cal_id": decision.cal_id}
     return {"granted": False, "cal_type": None, "session_id": None, "user": decision.user,
-            "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False}
+            "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False,
+            "cal_id": None}
 
 
 _ACCESS_BODY = {

@@ -103,6 +103,20 @@ def restore_named(user: str, site: SiteDep, principal: Admin) -> AssignOutcome:
     return site.restore_named_cals([user], actor=actor(principal))[0]
 
 
+@router.post("/cals/named/remove", response_model=list[RemovalOutcome], tags=["CALs"],
+             responses=responses(400, 404))
+def remove_named_list(request: UsersRequest, site: SiteDep, principal: Admin) -> list[RemovalOutcome]:
+    """Remove the Named CALs of a ';' list or a JSON list of users; all or nothing."""
+    return site.remove_named_cals(request.users, actor=actor(principal))
+
+
+@router.post("/cals/named/restore", response_model=list[AssignOutcome], tags=["CALs"],
+             responses=responses(400, 404, 409))
+def restore_named_list(request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Undo the removals of a list of users' Named CALs while they are quarantined; all or nothing."""
+    return site.restore_named_cals(request.users, actor=actor(principal))
+
+
 @router.get("/users/{user}/cals", response_model=UserCals, tags=["users"], responses=responses(404))
 def user_cals(user: str, site: SiteDep, _: Reader) -> UserCals:
     """Every CAL a user holds, of every type."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
-from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, RemovalOutcome
+from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, ReleaseOutcome, RemovalOutcome
 from calkeeper.infra.http_errors import responses
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
@@ -46,7 +46,26 @@ def restore(document: str, user: str, site: SiteDep, principal: Admin) -> Assign
     return site.restore_document_cals(document, [user], actor=actor(principal))[0]
 
 
-# Declared last: a document path may hold '/', so the /cals routes above must be tried first.
+# After the one-user routes, so that they keep '…/cals/USER/restore' whatever USER is.
+@router.post("/{document:path}/cals/remove", response_model=list[RemovalOutcome], responses=responses(400, 404))
+def remove_list(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[RemovalOutcome]:
+    """Remove the Document CALs of a list of users; all or nothing."""
+    return site.remove_document_cals(document, request.users, actor=actor(principal))
+
+
+@router.post("/{document:path}/cals/restore", response_model=list[AssignOutcome], responses=responses(400, 404, 409))
+def restore_list(document: str, request: UsersRequest, site: SiteDep, principal: Admin) -> list[AssignOutcome]:
+    """Undo the Document CAL removals of a list of users while quarantined; all or nothing."""
+    return site.restore_document_cals(document, request.users, actor=actor(principal))
+
+
+@router.post("/{document:path}/release", response_model=ReleaseOutcome, responses=responses(404, 422))
+def release(document: str, site: SiteDep, principal: Admin) -> ReleaseOutcome:
+    """Release the CALs of a document that went missing from the root folder, and forget it."""
+    return site.release_missing_document(document, actor=actor(principal))
+
+
+# Declared last: a document path may hold '/', so the /cals and /release routes above must be tried first.
 @router.get("/{document:path}", response_model=DocumentView, responses=responses(404))
 def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
     """One document: CALs allocated and assigned, dynamic assignment, missing or not."""

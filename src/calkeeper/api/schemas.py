@@ -7,6 +7,7 @@ from typing import Literal, TypeVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from calkeeper.contract.views import TokenView
 from calkeeper.core.cals import ClientType
 
 
@@ -33,6 +34,7 @@ class AccessAnswer(BaseModel):
     reason: str
     code: str | None = None
     dynamic: bool = False
+    cal_id: int | None = Field(None, description="The Named or Document CAL used, when one was")
 
 
 class LicenseRequest(Body):
@@ -63,9 +65,23 @@ class ClearRequest(Body):
     confirm: bool = Field(..., description="Must be true: every CAL assignment is removed (a backup is written first)")
 
 
+# The site checks names, roles and passwords itself, with the messages the CLI shows for a local site:
+# these bounds only keep bodies small.
 class TokenRequest(Body):
-    name: str = Field(..., min_length=1, max_length=100)
-    role: Literal["admin", "viewer", "gate"]
+    name: str = Field(..., max_length=1000, description="1 to 100 characters")
+    role: str = Field(..., max_length=100, description="admin, viewer or gate")
+
+
+class TokenCreated(BaseModel):
+    token: TokenView
+    secret: str = Field(..., description="Shown this once: only its hash is kept")
+
+
+class ConsoleUserRequest(Body):
+    username: str = Field(..., max_length=1000, description="1 to 100 characters, no spaces")
+    password: str = Field(..., max_length=1000, description="At least 10 characters")
+    role: str = Field("admin", max_length=100, description="admin or viewer")
+    replace: bool = Field(False, description="Set a new password and role for an existing user")
 
 
 def parse_body(model: type[BodyModel], content: bytes) -> BodyModel:

@@ -8,9 +8,10 @@ import typer
 
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
-from calkeeper.cli.output import EXIT_REFUSED, emit_json, err, out, reporting, show, table, when
+from calkeeper.cli.output import emit_json, err, out, reporting, show, table, when
 from calkeeper.contract.views import to_json
 from calkeeper.core.cals import CalType
+from calkeeper.core.error_codes import EXIT_REFUSED
 
 
 def open_document(
@@ -58,7 +59,7 @@ def user_cals(ctx: typer.Context, user: str = typer.Argument(...), as_json: bool
             rows.append(["Named User CAL", "all documents", c.source, when(c.last_used, now=now),
                          when(c.quarantined_until, now=now)])
         for c in info.document_cals:
-            rows.append(["Document CAL", c.document, c.source, when(c.last_used, now=now),
+            rows.append(["Document CAL", c.document or "-", c.source, when(c.last_used, now=now),
                          when(c.quarantined_until, now=now)])
         for s in info.session_cals:
             rows.append(["Session CAL", f"{s['machine']} / {s['client']}", "session",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 
 from calkeeper.cli.context import ctx_of
-from calkeeper.cli.output import fail, out, reporting, show, table, when
+from calkeeper.cli.output import fail, out, print_lines, reporting, show, table, when
 
 app = typer.Typer(help="CAL pools, settings and Named User CALs.", no_args_is_help=True)
 
@@ -70,7 +70,7 @@ def assign(
     """Assign Named User CALs by hand; all or nothing."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().assign_named_cals(users)
-    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(f"{o.user}: {o.outcome}" for o in outcomes))
 
 
 @app.command("list")
@@ -106,7 +106,7 @@ def remove(
     """Remove Named CALs: freed at once, or quarantined until last used + 7 days."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().remove_named_cals(users)
-    show(outcomes, as_json, lambda: [out.print(_removal(o)) for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(_removal(o) for o in outcomes))
 
 
 @app.command("restore")
@@ -118,7 +118,7 @@ def restore(
     """Undo removals while the CAL is quarantined."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().restore_named_cals(users)
-    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(f"{o.user}: {o.outcome}" for o in outcomes))
 
 
 def _removal(outcome: object) -> str:

@@ -10,7 +10,8 @@ import typer
 
 from calkeeper.bootstrap import bootstrap
 from calkeeper.cli.output import fail
-from calkeeper.cli.remote import RemoteSite
+from calkeeper.client import RemoteSite
+from calkeeper.contract.operations import SiteOperations
 from calkeeper.core.error_codes import EXIT_USAGE
 from calkeeper.core.errors import InvalidInput
 from calkeeper.settings import Settings, load_settings
@@ -24,7 +25,7 @@ class CliContext:
     server: str | None = None  # run the commands against this CAL server's REST API
     token: str | None = field(default=None, repr=False)
     _settings: Settings | None = None
-    _site: LocalSite | RemoteSite | None = field(default=None, repr=False)
+    _site: SiteOperations | None = field(default=None, repr=False)
 
     @property
     def remote(self) -> bool:
@@ -43,7 +44,7 @@ class CliContext:
         except (KeyError, OSError):
             return "cli"
 
-    def site(self) -> LocalSite | RemoteSite:
+    def site(self) -> SiteOperations:
         """The site the commands work on: the server given, or the local one the settings point at.
 
         A local site's database is created and migrated when new.
@@ -57,14 +58,11 @@ class CliContext:
         return self._site
 
     def require_local(self, ctx: typer.Context) -> None:
-        """Stop a command that has no REST endpoint when the CLI was pointed at a server."""
+        """Stop a command that works on this machine only (serve, demo, authority) when pointed at a server."""
         if self.server is not None:
-            words, at = [], ctx
-            while at.parent is not None:  # the root's name may be 'python -m calkeeper.cli'
-                words.insert(0, at.info_name or "")
-                at = at.parent
-            fail(f"'calkeeper {' '.join(words)}' runs only against a local data dir (--data-dir or --db): the REST API "
-                 f"has no endpoint for it, so it cannot run against --server {self.server} "
+            words = ctx.command_path.split()[1:]  # the root's name may be 'python -m calkeeper.cli'
+            fail(f"'calkeeper {' '.join(words)}' runs only against a local data dir (--data-dir or --db): it works "
+                 f"on this machine, so it cannot run against --server {self.server} "
                  "(unset CALKEEPER_SERVER to run it here)", EXIT_USAGE)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from calkeeper.cli.cal_cmds import JSON, _removal
 from calkeeper.cli.context import ctx_of
-from calkeeper.cli.output import out, reporting, show, table, when
+from calkeeper.cli.output import out, print_lines, reporting, show, table, when
 
 app = typer.Typer(help="Documents and their Document CALs.", no_args_is_help=True)
 
@@ -37,7 +37,7 @@ def allocate(
 ) -> None:
     """Set "Number of CALs allocated to this Document"."""
     with reporting(as_json):
-        view = ctx_of(ctx).site().set_document_allocation(document, cals)
+        view = ctx_of(ctx).site().update_document(document, cals_allocated=cals)
     show(view, as_json, lambda: out.print(
         f"{view.path}: {view.cals_allocated} Document CALs allocated, {view.cals_assigned} assigned."))
 
@@ -53,7 +53,7 @@ def dynamic(
     if state not in {"on", "off"}:
         raise typer.BadParameter("say 'on' or 'off'", param_hint="STATE")
     with reporting(as_json):
-        view = ctx_of(ctx).site().set_document_dynamic(document, state == "on")
+        view = ctx_of(ctx).site().update_document(document, allow_dynamic_assignment=state == "on")
     show(view, as_json, lambda: out.print(
         f"{view.path}: dynamic CAL assignment {'on' if view.allow_dynamic_assignment else 'off'}."))
 
@@ -64,7 +64,7 @@ def assign(ctx: typer.Context, document: str = typer.Argument(...),
     """Assign Document CALs for one document; all or nothing."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().assign_document_cals(document, users)
-    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(f"{o.user}: {o.outcome}" for o in outcomes))
 
 
 @app.command("remove")
@@ -73,7 +73,7 @@ def remove(ctx: typer.Context, document: str = typer.Argument(...),
     """Remove Document CALs: freed at once, or quarantined until last used + 7 days."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().remove_document_cals(document, users)
-    show(outcomes, as_json, lambda: [out.print(_removal(o)) for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(_removal(o) for o in outcomes))
 
 
 @app.command("restore")
@@ -82,7 +82,7 @@ def restore(ctx: typer.Context, document: str = typer.Argument(...),
     """Undo Document CAL removals while quarantined."""
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().restore_document_cals(document, users)
-    show(outcomes, as_json, lambda: [out.print(f"{o.user}: {o.outcome}") for o in outcomes])
+    show(outcomes, as_json, lambda: print_lines(f"{o.user}: {o.outcome}" for o in outcomes))
 
 
 @app.command("users")
@@ -102,4 +102,4 @@ def release(ctx: typer.Context, document: str = typer.Argument(...), as_json: bo
     with reporting(as_json):
         result = ctx_of(ctx).site().release_missing_document(document)
     show(result, as_json, lambda: out.print(
-        f"{result['document']}: released {result['cals_released']} Document CALs and forgot the document."))
+        f"{result.document}: released {result.cals_released} Document CALs and forgot the document."))

@@ -27,7 +27,7 @@ def clear_cal_data(
         fail("--backup names a file on this machine: a server writes its backup in its own backups folder", 2)
     # A server picks the backup file itself; locally it goes where --backup says, or to the backups folder.
     target = None if cli.remote else (
-        backup or cli.settings.backups_dir / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
+        backup or cli.settings.backups_dir / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json")
     if not yes:
         out.print("This removes every CAL assignment, document allocation, quarantine, session and usage "
                   "record. The license, documents, users and settings stay.")
@@ -37,16 +37,14 @@ def clear_cal_data(
             raise typer.Exit(1)
     with reporting(as_json):
         outcome = cli.site().clear_cal_data(backup_to=target)
-    undo = f"undo with 'calkeeper restore {outcome.backup}'" + (" on the server's host" if cli.remote else "")
     show(outcome, as_json, lambda: out.print(
         f"CAL data cleared ({', '.join(f'{k}: {v}' for k, v in outcome.removed.items())}).\n"
-        f"Backup: {outcome.backup}; {undo}."))
+        f"Backup: {outcome.backup}; undo with 'calkeeper restore {outcome.backup}' on the site's host."))
 
 
 def backup(ctx: typer.Context, file: Path = typer.Argument(..., help="The backup file to write."),
            as_json: bool = JSON) -> None:
-    """Write the site's data (settings, license, documents, CALs) to a file."""
-    ctx_of(ctx).require_local(ctx)
+    """Write the site's data (settings, license, documents, CALs) to a file (with --server: download it)."""
     with reporting(as_json):
         counts = ctx_of(ctx).site().backup(file)
     show(counts, as_json, lambda: out.print(
@@ -55,8 +53,7 @@ def backup(ctx: typer.Context, file: Path = typer.Argument(..., help="The backup
 
 def restore(ctx: typer.Context, file: Path = typer.Argument(..., help="A backup file."),
             as_json: bool = JSON) -> None:
-    """Replace the site's data with a backup (the audit trail is kept and notes the restore)."""
-    ctx_of(ctx).require_local(ctx)
+    """Replace the site's data with a backup (with --server: uploaded); the audit trail is kept and notes it."""
     with reporting(as_json):
         counts = ctx_of(ctx).site().restore(file)
     show(counts, as_json, lambda: out.print(f"Restored {file} ({sum(counts.values())} rows)."))
@@ -85,5 +82,5 @@ def denials(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1, 
         rows = ctx_of(ctx).site().denials(limit=limit)
     show(rows, as_json, lambda: table(
         "Denials", ["when (UTC)", "user", "document", "machine", "reason"],
-        [[f"{r['at']:%Y-%m-%d %H:%M:%S}", r["user_name"] or "(anonymous)", r["document"], r["machine"],
-          r["reason"]] for r in rows]))
+        [[f"{r.at:%Y-%m-%d %H:%M:%S}", r.user_name or "(anonymous)", r.document, r.machine, r.reason]
+         for r in rows]))

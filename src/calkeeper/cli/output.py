@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -77,7 +77,13 @@ def reporting(as_json: bool = False) -> Iterator[None]:
         raise typer.Exit(exit_code_of(error)) from None
 
 
-def show(value: Any, as_json: bool, render: Callable[[], None]) -> None:
+def print_lines(lines: Iterable[str]) -> None:
+    """Print one line each."""
+    for line in lines:
+        out.print(line)
+
+
+def show(value: Any, as_json: bool, render: Callable[[], object]) -> None:
     if as_json:
         emit_json(value)
     else:

@@ -76,7 +76,6 @@ def serve(
 def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="admin, viewer or gate"),
            name: str = typer.Option(..., "--name"), as_json: bool = JSON) -> None:
     """Create a token; its secret is printed once and only its hash is kept."""
-    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         view, secret = ctx_of(ctx).site().create_token(name=name, role=role)
     show({"token": view, "secret": secret}, as_json, lambda: out.print(
@@ -86,7 +85,6 @@ def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="adm
 @tokens.command("revoke")
 def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's name or id.")) -> None:
     """Revoke a token; it stops working on every node within a second."""
-    ctx_of(ctx).require_local(ctx)
     with reporting():
         revoked = ctx_of(ctx).site().revoke_token(name)
     out.print(f"Revoked {len(revoked)} token(s) named '{name}'.")
@@ -95,7 +93,6 @@ def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's
 @tokens.command("list")
 def list_tokens(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Every token, without its secret."""
-    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         views = ctx_of(ctx).site().list_tokens()
     show(views, as_json, lambda: table(
@@ -116,7 +113,6 @@ def create_admin(
     replace: bool = typer.Option(False, "--replace", help="Set a new password for an existing user."),
 ) -> None:
     """Create a console user (the password is asked for, or read from standard input)."""
-    ctx_of(ctx).require_local(ctx)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
     with reporting():
         view = ctx_of(ctx).site().create_console_user(username=username, password=password, role=role,
@@ -127,7 +123,6 @@ def create_admin(
 @admins.command("list")
 def list_admins(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Console users and their roles."""
-    ctx_of(ctx).require_local(ctx)
     with reporting(as_json):
         views = ctx_of(ctx).site().list_console_users()
     show(views, as_json, lambda: table("Console users", ["user", "role", "created", "disabled"],

@@ -19,13 +19,25 @@ the ``calkeeper.core.errors`` classes rebuilt from the server's ``{"error": {cod
     └── StoreUnavailable
         └── ServerUnavailable  the server cannot be reached, or did not answer in time
 
-Views come back as the dataclasses of ``calkeeper.contract.views``, as the local ``Site`` returns them.
+Views come back as the dataclasses of ``calkeeper.contract.views``, as the local site returns them.
+``RemoteSite`` offers a server as ``calkeeper.contract.SiteOperations``, the local site's interface:
+
+    site = RemoteSite("http://cal.acme.local:8080", token)
+    site.assign_named_cals("ACME\\alice;ACME\\bob")
+
+This package loads httpx, ``calkeeper.core`` and ``calkeeper.contract`` only: an app server embeds it
+without the server's database, web and CLI libraries.
 """
 
+from calkeeper.client import lean_httpx  # noqa: F401  (first: httpx without its command-line tool)
+
+# isort: split
+from calkeeper.client.async_client import AsyncCalkeeperClient
 from calkeeper.client.calls import AccessResult
-from calkeeper.client.clients import AsyncCalkeeperClient, CalkeeperClient
 from calkeeper.client.errors import error_from_response
+from calkeeper.client.remote import RemoteSite
+from calkeeper.client.sync_client import CalkeeperClient
 from calkeeper.core.errors import ApiAuthError, ServerUnavailable
 
-__all__ = ["AccessResult", "ApiAuthError", "AsyncCalkeeperClient", "CalkeeperClient", "ServerUnavailable",
-           "error_from_response"]
+__all__ = ["AccessResult", "ApiAuthError", "AsyncCalkeeperClient", "CalkeeperClient", "RemoteSite",
+           "ServerUnavailable", "error_from_response"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import FunctionType
 from typing import Any
 from urllib.parse import quote
@@ -17,12 +19,16 @@ from calkeeper.contract.views import (
     CalPage,
     CalSettings,
     ClearOutcome,
+    ConsoleUserView,
+    DenialView,
     DocumentView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    TokenView,
     UserCals,
     from_json,
 )
@@ -41,12 +47,13 @@ class AccessResult:
     session_id: str | None = None
     code: str | None = None
     dynamic: bool = False
+    cal_id: int | None = None
 
     def decision(self) -> Decision:
         """The same answer as the core's Grant or Denial."""
         if self.granted:
-            return Grant(CalType(self.cal_type), self.session_id or "", self.user, self.document, self.reason,
-                         dynamic=self.dynamic)
+            return Grant(CalType(self.cal_type or ""), self.session_id or "", self.user, self.document, self.reason,
+                         dynamic=self.dynamic, cal_id=self.cal_id)
         return Denial(self.user, self.document, self.reason, self.code or "refused")
 
 
@@ -60,6 +67,8 @@ class Call:
     json: Any = None
     params: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    content: bytes | None = None  # a body sent as it is (a backup to restore) instead of JSON
+    download: bool = False  # the answer is a file: the client saves it, then ``parse`` reads (file, headers)
 
 
 def _reader(kind: Any) -> Callable[[Any], Any]:
@@ -80,6 +89,22 @@ def _user_cals(data: Any) -> UserCals:
     cals = from_json(UserCals, data)
     return UserCals(cals.user, cals.named_cal, cals.document_cals, _with_times(cals.session_cals),
                     _with_times(cals.usage_cals))
+
+
+def _token_made(data: Any) -> tuple[TokenView, str]:
+    return from_json(TokenView, data["token"]), str(data["secret"])
+
+
+ROWS_HEADER = "Calkeeper-Backup-Rows"
+
+
+def backup_counts(saved: tuple[Path, Mapping[str, str]]) -> dict[str, int]:
+    """The rows per table of a downloaded backup, in the order the server counted them (the file's is sorted)."""
+    path, headers = saved
+    content = json.loads(path.read_bytes())
+    counts = {str(name): len(rows) for name, rows in content["tables"].items()}
+    order = json.loads(headers.get(ROWS_HEADER) or "{}")
+    return {name: counts[name] for name in order if name in counts} | counts
 
 
 def _seg(text: str) -> str:
@@ -160,6 +185,14 @@ class Calls:
         return _send("POST", f"/cals/named/{_seg(user)}/restore", AssignOutcome, None, key)
 
     @staticmethod
+    def remove_named_cals(users: str | list[str], key: str | None) -> Call:
+        return _send("POST", "/cals/named/remove", list[RemovalOutcome], {"users": users}, key)
+
+    @staticmethod
+    def restore_named_cals(users: str | list[str], key: str | None) -> Call:
+        return _send("POST", "/cals/named/restore", list[AssignOutcome], {"users": users}, key)
+
+    @staticmethod
     def list_documents() -> Call:
         return _get("/documents", list[DocumentView])
 
@@ -189,6 +222,14 @@ class Calls:
         return _send("POST", f"/documents/{_doc(document)}/cals/{_seg(user)}/restore", AssignOutcome, None, key)
 
     @staticmethod
+    def remove_document_cals(document: str, users: str | list[str], key: str | None) -> Call:
+        return _send("POST", f"/documents/{_doc(document)}/cals/remove", list[RemovalOutcome], {"users": users}, key)
+
+    @staticmethod
+    def restore_document_cals(document: str, users: str | list[str], key: str | None) -> Call:
+        return _send("POST", f"/documents/{_doc(document)}/cals/restore", list[AssignOutcome], {"users": users}, key)
+
+    @staticmethod
     def user_cals(user: str) -> Call:
         return _get(f"/users/{_seg(user)}/cals", _user_cals)
 
@@ -197,9 +238,43 @@ class Calls:
         return _send("POST", "/maintenance/clear-cal-data", ClearOutcome, {"confirm": True}, key)
 
     @staticmethod
+    def release_document(document: str, key: str | None) -> Call:
+        return _send("POST", f"/documents/{_doc(document)}/release", ReleaseOutcome, None, key)
+
+    @staticmethod
+    def backup() -> Call:
+        return Call("GET", "/api/v1/backup", backup_counts, download=True)
+
+    @staticmethod
+    def restore(content: bytes) -> Call:
+        return Call("POST", "/api/v1/restore", _reader(dict[str, int]), content=content)
+
+    @staticmethod
     def audit(limit: int, action: str, target: str) -> Call:
         return _get("/audit", list[AuditView], limit=limit, action=action, target=target)
 
     @staticmethod
     def denials(limit: int) -> Call:
-        return _get("/denials", _with_times, limit=limit)
+        return _get("/denials", list[DenialView], limit=limit)
+
+    @staticmethod
+    def create_token(name: str, role: str) -> Call:
+        # No Idempotency-Key: a kept answer would keep the token's secret, which is shown once only.
+        return _send("POST", "/tokens", _token_made, {"name": name, "role": role})
+
+    @staticmethod
+    def revoke_token(name_or_id: str) -> Call:
+        return _send("DELETE", f"/tokens/{_seg(name_or_id)}", list[TokenView])
+
+    @staticmethod
+    def list_tokens() -> Call:
+        return _get("/tokens", list[TokenView])
+
+    @staticmethod
+    def create_console_user(username: str, password: str, role: str, replace: bool) -> Call:
+        body = {"username": username, "password": password, "role": role, "replace": replace}
+        return _send("POST", "/console-users", ConsoleUserView, body)
+
+    @staticmethod
+    def list_console_users() -> Call:
+        return _get("/console-users", list[ConsoleUserView])

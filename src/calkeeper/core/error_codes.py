@@ -6,8 +6,8 @@
     │                            500  1   internal_error
     ├── InvalidInput             422  2   invalid_input, invalid_request, authority_not_configured,
     │   │                                 serial_taken, no_named_cal, invalid_key (authority)
-    │   ├── InvalidUsers         422  2   invalid_user
-    │   └── LocalOnly            422  2   local_only (CLI)
+    │   │                        413  2   backup_too_large
+    │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority)
     │   ├── UnknownDocument      404  2   unknown_document
     │   ├── UnknownUser          404  2   unknown_user
@@ -86,8 +86,8 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.CalkeeperError, 500, EXIT_REFUSED, "internal_error"),
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "invalid_input", "invalid_request", "authority_not_configured",
            "serial_taken", "no_named_cal", "invalid_key"),
+    *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
-    *_rows(e.LocalOnly, 422, EXIT_USAGE, "local_only"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
     *_rows(e.UnknownUser, 404, EXIT_USAGE, "unknown_user"),
@@ -127,6 +127,7 @@ HTTP_STATUS_MEANING: dict[int, str] = {
     404: "Something named in the request does not exist",
     405: "The method is not allowed on this path",
     409: "A licensing rule refused it, or the Idempotency-Key was used for another request",
+    413: "The body is larger than this endpoint takes",
     422: "The request, or a value in it, is not valid",
     429: "Too many bad API tokens from this address",
     500: "An unexpected error; it has been logged",

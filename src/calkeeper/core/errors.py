@@ -3,7 +3,6 @@
     CalkeeperError                 (code, message in the admin's words, details)
     ├── InvalidInput               bad usage: malformed names, negative numbers
     │   ├── InvalidUsers           a ';' list with invalid entries (each one named)
-    │   └── LocalOnly              a CLI command with no REST endpoint, asked to run against a server
     ├── NotFound
     │   ├── UnknownDocument
     │   ├── UnknownUser            no CAL of that kind for the user
@@ -51,12 +50,6 @@ class InvalidInput(CalkeeperError):
 
 class InvalidUsers(InvalidInput):
     code = "invalid_user"
-
-
-class LocalOnly(InvalidInput):
-    """A command that has no REST endpoint was asked to run against a server."""
-
-    code = "local_only"
 
 
 class NotFound(CalkeeperError):

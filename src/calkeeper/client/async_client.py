@@ -1,0 +1,190 @@
+"""``AsyncCalkeeperClient``: the methods of ``CalkeeperClient``, awaitable, on one ``httpx.AsyncClient``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from calkeeper.client.base import ClientBase, read_upload, saving
+from calkeeper.client.calls import AccessResult, Call, Calls
+from calkeeper.client.errors import error_from_response
+from calkeeper.contract.views import (
+    AssignedCal,
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    ConsoleUserView,
+    DenialView,
+    DocumentView,
+    LicenseChange,
+    LicenseUpdate,
+    LicenseView,
+    ReleaseOutcome,
+    RemovalOutcome,
+    SessionEnd,
+    TokenView,
+    UserCals,
+)
+
+
+class AsyncCalkeeperClient(ClientBase):
+    """The same methods as CalkeeperClient, awaitable, on one httpx.AsyncClient; ``async with`` or aclose() it."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, token, timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=timeout,
+                                       transport=transport)
+
+    async def _run(self, call: Call) -> Any:
+        try:
+            response = await self._http.request(**self._request(call))
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from error
+        return self._read(call, response)
+
+    async def _download(self, call: Call, target: Path) -> Any:
+        try:
+            async with self._http.stream(**self._request(call)) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise error_from_response(response)
+                with saving(target) as file:  # local disk writes of a backup: brief, left on the loop's thread
+                    async for chunk in response.aiter_bytes():
+                        file.write(chunk)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from error
+        return self._parse(call, response, lambda: (target, response.headers))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCalkeeperClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def access(self, user: str | None, document: str, machine: str | None = None, client: str = "ajax", *,
+                     idempotency_key: str | None = None) -> AccessResult:
+        return await self._run(Calls.access(user, document, machine, client, idempotency_key))
+
+    async def end_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionEnd:
+        return await self._run(Calls.end_session(session_id, idempotency_key))
+
+    async def license(self) -> LicenseView:
+        return await self._run(Calls.license())
+
+    async def apply_license(self, *, serial: str, control: str, owner: str, organization: str,
+                            lef: str | None = None) -> LicenseView:
+        return await self._run(Calls.apply_license(serial, control, owner, organization, lef))
+
+    async def update_license(self, *, idempotency_key: str | None = None) -> LicenseUpdate:
+        return await self._run(Calls.update_license(idempotency_key))
+
+    async def license_history(self) -> list[LicenseChange]:
+        return await self._run(Calls.license_history())
+
+    async def cal_overview(self) -> CalOverview:
+        return await self._run(Calls.cal_overview())
+
+    async def update_cal_settings(self, *, allow_dynamic_assignment: bool | None = None,
+                                  allow_license_lease: bool | None = None,
+                                  identification_mode: str | None = None) -> CalSettings:
+        return await self._run(Calls.update_cal_settings(allow_dynamic_assignment, allow_license_lease,
+                                                          identification_mode))
+
+    async def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "") -> CalPage:
+        return await self._run(Calls.list_named_cals(after, limit, search))
+
+    async def assign_named_cals(self, users: str | list[str], *,
+                                idempotency_key: str | None = None) -> list[AssignOutcome]:
+        return await self._run(Calls.assign_named_cals(users, idempotency_key))
+
+    async def remove_named_cal(self, user: str) -> RemovalOutcome:
+        return await self._run(Calls.remove_named_cal(user))
+
+    async def restore_named_cal(self, user: str, *, idempotency_key: str | None = None) -> AssignOutcome:
+        return await self._run(Calls.restore_named_cal(user, idempotency_key))
+
+    async def remove_named_cals(self, users: str | list[str], *,
+                                idempotency_key: str | None = None) -> list[RemovalOutcome]:
+        return await self._run(Calls.remove_named_cals(users, idempotency_key))
+
+    async def restore_named_cals(self, users: str | list[str], *,
+                                 idempotency_key: str | None = None) -> list[AssignOutcome]:
+        return await self._run(Calls.restore_named_cals(users, idempotency_key))
+
+    async def list_documents(self) -> list[DocumentView]:
+        return await self._run(Calls.list_documents())
+
+    async def document(self, document: str) -> DocumentView:
+        return await self._run(Calls.document(document))
+
+    async def update_document(self, document: str, *, cals_allocated: int | None = None,
+                              allow_dynamic_assignment: bool | None = None) -> DocumentView:
+        return await self._run(Calls.update_document(document, cals_allocated, allow_dynamic_assignment))
+
+    async def list_document_cals(self, document: str) -> list[AssignedCal]:
+        return await self._run(Calls.list_document_cals(document))
+
+    async def assign_document_cals(self, document: str, users: str | list[str], *,
+                                   idempotency_key: str | None = None) -> list[AssignOutcome]:
+        return await self._run(Calls.assign_document_cals(document, users, idempotency_key))
+
+    async def remove_document_cal(self, document: str, user: str) -> RemovalOutcome:
+        return await self._run(Calls.remove_document_cal(document, user))
+
+    async def restore_document_cal(self, document: str, user: str, *,
+                                   idempotency_key: str | None = None) -> AssignOutcome:
+        return await self._run(Calls.restore_document_cal(document, user, idempotency_key))
+
+    async def remove_document_cals(self, document: str, users: str | list[str], *,
+                                   idempotency_key: str | None = None) -> list[RemovalOutcome]:
+        return await self._run(Calls.remove_document_cals(document, users, idempotency_key))
+
+    async def restore_document_cals(self, document: str, users: str | list[str], *,
+                                    idempotency_key: str | None = None) -> list[AssignOutcome]:
+        return await self._run(Calls.restore_document_cals(document, users, idempotency_key))
+
+    async def user_cals(self, user: str) -> UserCals:
+        return await self._run(Calls.user_cals(user))
+
+    async def clear_cal_data(self, *, idempotency_key: str | None = None) -> ClearOutcome:
+        return await self._run(Calls.clear_cal_data(idempotency_key))
+
+    async def audit(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
+        return await self._run(Calls.audit(limit, action, target))
+
+    async def denials(self, *, limit: int = 100) -> list[DenialView]:
+        return await self._run(Calls.denials(limit))
+
+    async def release_document(self, document: str, *, idempotency_key: str | None = None) -> ReleaseOutcome:
+        return await self._run(Calls.release_document(document, idempotency_key))
+
+    async def backup(self, path: str | Path) -> dict[str, int]:
+        return await self._download(Calls.backup(), Path(path))
+
+    async def restore(self, path: str | Path) -> dict[str, int]:
+        return await self._run(Calls.restore(read_upload(Path(path))))
+
+    async def create_token(self, *, name: str, role: str) -> tuple[TokenView, str]:
+        return await self._run(Calls.create_token(name, role))
+
+    async def revoke_token(self, name_or_id: str) -> list[TokenView]:
+        return await self._run(Calls.revoke_token(name_or_id))
+
+    async def list_tokens(self) -> list[TokenView]:
+        return await self._run(Calls.list_tokens())
+
+    async def create_console_user(self, *, username: str, password: str, role: str,
+                                  replace: bool = False) -> ConsoleUserView:
+        return await self._run(Calls.create_console_user(username, password, role, replace))
+
+    async def list_console_users(self) -> list[ConsoleUserView]:
+        return await self._run(Calls.list_console_users())

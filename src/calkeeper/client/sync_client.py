@@ -1,0 +1,228 @@
+"""``CalkeeperClient``: the CAL server's REST API, one blocking call per method, on httpx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from calkeeper.client.base import ClientBase, read_upload, saving
+from calkeeper.client.calls import AccessResult, Call, Calls
+from calkeeper.client.errors import error_from_response
+from calkeeper.contract.views import (
+    AssignedCal,
+    AssignOutcome,
+    AuditView,
+    CalOverview,
+    CalPage,
+    CalSettings,
+    ClearOutcome,
+    ConsoleUserView,
+    DenialView,
+    DocumentView,
+    LicenseChange,
+    LicenseUpdate,
+    LicenseView,
+    ReleaseOutcome,
+    RemovalOutcome,
+    SessionEnd,
+    TokenView,
+    UserCals,
+)
+
+
+class CalkeeperClient(ClientBase):
+    """The CAL server's REST API, one blocking call per method; use it as a context manager or close() it.
+
+    POSTs take an ``idempotency_key``: a retry with the same key is answered, not run again.
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(base_url, token, timeout)
+        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout, transport=transport)
+
+    def _run(self, call: Call) -> Any:
+        try:
+            response = self._http.request(**self._request(call))
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from error
+        return self._read(call, response)
+
+    def _download(self, call: Call, target: Path) -> Any:
+        try:
+            with self._http.stream(**self._request(call)) as response:
+                if response.is_error:
+                    response.read()
+                    raise error_from_response(response)
+                with saving(target) as file:
+                    for chunk in response.iter_bytes():
+                        file.write(chunk)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from error
+        return self._parse(call, response, lambda: (target, response.headers))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CalkeeperClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def access(self, user: str | None, document: str, machine: str | None = None, client: str = "ajax", *,
+               idempotency_key: str | None = None) -> AccessResult:
+        """May this user (None: anonymous) open this document? A refusal is an answer, not an error."""
+        return self._run(Calls.access(user, document, machine, client, idempotency_key))
+
+    def end_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionEnd:
+        """End a session; a Session CAL is held at least 15 minutes from its start."""
+        return self._run(Calls.end_session(session_id, idempotency_key))
+
+    def license(self) -> LicenseView:
+        """The license in force; NoLicense when there is none."""
+        return self._run(Calls.license())
+
+    def apply_license(self, *, serial: str, control: str, owner: str, organization: str,
+                      lef: str | None = None) -> LicenseView:
+        """Apply a license; LicenseRejected (its code names the failed check) when it cannot be.
+
+        Without a LEF the server fetches it from the license authority.
+        """
+        return self._run(Calls.apply_license(serial, control, owner, organization, lef))
+
+    def update_license(self, *, idempotency_key: str | None = None) -> LicenseUpdate:
+        """Update license from server: the server fetches the newest LEF for its serial and applies it."""
+        return self._run(Calls.update_license(idempotency_key))
+
+    def license_history(self) -> list[LicenseChange]:
+        """Every license applied, newest first."""
+        return self._run(Calls.license_history())
+
+    def cal_overview(self) -> CalOverview:
+        """Pools per CAL type and the server-wide settings."""
+        return self._run(Calls.cal_overview())
+
+    def update_cal_settings(self, *, allow_dynamic_assignment: bool | None = None,
+                            allow_license_lease: bool | None = None,
+                            identification_mode: str | None = None) -> CalSettings:
+        """Change the server-wide settings given; the others stay."""
+        return self._run(Calls.update_cal_settings(allow_dynamic_assignment, allow_license_lease,
+                                                    identification_mode))
+
+    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "") -> CalPage:
+        """Assigned Named CALs, a page at a time (pass a page's next_after as after)."""
+        return self._run(Calls.list_named_cals(after, limit, search))
+
+    def assign_named_cals(self, users: str | list[str], *, idempotency_key: str | None = None) -> list[AssignOutcome]:
+        """Assign Named CALs to a ';' list or a list of users; all or nothing."""
+        return self._run(Calls.assign_named_cals(users, idempotency_key))
+
+    def remove_named_cal(self, user: str) -> RemovalOutcome:
+        """Remove a Named CAL: freed at once, or quarantined until last used + 7 days."""
+        return self._run(Calls.remove_named_cal(user))
+
+    def restore_named_cal(self, user: str, *, idempotency_key: str | None = None) -> AssignOutcome:
+        """Undo a Named CAL removal while it is quarantined."""
+        return self._run(Calls.restore_named_cal(user, idempotency_key))
+
+    def remove_named_cals(self, users: str | list[str], *,
+                          idempotency_key: str | None = None) -> list[RemovalOutcome]:
+        """Remove the Named CALs of a ';' list or a list of users; all or nothing."""
+        return self._run(Calls.remove_named_cals(users, idempotency_key))
+
+    def restore_named_cals(self, users: str | list[str], *,
+                           idempotency_key: str | None = None) -> list[AssignOutcome]:
+        """Undo the Named CAL removals of a list of users while quarantined; all or nothing."""
+        return self._run(Calls.restore_named_cals(users, idempotency_key))
+
+    def list_documents(self) -> list[DocumentView]:
+        """The documents of the root folder with their allocation."""
+        return self._run(Calls.list_documents())
+
+    def document(self, document: str) -> DocumentView:
+        """One document, matched as the access gate matches it."""
+        return self._run(Calls.document(document))
+
+    def update_document(self, document: str, *, cals_allocated: int | None = None,
+                        allow_dynamic_assignment: bool | None = None) -> DocumentView:
+        """Set the CALs allocated to a document and its dynamic CAL assignment."""
+        return self._run(Calls.update_document(document, cals_allocated, allow_dynamic_assignment))
+
+    def list_document_cals(self, document: str) -> list[AssignedCal]:
+        """Users holding Document CALs for the document."""
+        return self._run(Calls.list_document_cals(document))
+
+    def assign_document_cals(self, document: str, users: str | list[str], *,
+                             idempotency_key: str | None = None) -> list[AssignOutcome]:
+        """Assign Document CALs out of the document's allocation; all or nothing."""
+        return self._run(Calls.assign_document_cals(document, users, idempotency_key))
+
+    def remove_document_cal(self, document: str, user: str) -> RemovalOutcome:
+        """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
+        return self._run(Calls.remove_document_cal(document, user))
+
+    def restore_document_cal(self, document: str, user: str, *, idempotency_key: str | None = None) -> AssignOutcome:
+        """Undo a Document CAL removal while it is quarantined."""
+        return self._run(Calls.restore_document_cal(document, user, idempotency_key))
+
+    def remove_document_cals(self, document: str, users: str | list[str], *,
+                             idempotency_key: str | None = None) -> list[RemovalOutcome]:
+        """Remove the Document CALs of a list of users; all or nothing."""
+        return self._run(Calls.remove_document_cals(document, users, idempotency_key))
+
+    def restore_document_cals(self, document: str, users: str | list[str], *,
+                              idempotency_key: str | None = None) -> list[AssignOutcome]:
+        """Undo the Document CAL removals of a list of users while quarantined; all or nothing."""
+        return self._run(Calls.restore_document_cals(document, users, idempotency_key))
+
+    def user_cals(self, user: str) -> UserCals:
+        """Every CAL a user holds, of every type."""
+        return self._run(Calls.user_cals(user))
+
+    def clear_cal_data(self, *, idempotency_key: str | None = None) -> ClearOutcome:
+        """Remove every CAL assignment, allocation, quarantine, session and usage record (the server backs up first)."""
+        return self._run(Calls.clear_cal_data(idempotency_key))
+
+    def audit(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
+        """Who changed what, when (newest first)."""
+        return self._run(Calls.audit(limit, action, target))
+
+    def denials(self, *, limit: int = 100) -> list[DenialView]:
+        """Opens that were refused, newest first."""
+        return self._run(Calls.denials(limit))
+
+    def release_document(self, document: str, *, idempotency_key: str | None = None) -> ReleaseOutcome:
+        """Release the CALs of a document that went missing from the root folder, and forget it."""
+        return self._run(Calls.release_document(document, idempotency_key))
+
+    def backup(self, path: str | Path) -> dict[str, int]:
+        """Download a backup of the site's data to a file on this machine; returns its rows per table."""
+        return self._download(Calls.backup(), Path(path))
+
+    def restore(self, path: str | Path) -> dict[str, int]:
+        """Replace the site's data with a backup file from this machine; a bad file changes nothing."""
+        return self._run(Calls.restore(read_upload(Path(path))))
+
+    def create_token(self, *, name: str, role: str) -> tuple[TokenView, str]:
+        """Make an API token (admin, viewer or gate); returns it and its secret, shown only now."""
+        return self._run(Calls.create_token(name, role))
+
+    def revoke_token(self, name_or_id: str) -> list[TokenView]:
+        """Revoke the live tokens with this name (or id); they stop working on every node within a second."""
+        return self._run(Calls.revoke_token(name_or_id))
+
+    def list_tokens(self) -> list[TokenView]:
+        """Every token, without its secret."""
+        return self._run(Calls.list_tokens())
+
+    def create_console_user(self, *, username: str, password: str, role: str,
+                            replace: bool = False) -> ConsoleUserView:
+        """Create a console user (or, with replace, set a new password and role)."""
+        return self._run(Calls.create_console_user(username, password, role, replace))
+
+    def list_console_users(self) -> list[ConsoleUserView]:
+        """Every console user."""
+        return self._run(Calls.list_console_users())
