@@ -89,10 +89,8 @@ class LocalSite:
             allow_dynamic_assignment=allow_dynamic_assignment, allow_license_lease=allow_license_lease,
             identification_mode=identification_mode, actor=actor)
 
-    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
-                        offset: int = 0) -> CalPage:
-        return self.app.named_cals.list_named_cals(after=after, limit=limit, search=search, sort=sort,
-                                                   offset=offset)
+    def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "") -> CalPage:
+        return self.app.named_cals.list_named_cals(after=after, limit=limit, search=search)
 
     def assign_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
         return self.app.named_cals.assign_named_cals(users, actor=actor)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.console.web import application_of, form_of, identity, page, redirect, site_of
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.core.identities import user_problem
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -66,7 +66,8 @@ def _assigned(request: Request, who: ConsoleIdentity, *, q: str = "", sort: str 
               manage: bool = False, find: str = "", typed: str = "", problems: list[str] | None = None) -> Response:
     site = site_of(request)
     sort = sort if sort in SORTS else "user"
-    cals = site.list_named_cals(limit=PAGE_SIZE, search=q, sort=sort, offset=(page_number - 1) * PAGE_SIZE)
+    cals = application_of(request).named_cals.list_named_cals(limit=PAGE_SIZE, search=q, sort=sort,
+                                                              offset=(page_number - 1) * PAGE_SIZE)
     pages = max(1, -(-cals.total // PAGE_SIZE))
     found = site.find_users(find) if manage and find else []
     return page(request, "cals_assigned.html", who, cals=cals, q=q, sort=sort, sorts=SORTS, page_number=page_number,

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from calkeeper.bootstrap import Application
 from calkeeper.site import LocalSite
 from calkeeper.usecases.console_users import ConsoleIdentity, ConsoleUsers
 
@@ -75,6 +76,12 @@ class BadCsrf(Exception):
 def site_of(request: Request) -> LocalSite:
     site: LocalSite = request.app.state.site
     return site
+
+
+def application_of(request: Request) -> Application:
+    """The use cases behind the site, for what the console shows beyond the site's operations."""
+    application: Application = request.app.state.application
+    return application
 
 
 def console_users(request: Request) -> ConsoleUsers:

@@ -1,9 +1,12 @@
-"""CAL data as a whole: clearing every assignment, allocation, quarantine, session and usage record."""
+"""The site's data as a whole: a backup's content, restoring one, and clearing CAL data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, delete, update
 
+from calkeeper.store import backup
 from calkeeper.store.claims import doc_t, doccal_t, named_t, session_cal_t, session_t, usage_t
 from calkeeper.store.site_state import bump_generation
 
@@ -19,3 +22,23 @@ def clear_cal_data(connection: Connection) -> dict[str, int]:
     ).rowcount
     bump_generation(connection)
     return counts
+
+
+class SiteData:
+    """The whole of a site's data, in one transaction."""
+
+    def __init__(self, connection: Connection, *, postgres: bool) -> None:
+        self.connection = connection
+        self.postgres = postgres
+
+    def dump(self) -> dict[str, Any]:
+        """Every table but the audit trail, as a backup's JSON-ready content."""
+        return backup.dump(self.connection)
+
+    def load(self, content: dict[str, Any]) -> dict[str, int]:
+        """Replace the site's data with a checked backup's content; how many rows of each table."""
+        return backup.load(self.connection, content, postgres=self.postgres)
+
+    def clear_cal_data(self) -> dict[str, int]:
+        """Remove every assignment, allocation, quarantine, session and usage record."""
+        return clear_cal_data(self.connection)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import StoreUnavailable
 from calkeeper.store.assignments import Assignments
+from calkeeper.store.cal_data import SiteData
 from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.documents import Documents
@@ -73,6 +74,10 @@ class Transaction:
     @cached_property
     def console_users(self) -> ConsoleUsers:
         return ConsoleUsers(self.connection, self.now)
+
+    @cached_property
+    def site_data(self) -> SiteData:
+        return SiteData(self.connection, postgres=self.postgres)
 
     @cached_property
     def idempotency(self) -> IdempotencyKeys:

@@ -9,7 +9,6 @@ from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import InMaintenance
 from calkeeper.store import backup as backups
-from calkeeper.store.cal_data import clear_cal_data
 from calkeeper.usecases.admin import AdminTransactions
 
 
@@ -24,7 +23,7 @@ class Maintenance:
         """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
         target = Path(path)
         with self.admin.read() as tx:
-            content = backups.dump(tx.connection)
+            content = tx.site_data.dump()
         content["created_at"] = self.clock.now().isoformat()
         backups.write_file(target, content)
         with self.admin.uow.write() as tx:
@@ -38,7 +37,7 @@ class Maintenance:
         with self.admin.change() as tx:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)
-            counts = backups.load(tx.connection, content, postgres=tx.postgres)
+            counts = tx.site_data.load(content)
             tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts)
             return counts
 
@@ -58,7 +57,7 @@ class Maintenance:
         try:
             self.backup(backup_to, actor=actor)
             with self.admin.change() as tx:
-                removed = clear_cal_data(tx.connection)
+                removed = tx.site_data.clear_cal_data()
                 tx.site_state.update(maintenance=False)
                 tx.history.audit(actor, "cal_data.cleared", "server", backup=str(backup_to), removed=removed)
         except BaseException:
