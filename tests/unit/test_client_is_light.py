@@ -34,5 +34,6 @@ def test_importing_the_client_loads_only_its_own_core_and_contract_modules_of_ca
 
 
 def test_the_package_still_offers_its_names_when_asked_for_them() -> None:
-    loaded = modules_after("import calkeeper\nassert calkeeper.open_site and calkeeper.FrozenClock and calkeeper.LocalSite")
+    loaded = modules_after("import calkeeper\n"
+                           "assert calkeeper.open_site and calkeeper.FrozenClock and calkeeper.LocalSite")
     assert "calkeeper.site" in loaded and "sqlalchemy" in loaded
