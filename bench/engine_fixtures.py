@@ -259,7 +259,7 @@ def rss() -> int:
 def bare_rss() -> int:
     """RSS of a fresh interpreter that imports calkeeper (and psutil, to measure itself)."""
     out = subprocess.run(
-        [sys.executable, "-c", "import calkeeper, psutil; print(psutil.Process().memory_info().rss)"],
+        [sys.executable, "-c", "import calkeeper.site, psutil; print(psutil.Process().memory_info().rss)"],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )
     return int(out.stdout.strip())
