@@ -82,6 +82,17 @@ def test_a_license_with_fewer_document_cals_keeps_assignments_and_refuses_new_al
     site.set_document_allocation(AR, 0)
 
 
+def test_after_a_document_cal_decrease_an_assignment_is_refused_for_the_license_not_the_allocation(site, key):
+    serial = apply_license(site, key, named=1, document=4)
+    site.set_document_allocation(SALES, 4)
+    site.assign_document_cals(SALES, f"{ALICE};{BOB};{CAROL}")
+    apply(site, key, serial, named=1, document=2)
+    with pytest.raises(NoCalAvailable) as refused:
+        site.assign_document_cals(SALES, "ACME\\dave")
+    assert refused.value.message.startswith("the license now has 2 Document CALs and 3 are assigned")
+    assert "allocated" not in refused.value.message
+
+
 def test_a_license_with_fewer_session_cals_lets_holders_keep_theirs(site, key, clock):
     site.update_cal_settings(allow_dynamic_assignment=False)
     serial = apply_license(site, key, named=1, session=2, usage=0)

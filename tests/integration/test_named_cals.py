@@ -73,6 +73,18 @@ def test_too_few_free_cals_for_the_whole_list_assigns_nobody(site, key):
     assert [e.target for e in audit_entries(site, "named_cal.assigned")] == [ALICE]
 
 
+def test_a_refusal_for_want_of_named_cals_gives_the_numbers(site, key, clock):
+    apply_license(site, key, named=3)
+    site.update_cal_settings(allow_dynamic_assignment=False)
+    site.assign_named_cals(f"{ALICE};{BOB};ACME\\dave")
+    open_as(site, ALICE)
+    site.remove_named_cals(ALICE)  # used just now: quarantined, still occupying its CAL
+    with pytest.raises(NoCalAvailable) as refused:
+        site.assign_named_cals(f"{CAROL};ACME\\erin;{BOB}")  # Bob holds his already
+    assert refused.value.message == ("the list needs 2 new Named User CALs and 0 are free (3 in license, "
+                                     "2 assigned, 1 quarantined); nothing was assigned")
+
+
 def test_assigning_without_a_license_is_refused(site):
     with pytest.raises(NoLicense):
         site.assign_named_cals(ALICE)

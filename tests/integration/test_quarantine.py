@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from calkeeper.core.errors import AllocationRefused, NoCalAvailable, NotQuarantined
+from calkeeper.usecases.upkeep import Upkeep
 from tests.integration.steps import (
     AR,
     DAY,
@@ -120,6 +121,19 @@ def test_when_the_quarantine_ends_the_cal_is_free_and_the_sweep_records_it(used_
     assert named_users(site) == []
     site.sweep()
     assert len(audit_entries(site, "cal.quarantine_ended")) == 1
+
+
+def test_the_servers_upkeep_frees_an_ended_quarantine_and_stamps_it_when_it_ended(used_named_cal, clock):
+    site = used_named_cal
+    [removed] = site.remove_named_cals(ALICE)
+    clock.advance(WEEK + 3 * DAY)  # nobody changes anything for days after the quarantine ended
+    app = site.app
+    upkeep = Upkeep(uow=app.uow, clock=app.clock, access=app.access, documents=app.documents,
+                    last_used=app.last_used, grant_tally=app.grant_tally, document_scan_seconds=3600)
+    upkeep.free_ended_quarantines()
+    [ended] = audit_entries(site, "cal.quarantine_ended")
+    assert ended.at == removed.quarantined_until and ended.details["cal"] == "named"
+    assert named_users(site) == []
 
 
 def test_a_write_use_case_frees_ended_quarantines_first_and_records_them(used_named_cal, clock):

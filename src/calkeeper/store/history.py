@@ -26,10 +26,11 @@ class History:
         self.now = now
         self.postgres = postgres
 
-    def audit(self, actor: str, action: str, target: str, **details: Any) -> None:
-        """Append an entry to the audit trail."""
+    def audit(self, actor: str, action: str, target: str, *, happened_at: datetime | None = None,
+              **details: Any) -> None:
+        """Append an entry to the audit trail, stamped now (or at the time the event happened, when given)."""
         self.connection.execute(
-            insert(audit_t).values(at=self.now, actor=actor, action=action, target=target,
+            insert(audit_t).values(at=happened_at or self.now, actor=actor, action=action, target=target,
                                    details=json.dumps(details, default=str, sort_keys=True))
         )
 

@@ -69,7 +69,9 @@ def free_ended_quarantines(tx: Transaction) -> None:
 def audit_freed(tx: Transaction) -> None:
     """Write an audit row for each CAL a claim or a sweep freed in this transaction."""
     for kind, name, until in tx.claims.freed:
-        tx.history.audit("calkeeper", "cal.quarantine_ended", name, cal=kind, quarantined_until=until)
+        # stamped when the quarantine ended, which may be before the transaction that noticed it
+        tx.history.audit("calkeeper", "cal.quarantine_ended", name, happened_at=min(until, tx.now), cal=kind,
+                         quarantined_until=until)
     if tx.claims.freed:
         tx.site_state.bump()
     tx.claims.freed.clear()

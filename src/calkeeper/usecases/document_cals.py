@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from calkeeper.contract.views import AssignedCal, AssignOutcome, RemovalOutcome
-from calkeeper.core.cals import CalType, quarantine_end
+from calkeeper.core.cals import CalType, Pool, quarantine_end
 from calkeeper.core.documents import DocumentRecord, match_document
 from calkeeper.core.errors import NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
 from calkeeper.core.identities import Identity, parse_identity_list
@@ -31,10 +31,14 @@ class DocumentCals:
             if terms is None:
                 raise NoLicense("no license is in force: apply the server license before assigning CALs")
             names = tx.users.remember(identities)
+            held = {i.key: tx.assignments.document_cal(record.id, i) for i in identities}
+            needed = sum(1 for cal in held.values() if cal is None or (cal.marked_for_removal
+                                                                       and not cal.quarantined(tx.now)))
+            pool = tx.assignments.pools(terms)[CalType.DOCUMENT]
             outcomes: list[AssignOutcome] = []
             for identity in identities:
                 identity = Identity(names[identity.key], identity.key, "user")
-                cal = tx.assignments.document_cal(record.id, identity)
+                cal = held[identity.key]
                 if cal is not None and cal.quarantined(tx.now):
                     tx.assignments.unmark_removed(cal)
                     tx.history.audit(actor, "document_cal.restored", identity.name, document=record.path)
@@ -46,12 +50,7 @@ class DocumentCals:
                 claimed = tx.claims.claim_document_cal(identity, record.info,
                                                        in_license=terms.in_license(CalType.DOCUMENT), source="manual")
                 if claimed is None:
-                    raise NoCalAvailable(
-                        f"not enough Document CALs for {record.path}: {record.cals_allocated} allocated, "
-                        f"{record.cals_assigned} already assigned, the list needs more; raise the number of "
-                        "CALs allocated to this document. Nothing was assigned",
-                        details={"allocated": record.cals_allocated, "assigned": record.cals_assigned},
-                    )
+                    raise _no_document_cal(record, pool, needed)
                 tx.history.audit(actor, "document_cal.assigned", identity.name, document=record.path,
                                  source="manual")
                 outcomes.append(AssignOutcome(identity.name, "assigned"))
@@ -121,3 +120,19 @@ class DocumentCals:
         with self.admin.read() as tx:
             record = match_document(tx.documents.all(), document)
             return [assigned_view(c) for c in tx.assignments.of_document(record.id, record.path)]
+
+
+def _no_document_cal(record: DocumentRecord, pool: Pool, needed: int) -> NoCalAvailable:
+    """Why the list cannot be assigned, naming the real cause: the license's pool, or the document's allocation."""
+    details = {"needed": needed, "in_license": pool.in_license, "assigned_in_pool": pool.assigned,
+               "allocated": record.cals_allocated, "assigned": record.cals_assigned}
+    if pool.assigned + needed > pool.in_license:
+        return NoCalAvailable(
+            f"the license now has {pool.in_license} Document CALs and {pool.assigned} are assigned "
+            f"({pool.quarantined} of them quarantined); the list needs {needed} more, so nothing was assigned. "
+            "Remove Document CALs, or buy more and update the license", details=details)
+    free = max(0, record.cals_allocated - record.cals_assigned)
+    return NoCalAvailable(
+        f"the list needs {needed} Document CAL{'' if needed == 1 else 's'} for {record.path} and {free} of its "
+        f"{record.cals_allocated} allocated {'is' if free == 1 else 'are'} free ({record.cals_assigned} assigned); "
+        "raise the number of CALs allocated to this document. Nothing was assigned", details=details)

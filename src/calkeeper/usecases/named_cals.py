@@ -20,6 +20,10 @@ def assigned_view(cal: CalAssignment) -> AssignedCal:
                        quarantined_until=cal.quarantined_until, document=cal.document)
 
 
+def _cals(count: int, label: str) -> str:
+    return f"{count} new {label}{'' if count == 1 else 's'}"
+
+
 def identity_kind(tx: Transaction) -> str:
     """What a Named CAL is tied to now: "user" or "machine"."""
     return "machine" if tx.site_state.get().identification_mode == "machine" else "user"
@@ -44,10 +48,14 @@ class NamedCals:
             if terms is None:
                 raise NoLicense("no license is in force: apply the server license before assigning CALs")
             names = tx.users.remember(identities)
+            held = {i.key: tx.assignments.named(i) for i in identities}
+            needed = sum(1 for cal in held.values() if cal is None or (cal.marked_for_removal
+                                                                       and not cal.quarantined(tx.now)))
+            pool = tx.assignments.pools(terms)[CalType.NAMED]
             outcomes: list[AssignOutcome] = []
             for identity in identities:
                 identity = Identity(names[identity.key], identity.key, identity.kind)
-                cal = tx.assignments.named(identity)
+                cal = held[identity.key]
                 if cal is not None and cal.quarantined(tx.now):
                     tx.assignments.unmark_removed(cal)
                     tx.history.audit(actor, "named_cal.restored", identity.name)
@@ -58,13 +66,14 @@ class NamedCals:
                     claimed = tx.claims.claim_named_cal(identity, in_license=terms.in_license(CalType.NAMED),
                                                         source="manual")
                     if claimed is None:
-                        wanted = sum(1 for o in outcomes if o.outcome == "assigned") + 1
-                        free = tx.assignments.pools(terms)[CalType.NAMED].free
                         raise NoCalAvailable(
-                            f"not enough free Named User CALs: the list needs at least {wanted} and "
-                            f"{free + wanted - 1} {'is' if free + wanted - 1 == 1 else 'are'} free "
-                            f"({terms.in_license(CalType.NAMED)} in license); nothing was assigned",
-                            details={"needed": wanted, "free": free + wanted - 1},
+                            f"the list needs {_cals(needed, 'Named User CAL')} and {pool.free} "
+                            f"{'is' if pool.free == 1 else 'are'} free ({pool.in_license} in license, "
+                            f"{pool.assigned - pool.quarantined} assigned, {pool.quarantined} quarantined); "
+                            "nothing was assigned",
+                            details={"needed": needed, "free": pool.free, "in_license": pool.in_license,
+                                     "assigned": pool.assigned - pool.quarantined,
+                                     "quarantined": pool.quarantined},
                         )
                     tx.history.audit(actor, "named_cal.assigned", identity.name, source="manual")
                     outcomes.append(AssignOutcome(identity.name, "assigned"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from calkeeper.contract.views import CalOverview, CalSettings, PoolView
 from calkeeper.core.cals import IdentificationMode
 from calkeeper.core.errors import InvalidInput
@@ -43,7 +45,7 @@ class Pools:
                             allow_license_lease: bool | None = None, identification_mode: str | None = None,
                             actor: str | None = None) -> CalSettings:
         """Change "Allow dynamic CAL assignment", "Allow license lease" or the identification mode."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         if allow_dynamic_assignment is not None:
             values["allow_dynamic_assignment"] = allow_dynamic_assignment
         if allow_license_lease is not None:

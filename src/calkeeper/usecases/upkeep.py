@@ -1,7 +1,8 @@
 """What a running server does off the request path, on every tick of its background task.
 
 - confirm (or reload) the decision cache, so no request waits for it;
-- every few seconds, write the "last used" minutes and grant counts it kept in memory;
+- every few seconds, write the "last used" minutes and grant counts it kept in memory, and free the
+  CALs whose quarantine has ended (each audited at the moment it ended);
 - every ``document_scan_seconds``, look at the root folder for documents added, gone or back.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from calkeeper.core.clock import Clock
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.access import Access
-from calkeeper.usecases.admin import write_pending_last_used
+from calkeeper.usecases.admin import free_ended_quarantines, write_pending_last_used
 from calkeeper.usecases.decision_cache import LastUsedWrites
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.grant_tally import GrantTally
@@ -36,9 +37,18 @@ class Upkeep:
         if now - self.written_at >= self.write_every:
             self.written_at = now
             self.write_deferred(only_due=True)
+            self.free_ended_quarantines()
         if now - self.scanned_at >= self.scan_every:
             self.scanned_at = now
             self.documents.scan_documents(actor=UPKEEP_ACTOR)
+
+    def free_ended_quarantines(self) -> None:
+        """Free the CALs whose quarantine has ended, without waiting for an admin's next change."""
+        with self.uow.read() as tx:
+            if not tx.claims.any_ended_quarantine():
+                return
+        with self.uow.write() as tx:
+            free_ended_quarantines(tx)
 
     def write_deferred(self, *, only_due: bool = False) -> None:
         """Write deferred "last used" minutes, and the grant counts (when a minute has passed, or always)."""
