@@ -48,7 +48,7 @@ class OpenRequest:
         return f"{self.holder_key}|{self.machine.key}|{self.client.value}"
 
 
-ANONYMOUS_MACHINE = "UNKNOWN"
+ANONYMOUS_MACHINE = "UNKNOWN"  # the machine of a named user's open that names none
 # Enum members read through their class cost a descriptor call each; the hot path reads these names.
 _NAMED, _DOCUMENT, _BY_MACHINE = CalType.NAMED, CalType.DOCUMENT, IdentificationMode.MACHINE
 
@@ -67,6 +67,10 @@ class AccessAsk:
               client: str | ClientType = ClientType.AJAX) -> AccessAsk:
         """Check and parse the names; raise InvalidUsers for a malformed name, InvalidInput for a client type."""
         who = parse_user(user) if user else None
+        if who is None and not (machine and machine.strip()):
+            # every anonymous client would otherwise be one instance, sharing one Session CAL
+            raise InvalidInput("an anonymous open must name its machine (or the client instance's id), so that "
+                               "each client instance is counted on its own")
         where = parse_machine(machine or ANONYMOUS_MACHINE)
         try:
             kind = client if isinstance(client, ClientType) else ClientType(client)
