@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
 from calkeeper.core.authority import LicenseAuthority
+from calkeeper.core.cals import SessionLimits
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
@@ -36,6 +38,7 @@ from calkeeper.usecases.maintenance import Maintenance
 from calkeeper.usecases.named_cals import NamedCals
 from calkeeper.usecases.pools import Pools
 from calkeeper.usecases.reports import Reports
+from calkeeper.usecases.session_life import SessionLife
 from calkeeper.usecases.sessions import Sessions
 from calkeeper.usecases.tokens import Tokens
 
@@ -61,6 +64,7 @@ class Application:
     document_cals: DocumentCals
     access: Access
     sessions: Sessions
+    session_life: SessionLife
     maintenance: Maintenance
     reports: Reports
     tokens: Tokens
@@ -83,6 +87,7 @@ def build_application(
     cache_refresh_seconds: float = 0.5,
     engine_options: dict[str, Any] | None = None,
     authority: LicenseAuthority | None = None,
+    session_limits: SessionLimits | None = None,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -112,6 +117,7 @@ def build_application(
         document_cals=DocumentCals(admin=admin, documents=documents),
         access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally),
         sessions=Sessions(admin=admin),
+        session_life=SessionLife(uow=uow, limits=session_limits or SessionLimits()),
         maintenance=Maintenance(admin=admin, clock=clock),
         reports=Reports(admin=admin, grant_tally=grant_tally),
         tokens=Tokens(uow=uow, default_actor=actor),
@@ -137,4 +143,6 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         root_folder=settings.documents, actor=actor, migrate_schema=migrate_schema,
         cache_refresh_seconds=settings.cache_refresh_seconds, engine_options=engine_options,
         authority=authority or authority_from_settings(settings),
+        session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+                                     maximum=timedelta(hours=settings.session_max_hours)),
     )

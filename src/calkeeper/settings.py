@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     root_folder: Path | None = None
     trusted_keys: Path | None = None
     cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
+    session_idle_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60,
+                                        description="A session with no heartbeat or open for this long ends by itself")
+    session_max_hours: float = Field(default=24.0, gt=0, le=31 * 24, description="The longest a session may last")
     document_scan_seconds: float = Field(default=10.0, gt=0, le=86400,
                                          description="How often a server looks at the root folder for new documents")
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy, e.g. /calkeeper")

@@ -36,11 +36,12 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
 )
 from calkeeper.core.authority import LicenseAuthority
-from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.cals import ClientType, Decision, SessionLimits
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import InvalidInput
 
@@ -169,7 +170,10 @@ class LocalSite:
         return self.app.access.open_document(user, document, machine=machine, client=client)
 
     def close_session(self, session_id: str) -> SessionEnd:
-        return self.app.sessions.close_session(session_id)
+        return self.app.session_life.close_session(session_id)
+
+    def touch_session(self, session_id: str) -> SessionTouch:
+        return self.app.session_life.touch_session(session_id)
 
     def user_cals(self, user: str) -> UserCals:
         return self.app.sessions.user_cals(user)
@@ -236,6 +240,7 @@ def open_site(
     cache_refresh_seconds: float = 0.5,
     engine_options: dict[str, Any] | None = None,
     authority: LicenseAuthority | None = None,
+    session_limits: SessionLimits | None = None,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -245,5 +250,5 @@ def open_site(
     return LocalSite(build_application(
         database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
-        authority=authority,
+        authority=authority, session_limits=session_limits,
     ))

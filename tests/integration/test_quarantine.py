@@ -129,7 +129,8 @@ def test_the_servers_upkeep_frees_an_ended_quarantine_and_stamps_it_when_it_ende
     clock.advance(WEEK + 3 * DAY)  # nobody changes anything for days after the quarantine ended
     app = site.app
     upkeep = Upkeep(uow=app.uow, clock=app.clock, access=app.access, documents=app.documents,
-                    last_used=app.last_used, grant_tally=app.grant_tally, document_scan_seconds=3600)
+                    session_life=app.session_life, last_used=app.last_used, grant_tally=app.grant_tally,
+                    document_scan_seconds=3600)
     upkeep.free_ended_quarantines()
     [ended] = audit_entries(site, "cal.quarantine_ended")
     assert ended.at == removed.quarantined_until and ended.details["cal"] == "named"

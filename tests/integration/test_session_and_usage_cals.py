@@ -66,7 +66,9 @@ def test_a_session_cal_is_held_at_least_15_minutes_after_a_short_session_closes(
 def test_a_session_cal_is_held_as_long_as_a_long_session_lasts_and_freed_when_it_ends(sessions_only, clock):
     site = sessions_only
     session = open_as(site, ALICE).session_id
-    clock.advance(40 * MINUTE)
+    clock.advance(20 * MINUTE)
+    assert site.touch_session(session).active  # the app server's heartbeat: Alice is still working
+    clock.advance(20 * MINUTE)
     assert not open_as(site, BOB, machine="PC-2").granted
     assert site.close_session(session).released_at == clock.now()
     assert open_as(site, BOB, machine="PC-2").cal_type == "session"

@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
                                                                             clock=application.clock)))
         application.last_used.deferred = True
         upkeep = Upkeep(uow=application.uow, clock=application.clock, access=application.access,
-                        documents=application.documents, last_used=application.last_used,
+                        documents=application.documents, session_life=application.session_life,
+                        last_used=application.last_used,
                         grant_tally=application.grant_tally, document_scan_seconds=settings.document_scan_seconds)
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
         task = asyncio.create_task(_keep_up(upkeep, settings.cache_refresh_seconds))

@@ -10,7 +10,7 @@ from calkeeper.api.auth import allow
 from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
-from calkeeper.contract.views import SessionEnd
+from calkeeper.contract.views import SessionEnd, SessionTouch
 from calkeeper.core.allocation import AccessAsk
 from calkeeper.core.cals import Decision, Grant
 from calkeeper.infra.http_errors import responses
@@ -56,3 +56,14 @@ async def access(request: Request) -> Response:
 def end_session(session_id: str, site: SiteDep, _: Gate) -> SessionEnd:
     """End a session; a Session CAL is held at least 15 minutes from its start."""
     return site.close_session(session_id)
+
+
+@router.post("/sessions/{session_id}/touch", response_model=SessionTouch, responses=responses(404))
+def touch_session(session_id: str, site: SiteDep, _: Gate) -> SessionTouch:
+    """A session's heartbeat: it goes on (a Usage CAL session consumes another CAL each hour), or must end.
+
+    Send one every few minutes while the user works: a session without one for the idle timeout ends
+    by itself. ``active`` false says why the session must end (an idle or over-long session, or no
+    Usage CAL left for its next hour; that refusal is recorded with the denials).
+    """
+    return site.touch_session(session_id)

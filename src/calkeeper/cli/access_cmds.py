@@ -46,6 +46,15 @@ def close_session(ctx: typer.Context, session_id: str = typer.Argument(...), as_
         + (f" ({result.released_at:%Y-%m-%d %H:%M} UTC)." if result.released_at else ".")))
 
 
+def touch_session(ctx: typer.Context, session_id: str = typer.Argument(...), as_json: bool = JSON) -> None:
+    """A session's heartbeat (what an app server sends while the user works); exits 1 when it must end."""
+    with reporting(as_json):
+        result = ctx_of(ctx).site().touch_session(session_id)
+    show(result, as_json, lambda: out.print(f"Session {result.session_id}: {result.reason}."))
+    if not result.active:
+        raise typer.Exit(EXIT_REFUSED)
+
+
 def user_cals(ctx: typer.Context, user: str = typer.Argument(...), as_json: bool = JSON) -> None:
     """Every CAL a user holds, of every type."""
     with reporting(as_json):

@@ -27,6 +27,7 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
 )
@@ -76,6 +77,10 @@ class AsyncCalkeeperClient(ClientBase):
 
     async def end_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionEnd:
         return await self._run(Calls.end_session(session_id, idempotency_key))
+
+    async def touch_session(self, session_id: str) -> SessionTouch:
+        """A session's heartbeat: send one every few minutes while the user works; ``active`` false means end it."""
+        return await self._run(Calls.touch_session(session_id))
 
     async def license(self) -> LicenseView:
         return await self._run(Calls.license())

@@ -28,6 +28,7 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
     from_json,
@@ -141,6 +142,10 @@ class Calls:
     @staticmethod
     def end_session(session_id: str, key: str | None) -> Call:
         return _send("POST", f"/sessions/{_seg(session_id)}/end", SessionEnd, None, key)
+
+    @staticmethod
+    def touch_session(session_id: str) -> Call:
+        return _send("POST", f"/sessions/{_seg(session_id)}/touch", SessionTouch)
 
     @staticmethod
     def license() -> Call:

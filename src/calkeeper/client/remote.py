@@ -29,6 +29,7 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
 )
@@ -137,6 +138,9 @@ class RemoteSite:
 
     def close_session(self, session_id: str) -> SessionEnd:
         return self.client.end_session(session_id)
+
+    def touch_session(self, session_id: str) -> SessionTouch:
+        return self.client.touch_session(session_id)
 
     def user_cals(self, user: str) -> UserCals:
         return self.client.user_cals(user)

@@ -27,6 +27,7 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
 )
@@ -80,6 +81,10 @@ class CalkeeperClient(ClientBase):
     def end_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionEnd:
         """End a session; a Session CAL is held at least 15 minutes from its start."""
         return self._run(Calls.end_session(session_id, idempotency_key))
+
+    def touch_session(self, session_id: str) -> SessionTouch:
+        """A session's heartbeat: send one every few minutes while the user works; ``active`` false means end it."""
+        return self._run(Calls.touch_session(session_id))
 
     def license(self) -> LicenseView:
         """The license in force; NoLicense when there is none."""

@@ -31,6 +31,7 @@ from calkeeper.contract.views import (
     ReleaseOutcome,
     RemovalOutcome,
     SessionEnd,
+    SessionTouch,
     TokenView,
     UserCals,
 )
@@ -134,6 +135,10 @@ class SiteOperations(Protocol):
 
     def close_session(self, session_id: str) -> SessionEnd:
         """End a session."""
+        ...
+
+    def touch_session(self, session_id: str) -> SessionTouch:
+        """A session's heartbeat: it goes on (a Usage CAL session consumes another CAL each hour), or must end."""
         ...
 
     def user_cals(self, user: str) -> UserCals:

@@ -197,6 +197,15 @@ class SessionEnd:
 
 
 @dataclass(frozen=True)
+class SessionTouch:
+    """A heartbeat's answer: whether the session goes on, and why not when it must end."""
+
+    session_id: str
+    active: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class UserCals:
     user: str
     named_cal: AssignedCal | None

@@ -49,12 +49,19 @@ class SiteState:
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
-    """An open session held by a Session or Usage CAL."""
+    """A session held by a Session or Usage CAL: who, where, on which document, since when, last active when."""
 
     id: str
     cal_type: str
     cal_id: int
     ended_at: datetime | None
+    user_name: str | None = None
+    machine: str = ""
+    client: str = "ajax"
+    document_id: int = 0
+    document: str = ""
+    started_at: datetime | None = None
+    last_activity: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,3 +142,29 @@ def new_grant_id(cal_type: CalType) -> str:
 def is_held_cal_grant(session_id: str) -> bool:
     """True for the id of a grant by a Named or Document CAL, which holds no session record to end."""
     return session_id[:2] in {"N-", "D-"} and len(session_id) == 34
+
+
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)  # QlikView Server's default
+SESSION_MAXIMUM = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How long a session lives without a sign of activity, and at most."""
+
+    idle_timeout: timedelta = SESSION_IDLE_TIMEOUT
+    maximum: timedelta = SESSION_MAXIMUM
+
+    def expiry(self, started_at: datetime, last_activity: datetime) -> tuple[datetime, str]:
+        """When a session ends by itself, and why ("idle" or "maximum")."""
+        idle_end, hard_end = last_activity + self.idle_timeout, started_at + self.maximum
+        return (idle_end, "idle") if idle_end <= hard_end else (hard_end, "maximum")
+
+
+def usage_hours_to_consume(expires_at: datetime, until: datetime) -> list[datetime]:
+    """The starts of the further hours a Usage CAL session running until ``until`` consumes (each a Usage CAL)."""
+    starts = []
+    while expires_at <= until:
+        starts.append(expires_at)
+        expires_at += USAGE_CAL_SESSION
+    return starts

@@ -253,6 +253,19 @@ class Claims:
         ).returning(usage_t.c.id)
         return self.connection.execute(stmt).scalar()
 
+    def consume_next_usage_cal(self, request: OpenRequest, *, at: datetime, in_license: int) -> int | None:
+        """A session that goes on past its Usage CAL's hour consumes another, from ``at`` (that hour's end)."""
+        self.lock_pool(CalType.USAGE)
+        row = select(
+            literal(request.holder_key), literal(request.user.name if request.user else None),
+            literal(request.machine.name), literal(request.document.id), _now(at),
+            literal(at + USAGE_CAL_SESSION, UtcDateTime()), literal(at + USAGE_CAL_RECHARGE, UtcDateTime()),
+        ).where(self.usage_in_use() < in_license)
+        stmt = insert(usage_t).from_select(
+            ["holder_key", "user_name", "machine", "document_id", "consumed_at", "expires_at", "returns_at"], row
+        ).returning(usage_t.c.id)
+        return self.connection.execute(stmt).scalar()
+
     # -- use and sessions ------------------------------------------------------------------------
 
     def touch(self, cal_type: CalType, cal_id: int, *, minute: datetime | None = None) -> None:
@@ -273,6 +286,7 @@ class Claims:
                 id=session_id, cal_type=cal_type.value, cal_id=cal_id,
                 user_name=request.user.name if request.user else None, document_id=request.document.id,
                 machine=request.machine.name, client=request.client.value, started_at=self.now,
+                last_activity=self.now,
             )
         )
         return session_id

@@ -196,9 +196,11 @@ class Session(Base):
     client: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # a heartbeat or the start
     __table_args__ = (
         CheckConstraint("cal_type IN ('session', 'usage')", name="cal_type"),
         Index("ix_sessions_cal", "cal_type", "cal_id"),
+        Index("ix_sessions_open", "ended_at"),
     )
 
 

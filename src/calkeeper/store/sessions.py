@@ -20,13 +20,37 @@ class Sessions:
 
     def get(self, session_id: str) -> SessionRecord | None:
         row = self.connection.execute(
-            select(session_t.c.id, session_t.c.cal_type, session_t.c.cal_id, session_t.c.ended_at)
+            select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id)
             .where(session_t.c.id == session_id)
-        ).first()
-        return SessionRecord(row.id, row.cal_type, row.cal_id, row.ended_at) if row is not None else None
+        ).mappings().first()
+        return _session(row) if row is not None else None
 
-    def end(self, session_id: str) -> None:
-        self.connection.execute(update(session_t).where(session_t.c.id == session_id).values(ended_at=self.now))
+    def expired(self, *, idle_since: datetime, started_before: datetime) -> list[SessionRecord]:
+        """Open sessions with no activity since ``idle_since`` or started before ``started_before``."""
+        last = func.coalesce(session_t.c.last_activity, session_t.c.started_at)
+        rows = self.connection.execute(
+            select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id)
+            .where(session_t.c.ended_at.is_(None), or_(last <= idle_since, session_t.c.started_at <= started_before))
+            .order_by(session_t.c.started_at)
+        ).mappings()
+        return [_session(r) for r in rows]
+
+    def end(self, session_id: str, *, at: datetime | None = None) -> None:
+        self.connection.execute(update(session_t).where(session_t.c.id == session_id)
+                                .values(ended_at=at or self.now))
+
+    def touch(self, session_id: str, *, cal_id: int | None = None) -> None:
+        """Record activity now (and, for a Usage CAL session that consumed another, the CAL it holds now)."""
+        values: dict[str, Any] = {"last_activity": self.now}
+        if cal_id is not None:
+            values["cal_id"] = cal_id
+        self.connection.execute(update(session_t).where(session_t.c.id == session_id).values(**values))
+
+    def usage_expires_at(self, cal_id: int) -> datetime:
+        """When a Usage CAL's hour ends."""
+        query = select(usage_t.c.expires_at).where(usage_t.c.id == cal_id)
+        expires: datetime = self.connection.execute(query).scalar_one()
+        return expires
 
     def open_on(self, cal_type: CalType, cal_id: int) -> int:
         """How many sessions still run on a CAL."""
@@ -63,3 +87,8 @@ class Sessions:
 
 def _session_cal(r: Any) -> SessionCalRecord:
     return SessionCalRecord(r["id"], r["user_name"], r["machine"], r["client"], r["acquired_at"], r["released_at"])
+
+
+def _session(r: Any) -> SessionRecord:
+    return SessionRecord(r["id"], r["cal_type"], r["cal_id"], r["ended_at"], r["user_name"], r["machine"], r["client"],
+                         r["document_id"], r["path"], r["started_at"], r["last_activity"] or r["started_at"])

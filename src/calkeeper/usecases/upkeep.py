@@ -2,7 +2,8 @@
 
 - confirm (or reload) the decision cache, so no request waits for it;
 - every few seconds, write the "last used" minutes and grant counts it kept in memory, and free the
-  CALs whose quarantine has ended (each audited at the moment it ended);
+  CALs whose quarantine has ended (each audited at the moment it ended), and end the sessions past
+  their idle timeout or maximum length (``usecases.session_life``);
 - every ``document_scan_seconds``, look at the root folder for documents added, gone or back.
 """
 
@@ -15,6 +16,7 @@ from calkeeper.usecases.admin import free_ended_quarantines, write_pending_last_
 from calkeeper.usecases.decision_cache import LastUsedWrites
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.grant_tally import GrantTally
+from calkeeper.usecases.session_life import SessionLife
 
 WRITE_EVERY_SECONDS = 4.0
 UPKEEP_ACTOR = "calkeeper"
@@ -24,9 +26,10 @@ class Upkeep:
     """The server's periodic work; ``tick`` is called twice per cache refresh period."""
 
     def __init__(self, *, uow: UnitOfWork, clock: Clock, access: Access, documents: Documents,
-                 last_used: LastUsedWrites, grant_tally: GrantTally, document_scan_seconds: float,
-                 write_every_seconds: float = WRITE_EVERY_SECONDS) -> None:
+                 session_life: SessionLife, last_used: LastUsedWrites, grant_tally: GrantTally,
+                 document_scan_seconds: float, write_every_seconds: float = WRITE_EVERY_SECONDS) -> None:
         self.uow, self.clock, self.access, self.documents = uow, clock, access, documents
+        self.session_life = session_life
         self.last_used, self.grant_tally = last_used, grant_tally
         self.scan_every, self.write_every = document_scan_seconds, write_every_seconds
         self.written_at = self.scanned_at = clock.monotonic()
@@ -38,6 +41,7 @@ class Upkeep:
             self.written_at = now
             self.write_deferred(only_due=True)
             self.free_ended_quarantines()
+            self.session_life.end_expired_sessions()
         if now - self.scanned_at >= self.scan_every:
             self.scanned_at = now
             self.documents.scan_documents(actor=UPKEEP_ACTOR)
