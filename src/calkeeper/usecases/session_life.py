@@ -143,6 +143,10 @@ class SessionLife:
 
     def end_expired_sessions(self) -> int:
         """End every session past its idle timeout or maximum length (the upkeep's work); how many."""
+        with self.uow.read() as tx:  # most ticks find none: no write lock taken for nothing
+            if not tx.sessions.expired(idle_since=tx.now - self.limits.idle_timeout,
+                                       started_before=tx.now - self.limits.maximum):
+                return 0
         with self.uow.write() as tx:
             expired = tx.sessions.expired(idle_since=tx.now - self.limits.idle_timeout,
                                           started_before=tx.now - self.limits.maximum)
