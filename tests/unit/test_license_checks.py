@@ -144,6 +144,11 @@ def test_a_maintenance_period_ending_on_the_release_day_is_accepted(authority: S
     assert terms.maintenance_until == SERVER_RELEASE
 
 
+def test_a_signed_lef_granting_30_digit_counts_is_refused_as_malformed(authority: SigningKey, trusted: dict) -> None:
+    text = signed_lef(authority, SERIAL, named=10**30)
+    assert refused_code(trusted, text) == "lef_malformed"
+
+
 def test_the_maintenance_check_uses_the_release_it_is_given(authority: SigningKey, trusted: dict) -> None:
     text = signed_lef(authority, SERIAL, maintenance_until=date(2027, 12, 31))
     assert refused_code(trusted, text, release=date(2028, 1, 1)) == "lef_maintenance_expired"
