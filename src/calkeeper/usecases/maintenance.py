@@ -33,12 +33,14 @@ class Maintenance:
     def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Replace the site's data with a backup, in one transaction; a bad file changes nothing."""
         source = Path(path)
-        content = backups.read_file(source)
+        backup = backups.read_file(source)  # whole (its digest), and every value of its column's type
         with self.admin.change() as tx:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)
-            counts = tx.site_data.load(content)
-            tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts)
+            counts = tx.site_data.load(backup.tables)
+            tx.site_data.reset_ids()
+            tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts,
+                             digest="checked" if backup.sealed else "none: a version 1 backup has no digest")
             return counts
 
     def clear_cal_data(self, *, backup_to: str | Path, actor: str | None = None) -> ClearOutcome:
