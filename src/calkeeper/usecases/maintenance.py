@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from calkeeper.contract.views import ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
-from calkeeper.core.errors import InMaintenance
+from calkeeper.core.errors import InMaintenance, LicenseRejected
+from calkeeper.core.license import LicenseTerms, check_license, check_recorded_license
 from calkeeper.store import backup as backups
+from calkeeper.store.backup_rows import license_row
 from calkeeper.usecases.admin import AdminTransactions
 
 
 class Maintenance:
     """Backups, restores and clearing CAL data."""
 
-    def __init__(self, *, admin: AdminTransactions, clock: Clock) -> None:
+    def __init__(self, *, admin: AdminTransactions, clock: Clock,
+                 trusted_keys: Mapping[str, Ed25519PublicKey]) -> None:
         self.admin = admin
         self.clock = clock
+        self.trusted_keys = dict(trusted_keys)  # the authority's pinned keys, as "Apply license" uses them
 
     def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
@@ -31,17 +39,45 @@ class Maintenance:
         return {name: len(rows) for name, rows in content["tables"].items()}
 
     def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
-        """Replace the site's data with a backup, in one transaction; a bad file changes nothing."""
+        """Replace the site's data with a backup, in one transaction; a bad file changes nothing.
+
+        Before anything is written: the file must be the one written (its digest), and every license in
+        it must pass the license checks against this server's pinned keys (the one in force as "Apply
+        license" checks it now, older ones as they were checked when applied; the terms come from the
+        LEF).
+        """
         source = Path(path)
-        backup = backups.read_file(source)  # whole (its digest), and every value of its column's type
+        backup = backups.read_file(source)
+        licenses, _ = self._checked_licenses(backup.tables["licenses"])
+        tables = {**backup.tables, "licenses": licenses}
         with self.admin.change() as tx:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)
-            counts = tx.site_data.load(backup.tables)
+            counts = tx.site_data.load(tables)
             tx.site_data.reset_ids()
             tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts,
                              digest="checked" if backup.sealed else "none: a version 1 backup has no digest")
             return counts
+
+    def _checked_licenses(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LicenseTerms | None]:
+        """The backup's license rows as their LEFs say, oldest first, and the terms of the one in force."""
+        rows = sorted(rows, key=lambda row: int(row["id"]))
+        checked, terms = [], None
+        for row in rows:
+            given = {k: row[k] for k in ("serial", "control", "owner", "organization", "lef_text")}
+            in_force = row is rows[-1]
+            try:
+                if in_force:
+                    terms = check_license(**given, trusted_keys=self.trusted_keys, now=self.clock.now())
+                else:
+                    terms = check_recorded_license(**given, trusted_keys=self.trusted_keys,
+                                                   applied_at=row["applied_at"])
+            except LicenseRejected as error:
+                which = "license in force" if in_force else f"license applied on {row['applied_at']:%Y-%m-%d}"
+                raise LicenseRejected(f"nothing was restored: the backup's {which} fails the license checks: "
+                                      f"{error.message}", code=error.code, details=error.details) from None
+            checked.append(license_row(row, terms))
+        return checked, terms
 
     def clear_cal_data(self, *, backup_to: str | Path, actor: str | None = None) -> ClearOutcome:
         """Remove every CAL assignment, allocation, quarantine, session and usage record.
@@ -73,3 +109,4 @@ class Maintenance:
         """Free CALs whose quarantine has ended (each is recorded in the audit trail)."""
         with self.admin.change():
             pass  # the admin transaction frees ended quarantines before anything else
+
