@@ -20,7 +20,7 @@ from calkeeper.authority.signing import create_key, make_lef, sign_lef
 from calkeeper.core.errors import BackupError, LicenseRejected
 from calkeeper.core.serials import control_number, new_serial
 from calkeeper.store.backup import digest_of
-from tests.integration.steps import DAY, SALES, audit_entries, named_users, snapshot
+from tests.integration.steps import AR, DAY, SALES, audit_entries, named_users, open_as, snapshot
 from tests.kit import apply_license, signed_lef
 
 ALICE, BOB = "ACME\\alice", "ACME\\bob"
@@ -147,6 +147,70 @@ def test_a_forged_license_in_the_history_is_refused(site, key, clock, tmp_path):
     forged = edited(backed_up(site, tmp_path), lambda c: oldest(c).update(lef_text="not a LEF"))
     error = refused(site, forged, LicenseRejected)
     assert error.code == "lef_malformed" and "the backup's license applied on 2026-01-05" in error.message
+
+
+# -- a backup without a license ----------------------------------------------------------------------
+
+
+def test_an_empty_license_list_beside_cal_data_is_refused(licensed, tmp_path):
+    forged = edited(backed_up(licensed, tmp_path), lambda c: c["tables"]["licenses"].clear())
+    error = refused(licensed, forged)
+    assert error.code == "backup_invalid"
+    assert "no license, yet holds 2 Named CALs, 1 Document CALs, 2 Document CALs allocated" in error.message
+
+
+def test_a_backup_without_a_license_or_cal_data_restores_a_site_without_a_license(site, key, tmp_path):
+    backup = backed_up(site, tmp_path)
+    apply_license(site, key)
+    site.restore(backup)
+    assert site.license() is None and site.license_history() == []
+
+
+# -- every row as live input -------------------------------------------------------------------------
+
+
+def named(content: Content, **values: Any) -> None:
+    content["tables"]["named_cals"][0].update(values)
+
+
+def document(content: Content, path: str) -> None:
+    content["tables"]["documents"][0].update(path=path, path_key=path.casefold())
+
+
+ROWS = {
+    "script user": lambda c: named(c, identity_name="<script>x</script>", identity_key="<script>x</script>"),
+    "user without domain": lambda c: named(c, identity_name="alice", identity_key="alice"),
+    "lone surrogate": lambda c: named(c, identity_name="ACME\\\ud800", identity_key="acme\\\ud800"),
+    "key of another user": lambda c: named(c, identity_key="acme\\somebody"),
+    "traversal": lambda c: document(c, "../../../etc/passwd"),
+    "absolute path": lambda c: document(c, "/etc/passwd.qvw"),
+    "not a document": lambda c: document(c, "notes.txt"),
+    "script document user": lambda c: c["tables"]["document_cals"][0].update(user_name="<b>x</b>", user_key="<b>x</b>"),
+    "huge count": lambda c: c["tables"]["documents"][0].update(claims=2**40),
+    "30-digit column": lambda c: in_force(c).update(named_cals=10**30),
+    "denial machine": lambda c: c["tables"]["denials"].append(
+        {"id": 1, "at": "2026-01-05T09:00:00+00:00", "user_name": None, "document": "x.qvw",
+         "machine": "../../etc", "code": "no_cal_available", "reason": "none"}),
+}
+
+
+@pytest.mark.parametrize("change", ROWS.values(), ids=ROWS.keys())
+def test_a_row_live_input_would_refuse_is_refused(licensed, tmp_path, change):
+    error = refused(licensed, edited(backed_up(licensed, tmp_path), change))
+    assert error.code == "backup_invalid"
+
+
+def test_the_refusal_names_the_row_and_the_rule_it_breaks(licensed, tmp_path):
+    error = refused(licensed, edited(backed_up(licensed, tmp_path), ROWS["traversal"]))
+    assert "documents row 1, path '../../../etc/passwd'" in error.message
+    assert "'..' folder" in error.message
+
+
+def test_a_session_cal_of_a_client_type_no_app_server_sends_is_refused(licensed, tmp_path):
+    open_as(licensed, None, AR, machine="PC-9")
+    error = refused(licensed, edited(backed_up(licensed, tmp_path),
+                                     lambda c: c["tables"]["session_cals"][0].update(client="telnet")))
+    assert "session_cals row 1, client 'telnet'" in error.message
 
 
 # -- the file itself ---------------------------------------------------------------------------------

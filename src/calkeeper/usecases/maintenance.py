@@ -14,7 +14,7 @@ from calkeeper.core.clock import Clock
 from calkeeper.core.errors import InMaintenance, LicenseRejected
 from calkeeper.core.license import LicenseTerms, check_license, check_recorded_license
 from calkeeper.store import backup as backups
-from calkeeper.store.backup_rows import license_row
+from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row
 from calkeeper.usecases.admin import AdminTransactions
 
 
@@ -41,14 +41,16 @@ class Maintenance:
     def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Replace the site's data with a backup, in one transaction; a bad file changes nothing.
 
-        Before anything is written: the file must be the one written (its digest), and every license in
-        it must pass the license checks against this server's pinned keys (the one in force as "Apply
+        Before anything is written: the file must be the one written (its digest), every license in it
+        must pass the license checks against this server's pinned keys (the one in force as "Apply
         license" checks it now, older ones as they were checked when applied; the terms come from the
-        LEF).
+        LEF), and every row must hold what live input could.
         """
         source = Path(path)
         backup = backups.read_file(source)
         licenses, _ = self._checked_licenses(backup.tables["licenses"])
+        check_rows(backup.tables)
+        check_unlicensed(backup.tables)
         tables = {**backup.tables, "licenses": licenses}
         with self.admin.change() as tx:
             for cal_type in CalType:
