@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from calkeeper.authority.signing import create_key, make_lef, sign_lef
 from calkeeper.core.errors import BackupError, LicenseRejected
 from calkeeper.core.serials import control_number, new_serial
 from calkeeper.store.backup import digest_of
-from tests.integration.steps import AR, DAY, SALES, audit_entries, named_users, open_as, snapshot
+from tests.integration.steps import AR, DAY, SALES, audit_entries, named_users, open_as, pool, snapshot
 from tests.kit import apply_license, signed_lef
 
 ALICE, BOB = "ACME\\alice", "ACME\\bob"
@@ -166,6 +166,52 @@ def test_a_backup_without_a_license_or_cal_data_restores_a_site_without_a_licens
     assert site.license() is None and site.license_history() == []
 
 
+# -- never more CALs than the license ----------------------------------------------------------------
+
+
+def fifty_named_cals(content: Content) -> None:
+    rows = content["tables"]["named_cals"]
+    for number in range(48):
+        rows.append({**rows[0], "id": 1000 + number, "identity_name": f"ACME\\user{number}",
+                     "identity_key": f"acme\\user{number}"})
+
+
+def more_session_cals_in_use(content: Content) -> None:
+    template = {"user_name": None, "client": "ajax", "acquired_at": "2026-01-05T08:00:00+00:00", "released_at": None}
+    content["tables"]["session_cals"] += [
+        {**template, "id": 100 + n, "machine": f"PC-{n}", "client_key": f"anonymous@pc-{n}|pc-{n}|ajax"}
+        for n in range(6)]
+
+
+def over_allocated(content: Content) -> None:
+    ar = next(d for d in content["tables"]["documents"] if d["path"] == AR)
+    ar["cals_allocated"] = 21
+
+
+def more_document_cals_than_allocated(content: Content) -> None:
+    sales = next(d for d in content["tables"]["documents"] if d["path"] == SALES)
+    sales["cals_allocated"] = 0
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (fifty_named_cals, "the backup holds 50 Named CALs, the license allows 5"),
+    (more_session_cals_in_use, "6 Session CALs in use, the license allows 5"),
+    (over_allocated, "23 Document CALs allocated to documents, the license allows 20"),
+    (more_document_cals_than_allocated, "1 Document CALs for SalesFlash.qvw, which has 0 allocated"),
+], ids=["named", "session", "allocated", "document"])
+def test_rows_beyond_the_license_are_refused_naming_the_excess(licensed, tmp_path, change, named):
+    error = refused(licensed, edited(backed_up(licensed, tmp_path), change))
+    assert error.code == "backup_over_license" and named in error.message
+
+
+def test_a_refused_restore_leaves_the_next_ids_where_they_were(licensed, tmp_path):
+    backup = backed_up(licensed, tmp_path)
+    licensed.assign_named_cals("ACME\\carol;ACME\\dave")  # ids beyond the backup's highest
+    refused(licensed, edited(backup, more_session_cals_in_use))
+    licensed.assign_named_cals("ACME\\erin")
+    assert named_users(licensed) == [ALICE, BOB, "ACME\\carol", "ACME\\dave", "ACME\\erin"]
+
+
 # -- every row as live input -------------------------------------------------------------------------
 
 
@@ -277,3 +323,17 @@ def test_a_file_of_a_gigabyte_is_refused_without_being_read(licensed, tmp_path):
     with huge.open("wb") as file:
         file.truncate(2**30)  # sparse: it takes no room on disk
     assert "larger than the 512 MB a backup can be" in refused(licensed, huge).message
+
+
+# -- what a restore still does -----------------------------------------------------------------------
+
+
+def test_an_unchanged_backup_still_restores_exactly(licensed, clock, tmp_path):
+    open_as(licensed, None, AR, machine="PC-9")
+    backup = backed_up(licensed, tmp_path)
+    before = {k: v for k, v in snapshot(licensed).items() if k != "audit"}
+    licensed.clear_cal_data(backup_to=tmp_path / "cleared.json")
+    clock.advance(timedelta(minutes=1))
+    licensed.restore(backup)
+    after = {k: v for k, v in snapshot(licensed).items() if k != "audit"}
+    assert after == before and pool(licensed, "session").assigned == 1

@@ -11,11 +11,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from calkeeper.contract.views import ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
-from calkeeper.core.errors import InMaintenance, LicenseRejected
+from calkeeper.core.errors import BackupError, InMaintenance, LicenseRejected
 from calkeeper.core.license import LicenseTerms, check_license, check_recorded_license
 from calkeeper.store import backup as backups
 from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row
+from calkeeper.store.unit_of_work import Transaction
 from calkeeper.usecases.admin import AdminTransactions
+
+# What each pool holds, as a refused restore names it.
+HELD = {CalType.NAMED: "Named CALs", CalType.DOCUMENT: "Document CALs", CalType.SESSION: "Session CALs in use",
+        CalType.USAGE: "Usage CALs in use"}
 
 
 class Maintenance:
@@ -44,11 +49,12 @@ class Maintenance:
         Before anything is written: the file must be the one written (its digest), every license in it
         must pass the license checks against this server's pinned keys (the one in force as "Apply
         license" checks it now, older ones as they were checked when applied; the terms come from the
-        LEF), and every row must hold what live input could.
+        LEF), and every row must hold what live input could. Once the rows are in, no pool may be over
+        the license, or the transaction is rolled back.
         """
         source = Path(path)
         backup = backups.read_file(source)
-        licenses, _ = self._checked_licenses(backup.tables["licenses"])
+        licenses, in_force = self._checked_licenses(backup.tables["licenses"])
         check_rows(backup.tables)
         check_unlicensed(backup.tables)
         tables = {**backup.tables, "licenses": licenses}
@@ -56,6 +62,7 @@ class Maintenance:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)
             counts = tx.site_data.load(tables)
+            _refuse_over_license(tx, in_force)
             tx.site_data.reset_ids()
             tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts,
                              digest="checked" if backup.sealed else "none: a version 1 backup has no digest")
@@ -112,3 +119,18 @@ class Maintenance:
         with self.admin.change():
             pass  # the admin transaction frees ended quarantines before anything else
 
+
+def _refuse_over_license(tx: Transaction, terms: LicenseTerms | None) -> None:
+    """Refuse restored rows that hold more CALs than the license: in a pool, allocated, or on a document."""
+    pools = tx.assignments.pools(terms)
+    over = [f"{pool.assigned} {HELD[cal_type]}, the license allows {pool.in_license}"
+            for cal_type, pool in pools.items() if pool.assigned > pool.in_license]
+    documents = pools[CalType.DOCUMENT]
+    if (documents.allocated or 0) > documents.in_license:
+        over.append(f"{documents.allocated} Document CALs allocated to documents, the license allows "
+                    f"{documents.in_license}")
+    over += [f"{d.cals_assigned} Document CALs for {d.path}, which has {d.cals_allocated} allocated"
+             for d in tx.documents.all() if d.cals_assigned > d.cals_allocated]
+    if over:
+        raise BackupError(f"nothing was restored: the backup holds {'; '.join(over)}. A restore never puts the "
+                          "site over its license", code="backup_over_license")
