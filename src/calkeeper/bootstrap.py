@@ -118,7 +118,7 @@ def build_application(
         access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally),
         sessions=Sessions(admin=admin),
         session_life=SessionLife(uow=uow, limits=session_limits or SessionLimits()),
-        maintenance=Maintenance(admin=admin, clock=clock),
+        maintenance=Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {}),
         reports=Reports(admin=admin, grant_tally=grant_tally),
         tokens=Tokens(uow=uow, default_actor=actor),
         console_users=ConsoleUsers(uow=uow, default_actor=actor),

@@ -60,6 +60,16 @@ def test_a_damaged_or_oversized_backup_is_refused_in_the_one_error_shape_and_cha
     assert [p.name for p in api.settings.backups_dir.iterdir()] == []
 
 
+def test_an_edited_backup_is_refused_with_422_backup_invalid_and_changes_nothing(api: Api) -> None:
+    backup = json.loads(api.get("/api/v1/backup").content)
+    backup["tables"]["licenses"][-1]["named_cals"] = 100000
+    api.ok("POST", "/api/v1/cals/named", json={"users": "ACME\\newcomer"})
+    refused = error_of(api.post("/api/v1/restore", content=json.dumps(backup).encode()), 422, "backup_invalid")
+    assert refused["message"].startswith("the uploaded backup was changed or damaged since it was written")
+    assert "ACME\\newcomer" in named_users(api) and api.ok("GET", "/api/v1/license")["cals"]["named"] == 5
+    assert [p.name for p in api.settings.backups_dir.iterdir()] == []
+
+
 def test_only_an_admin_may_back_up_restore_or_see_tokens_and_console_users(api: Api) -> None:
     for method, path in (("GET", "/api/v1/backup"), ("POST", "/api/v1/restore"), ("GET", "/api/v1/tokens"),
                          ("POST", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/admin-token"),

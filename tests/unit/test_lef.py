@@ -244,6 +244,9 @@ def test_a_signature_that_is_not_canonical_base64_is_refused(text: str, trusted:
         (f"{SERIAL}\nSite;;;\nOrg;;;\nNAMED_CALS;1;;\nNAMED_CALS;9;;\n", "appears twice"),
         (f"{SERIAL}\nSite;;;\nOrg;;;\nNAMED_CALS;-3;;\n", "must be a whole number"),
         (f"{SERIAL}\nSite;;;\nOrg;;;\nUSAGE_CALS;many;;\n", "must be a whole number"),
+        (f"{SERIAL}\nSite;;;\nOrg;;;\nNAMED_CALS;{10**30};;\n", "more than a CAL server can count"),
+        (f"{SERIAL}\nSite;;;\nOrg;;;\nNAMED_CALS;2147483648;;\n", "more than a CAL server can count"),
+        (f"{SERIAL}\nSite;;;\nOrg;;;\nSESSION_CALS;{'9' * 5000};;\n", "a number of 5000 digits"),
     ],
 )
 def test_a_correctly_signed_but_badly_formed_lef_is_refused_as_malformed(
@@ -264,3 +267,11 @@ def test_a_date_tag_that_is_not_a_date_is_refused_as_malformed() -> None:
     with pytest.raises(LicenseRejected, match="TIMELIMIT has '31/12/2027'") as caught:
         lefs.parse_date("31/12/2027", "TIMELIMIT")
     assert caught.value.code == "lef_malformed"
+
+
+def test_the_largest_count_a_cal_server_can_hold_is_read_and_leading_zeros_do_not_count(
+    authority: SigningKey, trusted: dict
+) -> None:
+    body = f"{SERIAL}\nSite;;;\nOrg;;;\nNAMED_CALS;{lefs.MAX_CAL_COUNT};;\nUSAGE_CALS;{'0' * 5000}7;;\n"
+    lef = lefs.verify(sign_body(body, authority), trusted)
+    assert (lef.count("NAMED_CALS"), lef.count("USAGE_CALS")) == (2**31 - 1, 7)

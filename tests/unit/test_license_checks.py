@@ -13,7 +13,7 @@ from calkeeper.authority.signing import SigningKey, create_key, make_lef, sign_l
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import LicenseRejected
 from calkeeper.core.lef import LefTag
-from calkeeper.core.license import SERVER_RELEASE, LicenseTerms, check_license
+from calkeeper.core.license import SERVER_RELEASE, LicenseTerms, check_license, check_recorded_license
 from calkeeper.core.serials import control_number
 from tests.kit import signed_lef
 
@@ -142,6 +142,31 @@ def test_a_maintenance_period_ending_before_this_release_is_refused(authority: S
 def test_a_maintenance_period_ending_on_the_release_day_is_accepted(authority: SigningKey, trusted: dict) -> None:
     terms = apply(trusted, signed_lef(authority, SERIAL, maintenance_until=SERVER_RELEASE))
     assert terms.maintenance_until == SERVER_RELEASE
+
+
+def test_a_signed_lef_granting_30_digit_counts_is_refused_as_malformed(authority: SigningKey, trusted: dict) -> None:
+    text = signed_lef(authority, SERIAL, named=10**30)
+    assert refused_code(trusted, text) == "lef_malformed"
+
+
+def recorded(trusted: dict[str, Ed25519PublicKey], lef_text: str, applied_at: datetime) -> LicenseTerms:
+    return check_recorded_license(serial=SERIAL, control=control_number(SERIAL), owner="Example Site",
+                                  organization="Example Org", lef_text=lef_text, trusted_keys=trusted,
+                                  applied_at=applied_at)
+
+
+def test_a_license_of_the_history_is_checked_as_it_was_when_applied(authority: SigningKey, trusted: dict) -> None:
+    expired = signed_lef(authority, SERIAL, time_limit=date(2026, 6, 30), maintenance_until=date(2026, 3, 31))
+    assert recorded(trusted, expired, datetime(2026, 2, 1, tzinfo=UTC)).time_limit == date(2026, 6, 30)
+    with pytest.raises(LicenseRejected) as caught:
+        recorded(trusted, expired, datetime(2026, 7, 1, tzinfo=UTC))
+    assert caught.value.code == "license_expired"
+
+
+def test_a_license_of_the_history_must_still_be_signed_by_a_pinned_key(authority: SigningKey, trusted: dict) -> None:
+    with pytest.raises(LicenseRejected) as caught:
+        recorded(trusted, signed_lef(authority, SERIAL).replace("NAMED_CALS;5", "NAMED_CALS;9"), NOW)
+    assert caught.value.code == "lef_signature_invalid"
 
 
 def test_the_maintenance_check_uses_the_release_it_is_given(authority: SigningKey, trusted: dict) -> None:

@@ -88,6 +88,28 @@ def is_document_file(name: str) -> bool:
     return not name.startswith(".") and any(lowered.endswith(s) for s in DOCUMENT_SUFFIXES)
 
 
+def document_path_problem(path: str) -> str | None:
+    """Say why a path is not one the root folder's scan gives, or return None when it is.
+
+    The scan names a document by its path under the root folder: relative, '/' between folders, no
+    '.' or '..' folder, no control characters, ending in a document file's name.
+    """
+    if not path.strip():
+        return "the path is empty"
+    if path.startswith("/") or (path[:1].isalpha() and path[1:3] == ":/"):  # /srv/x.qvw, C:/x.qvw
+        return "it is an absolute path; a document is named by its path under the root folder"
+    if "\\" in path:
+        return "it holds a '\\'; folders in a document's path are separated by '/'"
+    if any(ch < " " or ch == "\x7f" for ch in path):
+        return "it holds control characters"
+    parts = path.split("/")
+    if any(part in {"", ".", ".."} for part in parts):
+        return "it has an empty, '.' or '..' folder; a document's path stays under the root folder"
+    if not is_document_file(parts[-1]):
+        return "it does not name a document file (.qvw or .qvf, not hidden)"
+    return None
+
+
 def documents_changed(on_disk: Iterable[str], known: Sequence[DocumentRecord]) -> bool:
     """True when the root folder and the documents the site knows disagree (added, gone or returned)."""
     keys = {document_key(p) for p in on_disk}

@@ -24,7 +24,7 @@
     │   ├── NotQuarantined       409  1   not_quarantined
     │   ├── InMaintenance        503  1   maintenance
     │   └── IdempotencyConflict  409  1   idempotency_conflict
-    ├── BackupError              422  1   backup_invalid
+    ├── BackupError              422  1   backup_invalid, backup_over_license
     ├── AuthorityUnavailable     502  1   authority_unreachable, authority_error
     ├── StoreUnavailable         503  1   store_unavailable
     │   └── ServerUnavailable    503  1   server_unavailable (client)
@@ -100,7 +100,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.NotQuarantined, 409, EXIT_REFUSED, "not_quarantined"),
     *_rows(e.InMaintenance, 503, EXIT_REFUSED, "maintenance"),
     *_rows(e.IdempotencyConflict, 409, EXIT_REFUSED, "idempotency_conflict"),
-    *_rows(e.BackupError, 422, EXIT_REFUSED, "backup_invalid"),
+    *_rows(e.BackupError, 422, EXIT_REFUSED, "backup_invalid", "backup_over_license"),
     *_rows(e.AuthorityUnavailable, 502, EXIT_REFUSED, "authority_unreachable", "authority_error"),
     *_rows(e.StoreUnavailable, 503, EXIT_REFUSED, "store_unavailable"),
     *_rows(e.ServerUnavailable, 503, EXIT_REFUSED, "server_unavailable"),

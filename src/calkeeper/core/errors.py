@@ -15,7 +15,7 @@
     │   ├── NotQuarantined         restore of a CAL that is not marked for removal
     │   ├── InMaintenance          the CAL server is clearing or restoring CAL data
     │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
-    ├── BackupError                a backup file that cannot be read or written
+    ├── BackupError                a backup file that cannot be read, written or restored
     ├── AuthorityUnavailable       the license authority cannot be reached, is too slow, or answers badly
     ├── StoreUnavailable           the database cannot be reached
     │   └── ServerUnavailable      (client) the CAL server cannot be reached, or did not answer in time

@@ -33,6 +33,8 @@ SIGNED_PREFIX = b"calkeeper-lef-v1\n"
 SIGNATURE_TAG = "SIGNATURE;"
 LEASE_KEY_TAG = "LEASE_KEY"
 COUNT_TAGS = {"NAMED_CALS": "named", "DOCUMENT_CALS": "document", "SESSION_CALS": "session", "USAGE_CALS": "usage"}
+# The most CALs of a type a LEF can grant: what a CAL server's database holds in a count (a 32-bit integer).
+MAX_CAL_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Lef:
     def count(self, tag: str) -> int:
         """Return the number in a count tag (0 when the tag is absent)."""
         found = self.tags.get(tag)
-        return int(found.value) if found else 0
+        return int(found.value.lstrip("0") or "0") if found else 0  # parse_body bounded it
 
     def lease_key(self) -> LeaseKey | None:
         """The site's lease-signing public key the authority vouches for (``LEASE_KEY``), if any."""
@@ -208,9 +210,19 @@ def parse_body(body: str, *, text: str, key_id: str) -> Lef:
             raise _malformed(f"the tag {tag.name} appears twice")
         tags[tag.name] = tag
     for name in COUNT_TAGS:
-        if name in tags and not (tags[name].value.isascii() and tags[name].value.isdigit()):
-            raise _malformed(f"{name} must be a whole number (got '{tags[name].value}')")
+        if name in tags:
+            _check_count(name, tags[name].value)
     return Lef(text=text, serial=serial, owner=owner, organization=organization, tags=tags, key_id=key_id)
+
+
+def _check_count(name: str, value: str) -> None:
+    if not (value.isascii() and value.isdigit()):
+        raise _malformed(f"{name} must be a whole number (got '{value[:20]}')")
+    digits = value.lstrip("0") or "0"
+    # the length first: int() of thousands of digits is refused by Python itself, with a traceback
+    if len(digits) > len(str(MAX_CAL_COUNT)) or int(digits) > MAX_CAL_COUNT:
+        shown = digits if len(digits) <= 20 else f"a number of {len(digits)} digits"
+        raise _malformed(f"{name} is {shown}, more than a CAL server can count (at most {MAX_CAL_COUNT})")
 
 
 def _free_line(line: str, what: str) -> str:

@@ -140,6 +140,28 @@ def check_license(
     )
 
 
+def check_recorded_license(
+    *,
+    serial: str,
+    control: str,
+    owner: str,
+    organization: str,
+    lef_text: str,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    applied_at: datetime,
+) -> LicenseTerms:
+    """Check a license of a site's history as "Apply license" checked it when it was applied.
+
+    Every check runs, and the time limit is read as of ``applied_at``: a license that expired since, or
+    whose maintenance period an older release accepted, still passes; a LEF not signed by a pinned key
+    for that serial does not.
+    """
+    return check_license(
+        serial=serial, control=control, owner=owner, organization=organization, lef_text=lef_text,
+        trusted_keys=trusted_keys, now=applied_at, release=date.min,
+    )
+
+
 _COUNT_TYPES = {tag: CalType(kind) for tag, kind in lefs.COUNT_TAGS.items()}
 
 

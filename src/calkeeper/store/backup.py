@@ -1,18 +1,28 @@
-"""Backups of a site's data as one JSON file, and restoring them in one transaction.
+"""Backups of a site's data as one JSON file: writing them, reading them back checked, and loading them.
+
+A backup (format ``calkeeper-backup``, version 2) holds every table but the audit trail, and ``digest``:
+the SHA-256 of its canonical content. A file damaged or edited since it was written is refused before
+anything of it is read into the database. Version 1 files, written before backups carried a digest, are
+still read, with every other check. The digest finds damage, not forgery: whoever edits a file can
+compute a new one, so what a restore puts in force is checked as live input is (``backup_rows``, and
+the license checks of the restore).
 
 The audit trail is never part of a backup and never overwritten: restoring appends to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Date, Integer, String, Text, delete, insert, select, text, update
+from sqlalchemy import Boolean, Connection, Date, Integer, String, delete, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from calkeeper.core.clock import as_utc
@@ -33,9 +43,29 @@ from calkeeper.store.schema import (
 from calkeeper.store.schema import DenialRecord as Denial
 
 FORMAT = "calkeeper-backup"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: written before backups carried a digest
+MAX_FILE_BYTES = 512 * 2**20  # far above a large site's backup; a larger file is refused unread
+MAX_INTEGER = 2**31 - 1  # every whole number of a backup fits the database's 32-bit columns
+DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial]
+_MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup file read and checked: its rows with times and dates decoded, and its format version."""
+
+    tables: Rows
+    version: int
+
+    @property
+    def sealed(self) -> bool:
+        """True when a digest vouched that the file is the one written (version 2 on)."""
+        return self.version >= 2
 
 
 def _encode(value: Any) -> Any:
@@ -56,13 +86,21 @@ def dump(connection: Connection) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "tables": tables}
 
 
+def digest_of(content: Mapping[str, Any]) -> str:
+    """The SHA-256 of a backup's canonical JSON: every member but ``digest``, keys sorted, no spaces, ASCII."""
+    canonical = json.dumps({k: v for k, v in content.items() if k != "digest"}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return DIGEST_PREFIX + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 def write_file(path: Path, content: dict[str, Any]) -> None:
-    """Write a backup atomically: a crash leaves the old file or the new one, never half of one."""
+    """Write a backup with its digest, atomically: a crash leaves the old file or the new one, never half of one."""
+    sealed = {**content, "digest": digest_of(content)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=1, sort_keys=True)
+            json.dump(sealed, handle, indent=1, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
@@ -72,18 +110,25 @@ def write_file(path: Path, content: dict[str, Any]) -> None:
         raise
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    """Read and check a backup file; refuse anything that is not a calkeeper backup this release reads."""
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BackupError(f"there is no backup file at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BackupError(f"{path} is not a readable calkeeper backup ({error})") from None
+def read_file(path: Path) -> Backup:
+    """Read and check a backup file; refuse anything that is not a whole calkeeper backup this release reads.
+
+    In order: its size, UTF-8, JSON, format and version, the digest (version 2), then the tables, their
+    columns and each value's type and range. Every refusal is a BackupError; nothing is written.
+    """
+    content = _parse(path, _read_bytes(path))
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise BackupError(f"{path} is not a calkeeper backup")
-    if content.get("version") != VERSION:
-        raise BackupError(f"{path} is a backup of version {content.get('version')}; this release reads {VERSION}")
+    version = content.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise BackupError(f"{path} is a backup of version {_shown(version)}; this release reads versions "
+                          f"{' and '.join(map(str, READABLE_VERSIONS))}")
+    if version >= 2:
+        _check_digest(path, content)
+    unknown = sorted(set(content) - _MEMBERS - ({"digest"} if version >= 2 else set()))
+    if unknown:
+        raise BackupError(f"{path} is not a backup this release reads: it holds "
+                          f"{', '.join(_shown(name) for name in unknown)}, which a version {version} backup does not")
     tables = content.get("tables")
     expected = {table_of(m).name for m in TABLES}
     if not isinstance(tables, dict) or set(tables) != expected:
@@ -92,68 +137,166 @@ def read_file(path: Path) -> dict[str, Any]:
         columns = set(Base.metadata.tables[name].columns.keys())
         if not isinstance(rows, list) or any(not isinstance(r, dict) or set(r) != columns for r in rows):
             raise BackupError(f"{path} is damaged: the rows of '{name}' do not have the expected columns")
-    return content
+    if len(tables["site_state"]) != 1:
+        raise BackupError(f"{path} is damaged: it must hold exactly one row of server settings")
+    decoded = {}
+    for model in TABLES:
+        table = table_of(model)
+        decoded[table.name] = [_decode(table, row) for row in tables[table.name]]
+    return Backup(decoded, version)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more: a runaway file is refused, not loaded
+    except FileNotFoundError:
+        raise BackupError(f"there is no backup file at {path}") from None
+    except OSError as error:
+        raise BackupError(f"{path} is not a readable calkeeper backup ({error.strerror or error})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BackupError(f"{path} is larger than the {MAX_FILE_BYTES // 2**20} MB a backup can be; "
+                          "it is not a calkeeper backup")
+    return data
+
+
+class _NotAValue(ValueError):
+    """A JSON number or constant no backup holds."""
+
+
+def _whole_number(literal: str) -> int:
+    # JSON writes no leading zeros, so the length says the size; int() of thousands of digits would raise
+    if len(literal.lstrip("-")) > len(str(MAX_INTEGER)):
+        raise _NotAValue(f"it holds a number of {len(literal.lstrip('-'))} digits, larger than any in a backup")
+    return int(literal)
+
+
+def _fraction(literal: str) -> float:
+    raise _NotAValue(f"it holds the number {literal[:30]}, where a backup holds whole numbers only")
+
+
+def _constant(literal: str) -> float:
+    raise _NotAValue(f"it holds {literal}, which is not a value a backup holds")
+
+
+def _parse(path: Path, data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BackupError(f"{path} is not a readable calkeeper backup: it is not UTF-8 text") from None
+    try:
+        return json.loads(text, parse_int=_whole_number, parse_float=_fraction, parse_constant=_constant)
+    except RecursionError:
+        raise BackupError(f"{path} is not a calkeeper backup: its JSON is nested far deeper than a backup's") from None
+    except _NotAValue as error:
+        raise BackupError(f"{path} is not a calkeeper backup: {error}") from None
+    except ValueError as error:  # json.JSONDecodeError
+        raise BackupError(f"{path} is not a readable calkeeper backup ({error})") from None
+
+
+def _check_digest(path: Path, content: dict[str, Any]) -> None:
+    recorded = content.get("digest")
+    try:
+        expected = digest_of(content)
+    except (RecursionError, ValueError):
+        expected = ""
+    if recorded is None or recorded != expected:
+        why = "its digest is missing" if recorded is None else "its content does not match the SHA-256 digest in it"
+        raise BackupError(f"{path} was changed or damaged since it was written ({why}); nothing was restored. "
+                          "Restore an unchanged copy")
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: short, and printable however broken its text (a lone surrogate)."""
+    shown = value if isinstance(value, str) else json.dumps(value) if _flat(value) else type(value).__name__
+    shown = (shown[:60] + "…" if len(shown) > 60 else shown).encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"'{shown}'"
+
+
+def _flat(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | str)
 
 
 def _decode(table: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its times and dates read, every value checked against its column's type and range."""
     decoded = dict(row)
     for column in table.columns:
-        value = decoded.get(column.name)
+        value, where, kind = row[column.name], f"{table.name}.{column.name}", column.type
         if value is None:
+            if not column.nullable:
+                raise BackupError(f"the backup has no value in {where}, which must have one")
             continue
-        try:
-            if isinstance(column.type, UtcDateTime):
-                decoded[column.name] = datetime.fromisoformat(value)
-            elif isinstance(column.type, Date):
-                decoded[column.name] = date.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise BackupError(f"the backup has '{value}' where a time belongs ({table.name}.{column.name})") from None
-        # SQLite stores whatever it is given, so a wrong type must be caught here, not by the database
-        expected = _JSON_TYPES.get(type(column.type))
-        if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
-            raise BackupError(
-                f"the backup has '{value}' where {_JSON_NAMES[expected]} belongs ({table.name}.{column.name})"
-            )
+        problem = None
+        if isinstance(kind, UtcDateTime | Date):
+            try:
+                decoded[column.name] = (as_utc(datetime.fromisoformat(value)) if isinstance(kind, UtcDateTime)
+                                        else date.fromisoformat(value))
+            except (TypeError, ValueError, OverflowError):  # OverflowError: a time zone past year 1 or 9999
+                problem = "a time" if isinstance(kind, UtcDateTime) else "a date"
+        elif isinstance(kind, Boolean):
+            problem = None if isinstance(value, bool) else "true or false"
+        elif isinstance(kind, Integer):
+            # SQLite stores whatever it is given, so a wrong type or range must be caught here
+            valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
+            problem = None if valid else f"a whole number from 0 to {MAX_INTEGER}"
+        elif isinstance(kind, String):
+            problem = _text_problem(value, kind.length)
+        if problem is not None:
+            raise BackupError(f"the backup has {_shown(value)} where {problem} belongs ({where})")
     return decoded
 
 
-_JSON_TYPES: dict[type, type] = {Integer: int, Boolean: bool, String: str, Text: str}
-_JSON_NAMES = {int: "a whole number", bool: "true or false", str: "text"}
-
-
-def load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:
-    """Replace the site's data with a backup's, inside the caller's transaction."""
+def _text_problem(value: Any, length: int | None) -> str | None:
+    if not isinstance(value, str):
+        return "text"
+    if length is not None and len(value) > length:
+        return f"text of at most {length} characters"
+    if "\x00" in value:
+        return "text without NUL characters"
     try:
-        return _load(connection, content, postgres=postgres)
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which a JSON "\ud800" escape can carry
+        return "valid text"
+    return None
+
+
+def load(connection: Connection, tables: Rows) -> dict[str, int]:
+    """Replace the site's data with a checked backup's rows, inside the caller's transaction."""
+    try:
+        return _load(connection, tables)
     except (IntegrityError, DataError) as error:
         # rows the database refuses (a broken rule, a duplicate, a wrong type) mean a damaged file
         reason = str(error.orig or error).strip().splitlines()[0][:200]
         raise BackupError(f"the backup is damaged: the database refuses its rows ({reason})") from None
 
 
-def _load(connection: Connection, content: dict[str, Any], *, postgres: bool) -> dict[str, int]:
+def _load(connection: Connection, tables: Rows) -> dict[str, int]:
     for model in reversed(TABLES):
         if model is not SiteState:
             connection.execute(delete(table_of(model)))
     counts = {}
     for model in TABLES:
         table = table_of(model)
-        rows = [_decode(table, r) for r in content["tables"][table.name]]
+        rows = tables[table.name]
         if model is SiteState:
-            if len(rows) != 1:
-                raise BackupError("the backup is damaged: it must hold exactly one row of server settings")
             values = {k: v for k, v in rows[0].items() if k not in {"id", "generation"}}
             values["maintenance"] = False
             connection.execute(update(table).where(table.c.id == 1).values(generation=table.c.generation + 1, **values))
         elif rows:
             connection.execute(insert(table), rows)
         counts[table.name] = len(rows)
-    if postgres:
-        for model in TABLES:
-            table = table_of(model)
-            if "id" in table.c and table.c.id.autoincrement is True:
-                connection.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-                ))
     return counts
+
+
+def reset_ids(connection: Connection) -> None:
+    """PostgreSQL: start each restored table's id sequence after its highest id.
+
+    A sequence is not rolled back with its transaction, so this runs once nothing can refuse the restore.
+    """
+    for model in TABLES:
+        table = table_of(model)
+        if "id" in table.c and table.c.id.autoincrement is True:
+            connection.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            ))

@@ -35,9 +35,14 @@ class SiteData:
         """Every table but the audit trail, as a backup's JSON-ready content."""
         return backup.dump(self.connection)
 
-    def load(self, content: dict[str, Any]) -> dict[str, int]:
-        """Replace the site's data with a checked backup's content; how many rows of each table."""
-        return backup.load(self.connection, content, postgres=self.postgres)
+    def load(self, tables: backup.Rows) -> dict[str, int]:
+        """Replace the site's data with a checked backup's rows; how many rows of each table."""
+        return backup.load(self.connection, tables)
+
+    def reset_ids(self) -> None:
+        """Start new ids after the restored ones (PostgreSQL's sequences; SQLite needs nothing)."""
+        if self.postgres:
+            backup.reset_ids(self.connection)
 
     def clear_cal_data(self) -> dict[str, int]:
         """Remove every assignment, allocation, quarantine, session and usage record."""

@@ -26,6 +26,18 @@ def _stored(row: Any) -> StoredLicense:
     return StoredLicense(terms, row["applied_at"], row["applied_by"])
 
 
+def license_values(terms: LicenseTerms) -> dict[str, Any]:
+    """The columns of a license row that come from the checked license (all but when and by whom)."""
+    return {
+        "serial": terms.serial, "control": terms.control, "owner": terms.owner, "organization": terms.organization,
+        "lef_text": terms.lef_text, "key_id": terms.key_id,
+        "named_cals": terms.in_license(CalType.NAMED), "document_cals": terms.in_license(CalType.DOCUMENT),
+        "session_cals": terms.in_license(CalType.SESSION), "usage_cals": terms.in_license(CalType.USAGE),
+        "lease_allowed": terms.lease_allowed, "time_limit": terms.time_limit,
+        "maintenance_until": terms.maintenance_until,
+    }
+
+
 class Licenses:
     def __init__(self, connection: Connection, now: datetime) -> None:
         self.connection = connection
@@ -47,13 +59,6 @@ class Licenses:
     def add(self, terms: LicenseTerms, actor: str) -> StoredLicense:
         """Put a checked license in force (the caller bumps the generation)."""
         self.connection.execute(
-            insert(license_t).values(
-                serial=terms.serial, control=terms.control, owner=terms.owner, organization=terms.organization,
-                lef_text=terms.lef_text, key_id=terms.key_id,
-                named_cals=terms.in_license(CalType.NAMED), document_cals=terms.in_license(CalType.DOCUMENT),
-                session_cals=terms.in_license(CalType.SESSION), usage_cals=terms.in_license(CalType.USAGE),
-                lease_allowed=terms.lease_allowed, time_limit=terms.time_limit,
-                maintenance_until=terms.maintenance_until, applied_at=self.now, applied_by=actor,
-            )
+            insert(license_t).values(**license_values(terms), applied_at=self.now, applied_by=actor)
         )
         return StoredLicense(terms, self.now, actor)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from calkeeper.contract.views import ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
-from calkeeper.core.errors import InMaintenance
+from calkeeper.core.errors import BackupError, InMaintenance, LicenseRejected
+from calkeeper.core.license import LicenseTerms, check_license, check_recorded_license
 from calkeeper.store import backup as backups
+from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row
+from calkeeper.store.unit_of_work import Transaction
 from calkeeper.usecases.admin import AdminTransactions
+
+# What each pool holds, as a refused restore names it.
+HELD = {CalType.NAMED: "Named CALs", CalType.DOCUMENT: "Document CALs", CalType.SESSION: "Session CALs in use",
+        CalType.USAGE: "Usage CALs in use"}
 
 
 class Maintenance:
     """Backups, restores and clearing CAL data."""
 
-    def __init__(self, *, admin: AdminTransactions, clock: Clock) -> None:
+    def __init__(self, *, admin: AdminTransactions, clock: Clock,
+                 trusted_keys: Mapping[str, Ed25519PublicKey]) -> None:
         self.admin = admin
         self.clock = clock
+        self.trusted_keys = dict(trusted_keys)  # the authority's pinned keys, as "Apply license" uses them
 
     def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
@@ -31,15 +44,49 @@ class Maintenance:
         return {name: len(rows) for name, rows in content["tables"].items()}
 
     def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
-        """Replace the site's data with a backup, in one transaction; a bad file changes nothing."""
+        """Replace the site's data with a backup, in one transaction; a bad file changes nothing.
+
+        Before anything is written: the file must be the one written (its digest), every license in it
+        must pass the license checks against this server's pinned keys (the one in force as "Apply
+        license" checks it now, older ones as they were checked when applied; the terms come from the
+        LEF), and every row must hold what live input could. Once the rows are in, no pool may be over
+        the license, or the transaction is rolled back.
+        """
         source = Path(path)
-        content = backups.read_file(source)
+        backup = backups.read_file(source)
+        licenses, in_force = self._checked_licenses(backup.tables["licenses"])
+        check_rows(backup.tables)
+        check_unlicensed(backup.tables)
+        tables = {**backup.tables, "licenses": licenses}
         with self.admin.change() as tx:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)
-            counts = tx.site_data.load(content)
-            tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts)
+            counts = tx.site_data.load(tables)
+            _refuse_over_license(tx, in_force)
+            tx.site_data.reset_ids()
+            tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts,
+                             digest="checked" if backup.sealed else "none: a version 1 backup has no digest")
             return counts
+
+    def _checked_licenses(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LicenseTerms | None]:
+        """The backup's license rows as their LEFs say, oldest first, and the terms of the one in force."""
+        rows = sorted(rows, key=lambda row: int(row["id"]))
+        checked, terms = [], None
+        for row in rows:
+            given = {k: row[k] for k in ("serial", "control", "owner", "organization", "lef_text")}
+            in_force = row is rows[-1]
+            try:
+                if in_force:
+                    terms = check_license(**given, trusted_keys=self.trusted_keys, now=self.clock.now())
+                else:
+                    terms = check_recorded_license(**given, trusted_keys=self.trusted_keys,
+                                                   applied_at=row["applied_at"])
+            except LicenseRejected as error:
+                which = "license in force" if in_force else f"license applied on {row['applied_at']:%Y-%m-%d}"
+                raise LicenseRejected(f"nothing was restored: the backup's {which} fails the license checks: "
+                                      f"{error.message}", code=error.code, details=error.details) from None
+            checked.append(license_row(row, terms))
+        return checked, terms
 
     def clear_cal_data(self, *, backup_to: str | Path, actor: str | None = None) -> ClearOutcome:
         """Remove every CAL assignment, allocation, quarantine, session and usage record.
@@ -71,3 +118,19 @@ class Maintenance:
         """Free CALs whose quarantine has ended (each is recorded in the audit trail)."""
         with self.admin.change():
             pass  # the admin transaction frees ended quarantines before anything else
+
+
+def _refuse_over_license(tx: Transaction, terms: LicenseTerms | None) -> None:
+    """Refuse restored rows that hold more CALs than the license: in a pool, allocated, or on a document."""
+    pools = tx.assignments.pools(terms)
+    over = [f"{pool.assigned} {HELD[cal_type]}, the license allows {pool.in_license}"
+            for cal_type, pool in pools.items() if pool.assigned > pool.in_license]
+    documents = pools[CalType.DOCUMENT]
+    if (documents.allocated or 0) > documents.in_license:
+        over.append(f"{documents.allocated} Document CALs allocated to documents, the license allows "
+                    f"{documents.in_license}")
+    over += [f"{d.cals_assigned} Document CALs for {d.path}, which has {d.cals_allocated} allocated"
+             for d in tx.documents.all() if d.cals_assigned > d.cals_allocated]
+    if over:
+        raise BackupError(f"nothing was restored: the backup holds {'; '.join(over)}. A restore never puts the "
+                          "site over its license", code="backup_over_license")

@@ -1,0 +1,170 @@
+"""What a backup's rows may hold: the rules live input passes, checked before a restore writes a row.
+
+A restore must not put in force what this server could never have recorded: names the validators
+refuse, document paths the root folder's scan never gives, values outside their column's set, CAL data
+beside no license, or a license row whose terms are not the ones its signed LEF grants. Each check
+reads rows already decoded by ``backup.read_file`` (types and ranges are checked there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from calkeeper.core.cals import ClientType, IdentificationMode
+from calkeeper.core.documents import document_key, document_path_problem
+from calkeeper.core.errors import BackupError, InvalidUsers
+from calkeeper.core.identities import parse_machine, user_problem
+from calkeeper.core.license import LicenseTerms
+from calkeeper.store.backup import Rows
+from calkeeper.store.licenses import license_values
+
+SOURCES = ("manual", "dynamic")
+IDENTITY_KINDS = ("user", "machine")
+SESSION_CAL_TYPES = ("session", "usage")
+CLIENTS = tuple(c.value for c in ClientType)
+MODES = tuple(m.value for m in IdentificationMode)
+_CODE = re.compile(r"[a-z][a-z_]{0,39}")
+LISTED = 5  # problems named in the message; the error's details hold the first hundred
+
+Check = Callable[[Any], "str | None"]
+
+
+def _user(value: Any) -> str | None:
+    return user_problem(value)
+
+
+def _optional_user(value: Any) -> str | None:
+    return None if value is None else user_problem(value)
+
+
+def _machine(value: Any) -> str | None:
+    try:
+        identity = parse_machine(value)
+    except InvalidUsers as error:
+        return str(error.details[0]["problem"])
+    return None if identity.name == value else "a machine name cannot begin or end with a space"
+
+
+def _one_of(*allowed: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"it is one of {', '.join(allowed)}"
+    return check
+
+
+def _code(value: Any) -> str | None:
+    return None if _CODE.fullmatch(value) else "an error code is lower-case letters and '_'"
+
+
+# The columns of each table that hold names or values from a set, and the rule each passes.
+COLUMN_RULES: dict[str, dict[str, Check]] = {
+    "site_state": {"identification_mode": _one_of(*MODES)},
+    "users": {"name": _user},
+    "named_cals": {"identity_kind": _one_of(*IDENTITY_KINDS), "source": _one_of(*SOURCES)},
+    "documents": {"path": document_path_problem},
+    "document_cals": {"user_name": _user, "source": _one_of(*SOURCES)},
+    "session_cals": {"user_name": _optional_user, "machine": _machine, "client": _one_of(*CLIENTS)},
+    "usage_cals": {"user_name": _optional_user, "machine": _machine},
+    "sessions": {"cal_type": _one_of(*SESSION_CAL_TYPES), "user_name": _optional_user, "machine": _machine,
+                 "client": _one_of(*CLIENTS)},
+    "denials": {"user_name": _optional_user, "machine": _machine, "code": _code},
+}
+
+
+def _holder_key(user_name: str | None, machine: str) -> str:
+    # as core.allocation.OpenRequest.holder_key: the user's key, or the machine's for an anonymous user
+    return user_name.casefold() if user_name else f"anonymous@{machine.casefold()}"
+
+
+def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tuple[str, str]]:
+    """The columns a row's other columns decide (keys, references), with what is wrong with each."""
+    wrong: list[tuple[str, str]] = []
+
+    def must(column: str, ok: bool, problem: str) -> None:
+        if not ok:
+            wrong.append((column, problem))
+
+    if table == "users":
+        must("key", row["key"] == row["name"].casefold(), "it is not the case-folded name")
+    elif table == "named_cals":
+        problem = (_machine if row["identity_kind"] == "machine" else _user)(row["identity_name"])
+        must("identity_name", problem is None, problem or "")
+        must("identity_key", row["identity_key"] == row["identity_name"].casefold(), "it is not the case-folded name")
+    elif table == "documents":
+        must("path_key", row["path_key"] == document_key(row["path"]), "it is not the path's comparison key")
+    elif table == "document_cals":
+        must("user_key", row["user_key"] == row["user_name"].casefold(), "it is not the case-folded name")
+        must("document_id", row["document_id"] in documents, "no document of the backup has this id")
+    elif table == "session_cals":
+        expected = f"{_holder_key(row['user_name'], row['machine'])}|{row['machine'].casefold()}|{row['client']}"
+        must("client_key", row["client_key"] == expected, "it is not the user, machine and client it names")
+    elif table == "usage_cals":
+        must("holder_key", row["holder_key"] == _holder_key(row["user_name"], row["machine"]),
+             "it is not the user or machine it names")
+        must("document_id", row["document_id"] is None or row["document_id"] in documents,
+             "no document of the backup has this id")
+    elif table == "sessions":
+        must("document_id", row["document_id"] in documents, "no document of the backup has this id")
+    if table in {"named_cals", "document_cals"}:
+        must("quarantined_until", row["quarantined_until"] is None or row["removed_at"] is not None,
+             "a CAL is quarantined only once removed")
+    return wrong
+
+
+def check_rows(tables: Rows) -> None:
+    """Refuse (BackupError) a backup any of whose rows holds what live input could not give."""
+    documents = {row["id"] for row in tables["documents"]}
+    problems: list[str] = []
+    for table, rows in tables.items():
+        rules = COLUMN_RULES.get(table, {})
+        for number, row in enumerate(rows, start=1):
+            wrong = [(c, p) for c, check in rules.items() if row[c] is not None and (p := check(row[c])) is not None]
+            if not wrong:  # the derived columns are checked once the ones they derive from are valid
+                wrong = _derived(table, row, documents)
+            problems += [f"{table} row {number}, {column} {_shown(row[column])}: {problem}"
+                         for column, problem in wrong]
+    if problems:
+        more = f" (and {len(problems) - LISTED} more)" if len(problems) > LISTED else ""
+        raise BackupError(
+            "the backup holds what this server never records, so it was edited or damaged: "
+            f"{'; '.join(problems[:LISTED])}{more}", details=problems[:100],
+        )
+
+
+# The tables of CAL data, as an admin counts them.
+CAL_DATA = {"named_cals": "Named CALs", "document_cals": "Document CALs", "session_cals": "Session CALs",
+            "usage_cals": "Usage CALs", "sessions": "sessions"}
+
+
+def check_unlicensed(tables: Rows) -> None:
+    """A backup without a license holds no CAL data: refuse one that does (a license row was removed)."""
+    if tables["licenses"]:
+        return
+    held = [f"{len(tables[name])} {label}" for name, label in CAL_DATA.items() if tables[name]]
+    allocated = sum(row["cals_allocated"] for row in tables["documents"])
+    if allocated:
+        held.append(f"{allocated} Document CALs allocated to documents")
+    if held:
+        raise BackupError(
+            f"the backup has no license, yet holds {', '.join(held)}: a site without a license has no CAL data, "
+            "so the file was edited or damaged"
+        )
+
+
+def license_row(row: Mapping[str, Any], terms: LicenseTerms) -> dict[str, Any]:
+    """The license row to restore: every term from its checked LEF; refuse a row that says otherwise."""
+    values = license_values(terms)
+    differs = [f"{column} {_shown(row[column])} where its signed LEF says {_shown(value)}"
+               for column, value in values.items() if row[column] != value]
+    if differs:
+        raise BackupError(
+            f"the backup's license of serial {terms.serial} (applied {row['applied_at']:%Y-%m-%d}) says "
+            f"{'; '.join(differs)}: the file was edited since it was written"
+        )
+    return {**values, "id": row["id"], "applied_at": row["applied_at"], "applied_by": row["applied_by"]}
+
+
+def _shown(value: Any) -> str:
+    shown = "none" if value is None else str(value)
+    return f"'{shown[:60]}…'" if len(shown) > 60 else f"'{shown}'"
