@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from calkeeper.core.errors import InvalidInput, InvalidUsers
-from calkeeper.core.identities import parse_identity, parse_identity_list, parse_machine, parse_user
+from calkeeper.core.identities import (
+    DOMAIN_MAX,
+    MACHINE_MAX,
+    USER_KEY_MAX,
+    USER_NAME_MAX,
+    USER_PART_MAX,
+    parse_identity,
+    parse_identity_list,
+    parse_machine,
+    parse_user,
+)
 
 # -- one user name ---------------------------------------------------------------------------------
 
@@ -146,3 +158,72 @@ def test_a_list_of_machines_reports_each_invalid_machine() -> None:
         parse_identity_list("WS-1;ACME\\alice;bad name", kind="machine")
     assert [d["entry"] for d in caught.value.details] == ["ACME\\alice", "bad name"]
 
+
+
+# -- lengths: every name accepted fits where it is stored --------------------------------------------
+
+
+def test_the_longest_user_name_is_accepted_and_one_character_more_is_refused_saying_so() -> None:
+    longest = "D" * DOMAIN_MAX + "\\" + "u" * USER_PART_MAX
+    assert parse_user(longest).name == longest
+    with pytest.raises(InvalidUsers, match=f"at most {USER_PART_MAX} are allowed"):
+        parse_user(longest + "u")
+    with pytest.raises(InvalidUsers, match=f"at most {DOMAIN_MAX} are allowed"):
+        parse_user("D" + longest)
+
+
+def test_a_name_whose_case_folded_key_is_too_long_is_refused_naming_the_entry() -> None:
+    name = "ACME\\" + "ß" * USER_PART_MAX  # 109 characters; case-folded, 'ß' becomes 'ss': 213
+    with pytest.raises(InvalidUsers) as caught:
+        parse_user(name)
+    assert f"'{name}' is not a valid user name" in caught.value.message
+    assert "compared case-insensitively it has 213 characters" in caught.value.message
+    assert caught.value.details == [{"entry": name, "problem": caught.value.details[0]["problem"]}]
+
+
+def test_a_name_that_just_fits_once_case_folded_is_accepted() -> None:
+    user = "ß" * ((USER_KEY_MAX - len("acme\\")) // 2)
+    assert len(parse_user(f"ACME\\{user}").key) <= USER_KEY_MAX
+
+
+def test_a_list_with_a_name_too_long_once_folded_applies_nothing_and_names_it() -> None:
+    too_long = "ACME\\" + "ß" * 100
+    with pytest.raises(InvalidUsers, match="nothing was applied: 1 entry is not valid") as caught:
+        parse_identity_list(f"ACME\\alice;{too_long}")
+    assert [d["entry"] for d in caught.value.details] == [too_long]
+
+
+@pytest.mark.parametrize("bad", ["\x7f", "\x85", "\udcff"])
+def test_a_user_name_with_a_delete_a_c1_control_or_an_undecodable_byte_is_refused(bad: str) -> None:
+    with pytest.raises(InvalidUsers, match="character a user name cannot have"):
+        parse_user(f"ACME\\al{bad}ice")
+
+
+def test_the_longest_machine_name_is_accepted_and_one_character_more_is_refused_saying_so() -> None:
+    assert parse_machine("M" * MACHINE_MAX).name == "M" * MACHINE_MAX
+    with pytest.raises(InvalidUsers, match=f"at most {MACHINE_MAX} characters"):
+        parse_machine("M" * (MACHINE_MAX + 1))
+
+
+# letters case folding makes longer ('ß' -> 'ss', 'ﬃ' -> 'ffi', 'ΐ' -> three code points), and any others
+FOLDING = st.one_of(st.sampled_from(["ß", "ﬃ", "ΐ", "ŉ", "A", "z", " ", "."]), st.characters())
+
+
+@given(st.text(alphabet="Ab9.-_", min_size=1, max_size=70), st.text(alphabet=FOLDING, min_size=1, max_size=140))
+def test_every_user_name_accepted_fits_its_limits_as_displayed_and_as_its_key(domain: str, user: str) -> None:
+    try:
+        identity = parse_user(f"{domain}\\{user}")
+    except InvalidUsers:
+        return
+    assert len(identity.name) <= USER_NAME_MAX
+    assert len(identity.key) <= USER_KEY_MAX
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from("Mk9.-_"), st.characters()), min_size=1, max_size=80))
+def test_every_machine_name_accepted_fits_its_limit_as_its_key(name: str) -> None:
+    try:
+        identity = parse_machine(name)
+    except InvalidUsers:
+        return
+    assert len(identity.name) <= MACHINE_MAX
+    assert len(identity.key) <= MACHINE_MAX

@@ -2,6 +2,10 @@
 
 A user is ``DOMAIN\\user`` (Windows style) or ``CUSTOM\\user`` (header or ticket login). Names compare
 case-insensitively; the key of a name is its case-folded form, the first spelling seen is displayed.
+
+Every name this module accepts fits the store's columns, as displayed and as its key: case folding can
+make a name longer ('ß' becomes 'ss'), so the key is measured too. The limits are stated here, and a
+test holds them to the column lengths of ``calkeeper.store.schema``.
 """
 
 from __future__ import annotations
@@ -11,10 +15,18 @@ from dataclasses import dataclass
 
 from calkeeper.core.errors import InvalidUsers
 
+DOMAIN_MAX = 64  # characters before the backslash: a DNS-style domain label, longer than NetBIOS's 15
+USER_PART_MAX = 104  # characters after it: Windows' limit on a logon name
+USER_NAME_MAX = DOMAIN_MAX + 1 + USER_PART_MAX  # a whole user name as displayed
+USER_KEY_MAX = 200  # a user name's case-folded key, by which it is stored and compared
+MACHINE_MAX = 63  # a machine (host) name; ASCII only, so its key is as long as it is
+
 # Domain: a NetBIOS or DNS-style name. User: anything Windows allows in a logon name, which excludes
-# these characters: " / \ [ ] : ; | = , + * ? < > (and control characters).
-_USER = re.compile(r"""([A-Za-z0-9][A-Za-z0-9._-]{0,63})\\([^"/\\\[\]:;|=,+*?<>\x00-\x1f]{1,104})""")
-_MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+# these characters: " / \ [ ] : ; | = , + * ? < > (and control characters; and lone surrogates, which
+# undecodable bytes become and no database can store).
+_DOMAIN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{DOMAIN_MAX - 1}}}")
+_USER_PART = re.compile(r"""[^"/\\\[\]:;|=,+*?<>\x00-\x1f\x7f-\x9f\ud800-\udfff]+""")
+_MACHINE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MACHINE_MAX - 1}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +42,25 @@ def user_problem(text: str) -> str | None:
     """Say what is wrong with a user name, or return None when it is valid."""
     if "\\" not in text:
         return "a user name is DOMAIN\\user (for example ACME\\alice)"
-    match = _USER.fullmatch(text)
-    if match is None:
-        domain, _, user = text.partition("\\")
-        if not domain:
-            return "the domain before the backslash is missing"
-        if not user:
-            return "the user name after the backslash is missing"
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", domain):
-            return f"'{domain}' is not a valid domain name"
+    domain, _, user = text.partition("\\")
+    if not domain:
+        return "the domain before the backslash is missing"
+    if not user:
+        return "the user name after the backslash is missing"
+    if len(domain) > DOMAIN_MAX:
+        return f"the domain before the backslash has {len(domain)} characters; at most {DOMAIN_MAX} are allowed"
+    if not _DOMAIN.fullmatch(domain):
+        return f"'{domain}' is not a valid domain name"
+    if not _USER_PART.fullmatch(user):
         return f"'{user}' contains a character a user name cannot have"
-    if match.group(2) != match.group(2).strip():
+    if user != user.strip():
         return "a user name cannot begin or end with a space"
+    if len(user) > USER_PART_MAX:
+        return f"the user name after the backslash has {len(user)} characters; at most {USER_PART_MAX} are allowed"
+    key = len(text.casefold())
+    if key > USER_KEY_MAX:
+        return (f"compared case-insensitively it has {key} characters (case folding turns letters such as 'ß' "
+                f"into two); at most {USER_KEY_MAX} are allowed")
     return None
 
 
@@ -57,11 +76,20 @@ def parse_user(text: str) -> Identity:
     return Identity(name=name, key=name.casefold(), kind="user")
 
 
+def machine_problem(text: str) -> str | None:
+    """Say what is wrong with a machine name, or return None when it is valid."""
+    if len(text) > MACHINE_MAX:
+        return f"a machine name has at most {MACHINE_MAX} characters (this one has {len(text)})"
+    if not _MACHINE.fullmatch(text):
+        return "a machine name has letters, digits, '.', '-' and '_' only"
+    return None
+
+
 def parse_machine(text: str) -> Identity:
     """Parse a machine name (for identification by machine); raise InvalidUsers when invalid."""
     name = text.strip()
-    if not _MACHINE.fullmatch(name):
-        problem = "a machine name has letters, digits, '.', '-' and '_' only"
+    problem = machine_problem(name)
+    if problem is not None:
         raise InvalidUsers(
             f"'{name}' is not a valid machine name: {problem}",
             details=[{"entry": name, "problem": problem}],
