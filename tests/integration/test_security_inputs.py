@@ -9,11 +9,14 @@ import sqlalchemy as sa
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.cals import ClientType
 from calkeeper.core.documents import DocumentInfo
-from calkeeper.core.errors import InvalidUsers
+from calkeeper.core.errors import InvalidUsers, LicenseRejected
 from calkeeper.core.identities import MACHINE_MAX, USER_KEY_MAX, USER_NAME_MAX, Identity
+from calkeeper.core.license import LICENSEE_MAX
+from calkeeper.core.serials import control_number, new_serial
 from calkeeper.store import schema
-from tests.integration.steps import SALES, open_as, snapshot
-from tests.kit import apply_license
+from tests.integration.authority_kit import ScriptedAuthority
+from tests.integration.steps import SALES, audit_entries, open_as, snapshot
+from tests.kit import apply_license, signed_lef
 
 # Valid as typed (109 characters), but 'ß' case-folds to 'ss': its key would have 213 characters.
 FOLDS_TOO_LONG = "ACME\\" + "ß" * 104
@@ -100,3 +103,63 @@ def test_a_machine_name_longer_than_its_limit_is_refused_at_the_access_gate(site
     with pytest.raises(InvalidUsers, match=f"at most {MACHINE_MAX} characters"):
         open_as(site, None, machine="M" * (MACHINE_MAX + 1))
     assert stored_rows(database_url) == rows
+
+
+# -- a LEF is applied only under the owner and organization it names ---------------------------------
+
+
+def apply_as(site, key, serial, *, owner, organization, lef_owner="Example Site", lef_organization="Example Org",
+             **counts):
+    """Apply a LEF signed for ``lef_owner`` / ``lef_organization`` with the owner and organization typed."""
+    lef = signed_lef(key, serial, owner=lef_owner, organization=lef_organization, **counts)
+    return site.apply_license(serial=serial, control=control_number(serial), owner=owner,
+                              organization=organization, lef=lef)
+
+
+def test_the_owner_and_organization_fit_the_columns_of_the_license_in_force() -> None:
+    assert column(schema.LicenseRecord, "owner") >= LICENSEE_MAX
+    assert column(schema.LicenseRecord, "organization") >= LICENSEE_MAX
+
+
+def test_a_validly_signed_lef_applied_under_another_owner_is_refused_and_the_license_in_force_stays(site, key):
+    serial = apply_license(site, key, named=2)
+    before = snapshot(site)
+    with pytest.raises(LicenseRejected) as refused:
+        apply_as(site, key, serial, owner="Mallory", organization="Mallory Inc", named=50)
+    assert refused.value.code == "lef_owner_mismatch"
+    assert "the owner 'Example Site', not 'Mallory' as entered" in refused.value.message
+    assert "the organization 'Example Org', not 'Mallory Inc' as entered" in refused.value.message
+    assert snapshot(site) == before
+
+
+def test_a_first_license_under_another_owner_is_refused_and_the_site_stays_unlicensed(site, key):
+    with pytest.raises(LicenseRejected) as refused:
+        apply_as(site, key, new_serial(), owner="Anyone", organization="Example Org")
+    assert refused.value.code == "lef_owner_mismatch"
+    assert site.license() is None
+
+
+def test_the_license_in_force_keeps_the_lefs_spelling_of_the_owner_and_organization(site, key):
+    view = apply_as(site, key, new_serial(), owner="  example SITE ", organization="EXAMPLE org")
+    assert (view.owner, view.organization) == ("Example Site", "Example Org")
+    assert (site.license().owner, site.license().organization) == ("Example Site", "Example Org")
+    [applied] = audit_entries(site, "license.applied")
+    assert (applied.details["owner"], applied.details["organization"]) == ("Example Site", "Example Org")
+
+
+def test_a_lef_fetched_from_the_authority_is_refused_under_another_owner_than_the_one_it_names(site, key):
+    serial = new_serial()
+    site.app.licensing.authority = ScriptedAuthority(signed_lef(key, serial))
+    with pytest.raises(LicenseRejected) as refused:
+        site.apply_license(serial=serial, control=control_number(serial), owner="Mallory",
+                           organization="Example Org")
+    assert refused.value.code == "lef_owner_mismatch"
+    assert site.license() is None
+
+
+def test_update_license_from_server_applies_the_newer_lef_under_the_owner_in_force(site, key):
+    serial = apply_license(site, key, named=2)
+    site.app.licensing.authority = ScriptedAuthority(signed_lef(key, serial, named=7))
+    update = site.update_license()
+    assert update.updated and update.license.cals["named"] == 7
+    assert (update.license.owner, update.license.organization) == ("Example Site", "Example Org")

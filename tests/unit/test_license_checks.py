@@ -13,7 +13,13 @@ from calkeeper.authority.signing import SigningKey, create_key, make_lef, sign_l
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import LicenseRejected
 from calkeeper.core.lef import LefTag
-from calkeeper.core.license import SERVER_RELEASE, LicenseTerms, check_license, check_recorded_license
+from calkeeper.core.license import (
+    LICENSEE_MAX,
+    SERVER_RELEASE,
+    LicenseTerms,
+    check_license,
+    check_recorded_license,
+)
 from calkeeper.core.serials import control_number
 from tests.kit import signed_lef
 
@@ -214,6 +220,61 @@ def test_a_missing_owner_name_is_refused(owner: str, authority: SigningKey, trus
 def test_a_missing_organization_is_refused(authority: SigningKey, trusted: dict) -> None:
     with pytest.raises(LicenseRejected, match="organization is required"):
         apply(trusted, signed_lef(authority, SERIAL), organization=" ")
+
+
+# -- the owner and organization the LEF names ----------------------------------------------------------
+
+
+def test_a_lef_applied_under_another_owner_is_refused_naming_both(authority: SigningKey, trusted: dict) -> None:
+    with pytest.raises(LicenseRejected) as caught:
+        apply(trusted, signed_lef(authority, SERIAL), owner="Someone Else")
+    assert caught.value.code == "lef_owner_mismatch"
+    assert "the owner 'Example Site', not 'Someone Else' as entered" in caught.value.message
+    assert "organization" not in caught.value.message.split(";")[0]
+
+
+def test_a_lef_applied_under_another_organization_is_refused_naming_both(authority: SigningKey,
+                                                                        trusted: dict) -> None:
+    with pytest.raises(LicenseRejected) as caught:
+        apply(trusted, signed_lef(authority, SERIAL), organization="Other Org")
+    assert caught.value.code == "lef_owner_mismatch"
+    assert "the organization 'Example Org', not 'Other Org' as entered" in caught.value.message
+
+
+def test_a_lef_applied_under_another_owner_and_organization_names_both_differences(authority: SigningKey,
+                                                                                   trusted: dict) -> None:
+    with pytest.raises(LicenseRejected) as caught:
+        apply(trusted, signed_lef(authority, SERIAL), owner="Mallory", organization="Mallory Inc")
+    assert "the owner 'Example Site', not 'Mallory'" in caught.value.message
+    assert "the organization 'Example Org', not 'Mallory Inc'" in caught.value.message
+
+
+def test_the_owner_and_organization_compare_case_insensitively_and_the_lef_spelling_is_kept(
+        authority: SigningKey, trusted: dict) -> None:
+    terms = apply(trusted, signed_lef(authority, SERIAL), owner="  EXAMPLE site ", organization="example ORG")
+    assert (terms.owner, terms.organization) == ("Example Site", "Example Org")
+
+
+def test_an_owner_name_longer_than_the_limit_is_refused(authority: SigningKey, trusted: dict) -> None:
+    with pytest.raises(LicenseRejected, match=f"at most {LICENSEE_MAX} are allowed") as caught:
+        apply(trusted, signed_lef(authority, SERIAL), owner="O" * (LICENSEE_MAX + 1))
+    assert caught.value.code == "invalid_input"
+
+
+def test_a_lef_naming_an_owner_longer_than_the_limit_is_refused_as_malformed(authority: SigningKey,
+                                                                             trusted: dict) -> None:
+    # 'ß' * 200 fits as entered, and case-folds like the LEF's 400 characters of 'ss'
+    text = signed_lef(authority, SERIAL, owner="ss" * LICENSEE_MAX)
+    assert refused_code(trusted, text, owner="ß" * LICENSEE_MAX) == "lef_malformed"
+
+
+def test_the_serial_in_the_lef_is_checked_before_its_owner(authority: SigningKey, trusted: dict) -> None:
+    assert refused_code(trusted, signed_lef(authority, OTHER_SERIAL), owner="Someone Else") == "lef_serial_mismatch"
+
+
+def test_the_owner_in_the_lef_is_checked_before_its_contents(authority: SigningKey, trusted: dict) -> None:
+    text = signed_lef(authority, SERIAL, named=0, time_limit=date(2020, 1, 1))
+    assert refused_code(trusted, text, owner="Someone Else") == "lef_owner_mismatch"
 
 
 # -- the order of the checks ----------------------------------------------------------------------------

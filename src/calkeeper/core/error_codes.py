@@ -17,7 +17,7 @@
     │   │                                 (the license checks:) invalid_serial, control_number_mismatch, lef_malformed,
     │   │                                 lef_unknown_key, lef_signature_invalid, lef_serial_mismatch,
     │   │                                 lef_no_named_cal, lef_wrong_product, lef_maintenance_expired,
-    │   │                                 license_expired
+    │   │                                 license_expired, lef_owner_mismatch
     │   ├── NoLicense            409  1   no_license
     │   ├── NoCalAvailable       409  1   no_cal_available
     │   ├── AllocationRefused    409  1   allocation_refused
@@ -77,6 +77,7 @@ def _rows(kind: type[e.CalkeeperError], status: int, exit_code: int, *codes: str
 LICENSE_CHECKS = (
     "invalid_serial", "control_number_mismatch", "lef_malformed", "lef_unknown_key", "lef_signature_invalid",
     "lef_serial_mismatch", "lef_no_named_cal", "lef_wrong_product", "lef_maintenance_expired", "license_expired",
+    "lef_owner_mismatch",
 )
 
 # In the order of the tree above; each class's own code comes first in its rows.

@@ -17,6 +17,8 @@ from calkeeper.core.serials import check_serial_and_control
 # before it cannot license this release.
 SERVER_RELEASE = date(2026, 11, 1)
 SERVER_PRODUCT_LEVEL = "10"
+# The owner name and the organization, as entered and as the LEF names them (the authority's limit too).
+LICENSEE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,20 @@ def check_license(
     now: datetime,
     release: date = SERVER_RELEASE,
 ) -> LicenseTerms:
-    """Run every check "Apply license" makes, in order, and return the terms; refuse at the first failure."""
+    """Run every check "Apply license" makes, in order, and return the terms; refuse at the first failure.
+
+    The owner and organization entered must be the ones the LEF names (compared case-insensitively,
+    surrounding blanks ignored); the terms keep the LEF's spelling.
+    """
     serial, control = check_serial_and_control(serial, control)
-    if not (owner or "").strip():
-        raise LicenseRejected("the owner name is required", code="invalid_input")
-    if not (organization or "").strip():
-        raise LicenseRejected("the organization is required", code="invalid_input")
+    owner, organization = _entered(owner, "owner name"), _entered(organization, "organization")
     lef = lefs.verify(lef_text, trusted_keys)
     if lef.serial != serial:
         raise LicenseRejected(
             f"the LEF is for serial {lef.serial}, not for the serial entered ({serial})",
             code="lef_serial_mismatch",
         )
+    _check_licensee(lef, owner=owner, organization=organization)
     counts = {cal_type: lef.count(tag) for tag, cal_type in _COUNT_TYPES.items()}
     if counts[CalType.NAMED] < 1:
         raise LicenseRejected(
@@ -129,8 +133,8 @@ def check_license(
     return LicenseTerms(
         serial=serial,
         control=control,
-        owner=owner.strip(),
-        organization=organization.strip(),
+        owner=lef.owner.strip(),
+        organization=lef.organization.strip(),
         cals=counts,
         lease_allowed=lease_value == "YES",
         time_limit=time_limit,
@@ -160,6 +164,33 @@ def check_recorded_license(
         serial=serial, control=control, owner=owner, organization=organization, lef_text=lef_text,
         trusted_keys=trusted_keys, now=applied_at, release=date.min,
     )
+
+
+def _entered(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise LicenseRejected(f"the {what} is required", code="invalid_input")
+    if len(value) > LICENSEE_MAX:
+        raise LicenseRejected(f"the {what} has {len(value)} characters; at most {LICENSEE_MAX} are allowed",
+                              code="invalid_input")
+    return value
+
+
+def _check_licensee(lef: lefs.Lef, *, owner: str, organization: str) -> None:
+    """Refuse a LEF applied under another owner or organization than the ones it names."""
+    named = {"owner": lef.owner.strip(), "organization": lef.organization.strip()}
+    for what, value in named.items():
+        if len(value) > LICENSEE_MAX:
+            raise LicenseRejected(f"the LEF is malformed: its {what} has more than {LICENSEE_MAX} characters",
+                                  code="lef_malformed")
+    entered = {"owner": owner, "organization": organization}
+    differ = [f"the {what} '{named[what]}', not '{entered[what]}' as entered"
+              for what in named if named[what].casefold() != entered[what].casefold()]
+    if differ:
+        raise LicenseRejected(
+            f"the LEF names {', and '.join(differ)}; apply it with the owner name and organization it names",
+            code="lef_owner_mismatch",
+        )
 
 
 _COUNT_TYPES = {tag: CalType(kind) for tag, kind in lefs.COUNT_TAGS.items()}
