@@ -157,6 +157,13 @@ def test_a_lone_surrogate_in_the_text_is_refused_as_malformed(text: str, trusted
     assert refusal(text.replace("Example Site", "Example \ud800Site"), trusted) == "lef_malformed"
 
 
+
+def test_a_lef_longer_than_the_limit_is_refused_as_malformed_saying_how_long(text: str, trusted: dict) -> None:
+    padded = "X" * (lefs.LEF_MAX - len(text) + 1) + text
+    with pytest.raises(LicenseRejected, match=f"a LEF has at most {lefs.LEF_MAX}") as caught:
+        lefs.verify(padded, trusted)
+    assert caught.value.code == "lef_malformed"
+
 @given(
     mutations=st.lists(
         st.tuples(

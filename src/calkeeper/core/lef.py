@@ -32,6 +32,8 @@ from calkeeper.core.errors import LicenseRejected
 SIGNED_PREFIX = b"calkeeper-lef-v1\n"
 SIGNATURE_TAG = "SIGNATURE;"
 LEASE_KEY_TAG = "LEASE_KEY"
+# A LEF is a few hundred characters; the API takes no more than this either.
+LEF_MAX = 100_000
 COUNT_TAGS = {"NAMED_CALS": "named", "DOCUMENT_CALS": "document", "SESSION_CALS": "session", "USAGE_CALS": "usage"}
 # The most CALs of a type a LEF can grant: what a CAL server's database holds in a count (a 32-bit integer).
 MAX_CAL_COUNT = 2**31 - 1
@@ -140,6 +142,8 @@ def _malformed(message: str) -> LicenseRejected:
 
 def split_signature(text: str) -> tuple[bytes, str, bytes]:
     """Split a LEF into the signed body, the key id and the raw signature."""
+    if len(text) > LEF_MAX:
+        raise _malformed(f"it has {len(text)} characters; a LEF has at most {LEF_MAX}")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which a JSON "\ud800" escape can carry
