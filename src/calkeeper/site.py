@@ -43,6 +43,7 @@ from calkeeper.contract.views import (
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import ClientType, Decision, SessionLimits
 from calkeeper.core.clock import Clock
+from calkeeper.core.documents import DocumentProblem
 from calkeeper.core.errors import InvalidInput
 
 
@@ -123,6 +124,9 @@ class LocalSite:
 
     def list_documents(self) -> list[DocumentView]:
         return self.app.documents.list_documents()
+
+    def document_problems(self) -> list[DocumentProblem]:
+        return self.app.documents.document_problems()
 
     def document(self, document: str) -> DocumentView:
         return self.app.documents.document(document)

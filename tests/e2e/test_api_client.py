@@ -14,6 +14,7 @@ import pytest
 from calkeeper.client import AccessResult, ApiAuthError, AsyncCalkeeperClient, CalkeeperClient, ServerUnavailable
 from calkeeper.contract.views import AuditView, LicenseView, PoolView, to_json
 from calkeeper.core.cals import CalType, Denial, Grant
+from calkeeper.core.documents import DocumentProblem
 from calkeeper.core.errors import (
     AllocationRefused,
     InvalidUsers,
@@ -180,6 +181,25 @@ def test_the_async_client_makes_the_same_calls(server: RunningServer) -> None:
 
     asyncio.run(scenario())
 
+
+
+def test_both_clients_list_the_files_in_the_root_folder_that_cannot_be_served(server: RunningServer,
+                                                                              cal: CalkeeperClient) -> None:
+    odd = server.data_dir / "documents" / "Odd\\Name.qvw"
+    odd.write_bytes(b"placeholder\n")
+
+    async def listed() -> list[DocumentProblem]:
+        async with AsyncCalkeeperClient(server.url, server.admin_token) as client:
+            return await client.document_problems()
+
+    try:
+        [problem] = cal.document_problems()
+        assert isinstance(problem, DocumentProblem)
+        assert problem.path == "Odd\\Name.qvw" and "backslash" in problem.reason
+        assert asyncio.run(listed()) == [problem]
+    finally:
+        odd.unlink()
+    assert cal.document_problems() == []
 
 # The CLI in remote mode
 

@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens):
         app.include_router(module.router)
+    app.include_router(routes_documents.problems_router)
     console.install(app)
     _document_bearer_tokens(app)
     return app

@@ -1,4 +1,4 @@
-"""Documents of the root folder and their Document CALs."""
+"""Documents of the root folder and their Document CALs, and the files there that cannot be served."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ from fastapi import APIRouter
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
 from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, ReleaseOutcome, RemovalOutcome
+from calkeeper.core.documents import DocumentProblem
 from calkeeper.infra.http_errors import responses
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
+# Apart from /documents: any name under it may be a document's (the extension may be left out).
+problems_router = APIRouter(prefix="/api/v1/document-problems", tags=["documents"],
+                            responses=responses(401, 403, 429, 503))
+
+
+@problems_router.get("", response_model=list[DocumentProblem])
+def document_problems(site: SiteDep, _: Reader) -> list[DocumentProblem]:
+    """Document files in the root folder that cannot be served, and why (rename or remove them)."""
+    return site.document_problems()
 
 
 @router.get("", response_model=list[DocumentView])

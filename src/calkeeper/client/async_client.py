@@ -31,6 +31,7 @@ from calkeeper.contract.views import (
     TokenView,
     UserCals,
 )
+from calkeeper.core.documents import DocumentProblem
 
 
 class AsyncCalkeeperClient(ClientBase):
@@ -127,6 +128,9 @@ class AsyncCalkeeperClient(ClientBase):
 
     async def list_documents(self) -> list[DocumentView]:
         return await self._run(Calls.list_documents())
+
+    async def document_problems(self) -> list[DocumentProblem]:
+        return await self._run(Calls.document_problems())
 
     async def document(self, document: str) -> DocumentView:
         return await self._run(Calls.document(document))

@@ -34,6 +34,7 @@ from calkeeper.contract.views import (
     from_json,
 )
 from calkeeper.core.cals import CalType, Decision, Denial, Grant
+from calkeeper.core.documents import DocumentProblem
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,10 @@ class Calls:
     @staticmethod
     def list_documents() -> Call:
         return _get("/documents", list[DocumentView])
+
+    @staticmethod
+    def document_problems() -> Call:
+        return _get("/document-problems", list[DocumentProblem])
 
     @staticmethod
     def document(document: str) -> Call:

@@ -34,6 +34,7 @@ from calkeeper.contract.views import (
     UserCals,
 )
 from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.documents import DocumentProblem
 from calkeeper.core.errors import BackupError, InvalidInput, NoLicense
 
 UPLOADED = "the uploaded backup"  # how the server names a restored file in its errors
@@ -102,6 +103,9 @@ class RemoteSite:
 
     def list_documents(self) -> list[DocumentView]:
         return self.client.list_documents()
+
+    def document_problems(self) -> list[DocumentProblem]:
+        return self.client.document_problems()
 
     def document(self, document: str) -> DocumentView:
         return self.client.document(document)

@@ -31,6 +31,7 @@ from calkeeper.contract.views import (
     TokenView,
     UserCals,
 )
+from calkeeper.core.documents import DocumentProblem
 
 
 class CalkeeperClient(ClientBase):
@@ -146,6 +147,10 @@ class CalkeeperClient(ClientBase):
     def list_documents(self) -> list[DocumentView]:
         """The documents of the root folder with their allocation."""
         return self._run(Calls.list_documents())
+
+    def document_problems(self) -> list[DocumentProblem]:
+        """The document files in the root folder that cannot be served, and why."""
+        return self._run(Calls.document_problems())
 
     def document(self, document: str) -> DocumentView:
         """One document, matched as the access gate matches it."""

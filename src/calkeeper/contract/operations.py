@@ -36,6 +36,7 @@ from calkeeper.contract.views import (
     UserCals,
 )
 from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.documents import DocumentProblem
 
 
 class SiteOperations(Protocol):
@@ -92,6 +93,10 @@ class SiteOperations(Protocol):
 
     def list_documents(self) -> list[DocumentView]:
         """The documents of the root folder with their allocation; missing ones are flagged."""
+        ...
+
+    def document_problems(self) -> list[DocumentProblem]:
+        """The document files in the root folder that cannot be served, and why."""
         ...
 
     def document(self, document: str) -> DocumentView:

@@ -3,10 +3,14 @@
 A document is named by its path under the root folder, with '/' between folders. Names compare
 case-insensitively, '\\' counts as '/', and surrounding blanks are ignored: ``document_key`` is the one
 function that makes that comparison key, for the store, the decision cache and every lookup.
+
+A file in the root folder is served only when that name finds it and nothing else, and when it fits
+the store: ``sort_out_documents`` sets aside, with the reason, every document file that cannot be.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +19,7 @@ from typing import TypeVar
 from calkeeper.core.errors import UnknownDocument
 
 DOCUMENT_SUFFIXES = frozenset({".qvw", ".qvf"})
+DOCUMENT_PATH_MAX = 1000  # characters of a document's path, and of its comparison key
 
 
 def document_key(name: str) -> str:
@@ -114,3 +119,88 @@ def documents_changed(on_disk: Iterable[str], known: Sequence[DocumentRecord]) -
     """True when the root folder and the documents the site knows disagree (added, gone or returned)."""
     keys = {document_key(p) for p in on_disk}
     return keys != {d.key for d in known} or any((d.missing_since is None) != (d.key in keys) for d in known)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentProblem:
+    """A document file in the root folder that cannot be served, and why, in the admin's words.
+
+    ``path`` is as it can be shown: bytes that are not UTF-8 and control characters are escaped.
+    """
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RootFolderContents:
+    """The document files of the root folder: those served, and those set aside with the reason."""
+
+    served: list[str]
+    problems: list[DocumentProblem]
+
+
+# Undecodable bytes of a file name come as lone surrogates; line breaks and other control characters
+# cannot be typed, shown or stored safely.
+_UNSHOWABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def looks_like_document_file(name: str) -> bool:
+    """True for a file name that is, or would be but for blanks around it, a document's."""
+    return is_document_file(name.strip())
+
+
+def shown_path(path: str) -> str:
+    """A path as it can be shown and stored: undecodable bytes as \\xNN, control characters as \\xNN or \\uNNNN."""
+    shown = []
+    for ch in path:
+        if unicodedata.category(ch) not in _UNSHOWABLE:
+            shown.append(ch)
+        elif "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8, as the file system gave it
+            shown.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        else:
+            shown.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    return "".join(shown)
+
+
+def serving_problem(path: str) -> str | None:
+    """Why a document file the scan found (its path under the root folder) cannot be served, or None."""
+    if any("\ud800" <= ch <= "\udfff" for ch in path):
+        return "its name is not valid UTF-8 text (the bytes that are not are shown as \\xNN); rename it"
+    if any(unicodedata.category(ch) in _UNSHOWABLE for ch in path):
+        return "its name holds a control character or a line break (shown as \\xNN); rename it"
+    if "\\" in path:
+        return "its name holds a backslash, which calkeeper reads as a folder separator; rename it"
+    if any(part != part.strip() for part in path.split("/")):
+        return "a folder or file name in its path begins or ends with a blank, which typed names lose; rename it"
+    longest = max(len(path), len(document_key(path)))
+    if longest > DOCUMENT_PATH_MAX:
+        return f"its path has {longest} characters; at most {DOCUMENT_PATH_MAX} are allowed"
+    return None
+
+
+def sort_out_documents(on_disk: Iterable[str], *, known: Iterable[str] = ()) -> RootFolderContents:
+    """Split the root folder's document files into those served and those that cannot be, with why.
+
+    Files whose paths differ only in case share one comparison key: the one the site already knows is
+    served (else the first in path order), and the others are reported, so that opening it never
+    changes which file it is.
+    """
+    known_paths = set(known)
+    problems: list[DocumentProblem] = []
+    by_key: dict[str, list[str]] = {}
+    for path in sorted(set(on_disk)):
+        problem = serving_problem(path)
+        if problem is not None:
+            problems.append(DocumentProblem(shown_path(path), problem))
+        else:
+            by_key.setdefault(document_key(path), []).append(path)
+    served = []
+    for paths in by_key.values():
+        chosen = next((p for p in paths if p in known_paths), paths[0])
+        served.append(chosen)
+        problems.extend(
+            DocumentProblem(p, f"it differs only in case from {chosen}, which is served; rename or remove one of them")
+            for p in paths if p != chosen
+        )
+    return RootFolderContents(sorted(served), sorted(problems, key=lambda p: p.path))

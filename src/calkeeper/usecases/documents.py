@@ -2,14 +2,24 @@
 
 Documents are discovered when an admin lists them or names one the site does not know yet, and by
 the server's upkeep every ``document_scan_seconds``; never on the access gate's request path. A file
-added to the root folder can therefore be opened at most that long after it appears.
+added to the root folder can therefore be opened at most that long after it appears. A file that
+cannot be served (see ``calkeeper.core.documents.sort_out_documents``) is skipped, and reported by
+``document_problems``: it never stops the others from being discovered.
 """
 
 from __future__ import annotations
 
 from calkeeper.contract.views import DocumentView, ReleaseOutcome
 from calkeeper.core.cals import CalType
-from calkeeper.core.documents import DocumentRecord, document_key, documents_changed, match_document
+from calkeeper.core.documents import (
+    DocumentProblem,
+    DocumentRecord,
+    RootFolderContents,
+    document_key,
+    documents_changed,
+    match_document,
+    sort_out_documents,
+)
 from calkeeper.core.errors import AllocationRefused, InvalidInput, UnknownDocument
 from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import Transaction
@@ -32,13 +42,18 @@ class Documents:
     def scan_documents(self, *, actor: str | None = None) -> list[DocumentView]:
         """Bring the document list in line with the root folder; documents that went missing are flagged."""
         if self.root_folder is not None:
-            on_disk = self.root_folder.documents()
             with self.admin.uow.read() as tx:
-                stale = documents_changed(on_disk, tx.documents.all())
-            if stale:
+                known = tx.documents.all()
+            on_disk = self._contents(known).served
+            if documents_changed(on_disk, known):
                 with self.admin.change() as tx:
                     self._sync(tx, on_disk, self.admin.actor(actor))
         return self.list_documents(scan=False)
+
+    def _contents(self, known: list[DocumentRecord]) -> RootFolderContents:
+        """The document files on disk, sorted out into those served and those that cannot be."""
+        assert self.root_folder is not None
+        return sort_out_documents(self.root_folder.documents(), known=[d.path for d in known])
 
     def _sync(self, tx: Transaction, on_disk: list[str], actor: str) -> None:
         known = {d.key: d for d in tx.documents.all()}
@@ -65,8 +80,9 @@ class Documents:
         except UnknownDocument:
             if self.root_folder is None:
                 raise
-            on_disk = self.root_folder.documents()
-            if not documents_changed(on_disk, tx.documents.all()):
+            known = tx.documents.all()
+            on_disk = self._contents(known).served
+            if not documents_changed(on_disk, known):
                 raise
             self._sync(tx, on_disk, self.admin.actor(actor))
             return match_document(tx.documents.all(), name)
@@ -91,6 +107,14 @@ class Documents:
             return self.scan_documents()
         with self.admin.uow.read() as tx:
             return [document_view(d) for d in tx.documents.all()]
+
+    def document_problems(self) -> list[DocumentProblem]:
+        """The document files of the root folder that cannot be served, and why."""
+        if self.root_folder is None:
+            return []
+        with self.admin.uow.read() as tx:
+            known = tx.documents.all()
+        return self._contents(known).problems
 
     def document(self, document: str) -> DocumentView:
         """One document by name (matched as the access gate matches it), looking at the root folder again
