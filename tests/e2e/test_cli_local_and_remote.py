@@ -199,6 +199,7 @@ def test_the_license_pools_documents_users_and_history_print_the_same(sides: Sid
     sides.each("cal", "list", "--limit", "1")
     sides.each("cal", "list", "--search", "bob")
     sides.each("doc", "list")
+    sides.each("doc", "problems")  # none
     sides.each("doc", "users", "SalesFlash.qvw")
     sides.each("doc", "users", "salesflash")
     sides.each("user", "ACME\\rep1")
@@ -247,10 +248,13 @@ def test_assigning_removing_and_opening_prints_the_same(sides: Sides) -> None:
     sides.each("close", "S-00000000000000000000000000000000", expect=2)
     sides.each("open", "", "Advertising Analytix.qvw", "--machine", "PC-4")
     sides.each("open", "ACME\\rep1", "Nope.qvw", expect=2)
-    for side in ("local", "remote"):  # a document goes missing from each copy's root folder
+    for side in ("local", "remote"):  # a document goes missing from each copy's root folder, two cannot be served
         (sides.root / side / "site" / "documents" / "AR Analytix.qvw").unlink()
         (sides.root / side / "site" / "documents" / "Advertising Analytix.qvw").unlink()
+        (sides.root / side / "site" / "documents" / " Budget.qvw").write_bytes(b"QVW")
+        (sides.root / side / "site" / "documents" / "salesflash.QVW").write_bytes(b"QVW")
     sides.each("doc", "list")  # looks at the root folder again
+    sides.each("doc", "problems")
     sides.each("open", "ACME\\carol", "AR Analytix.qvw", expect=1)
     sides.each("doc", "release", "SalesFlash.qvw", expect=2)
     sides.both("doc", "release", "AR Analytix.qvw")

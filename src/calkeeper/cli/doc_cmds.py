@@ -9,23 +9,49 @@ import typer
 from calkeeper.cli.cal_cmds import JSON, _removal
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import out, print_lines, reporting, show, table, when
+from calkeeper.core.documents import DocumentProblem
 
 app = typer.Typer(help="Documents and their Document CALs.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_documents(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """The documents in the root folder, their allocation and whether they went missing."""
+    """The documents in the root folder, their allocation and whether they went missing; then the files
+    there that cannot be served (also: 'doc problems')."""
     with reporting(as_json):
-        documents = ctx_of(ctx).site().list_documents()
+        site = ctx_of(ctx).site()
+        documents = site.list_documents()
+        problems = [] if as_json else site.document_problems()
 
     def render() -> None:
         table("Documents", ["document", "CALs allocated", "assigned", "dynamic", "status"],
               [[d.path, d.cals_allocated, d.cals_assigned, "yes" if d.allow_dynamic_assignment else "no",
                 f"MISSING since {d.missing_since:%Y-%m-%d %H:%M} UTC" if d.missing_since else "ok"]
                for d in documents])
+        if problems:
+            _problems_table(problems)
 
     show(documents, as_json, render)
+
+
+@app.command("problems")
+def problems(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Document files in the root folder that cannot be served, and why: rename or remove them."""
+    with reporting(as_json):
+        found = ctx_of(ctx).site().document_problems()
+
+    def render() -> None:
+        if found:
+            _problems_table(found)
+        else:
+            out.print("Every document file in the root folder can be served.")
+
+    show(found, as_json, render)
+
+
+def _problems_table(problems: list[DocumentProblem]) -> None:
+    # quoted, so that blanks around a name show
+    table("Cannot be served", ["file", "why"], [[f"'{p.path}'", p.reason] for p in problems])
 
 
 @app.command("allocate")
