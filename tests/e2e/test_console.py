@@ -354,6 +354,23 @@ def test_an_invalid_user_for_a_document_is_pointed_at_in_the_dialog_and_nothing_
     assert document_users(console) == {"ACME\\rep1", "ACME\\rep2"}
 
 
+
+def test_files_in_the_root_folder_that_cannot_be_served_are_listed_on_the_documents_page_with_why(
+        admin: Page, console: Console) -> None:
+    for name in (" Budget.qvw", "a\\b.qvw", "salesflash.QVW"):
+        (console.settings.documents / name).write_bytes(b"QVW")
+    admin.goto(f"{console.url}/documents")
+    problems = admin.get_by_role("region", name="Cannot be served")
+    expect(problems.get_by_role("row")).to_have_count(4)  # the header and one row a file
+    expect(problems.get_by_role("row", name="Budget.qvw")).to_contain_text("begins or ends with a blank")
+    expect(problems.get_by_role("row", name="a\\b.qvw")).to_contain_text("holds a backslash")
+    expect(problems.get_by_role("row", name="salesflash.QVW")).to_contain_text(
+        f"differs only in case from {SALES}, which is served")
+    shoot(admin, "documents-cannot-be-served")
+    admin.get_by_role("link", name=SALES).click()
+    expect(admin.get_by_role("heading", name=SALES)).to_be_visible()
+    assert horizontal_overflow(admin) == 0
+
 # --- clearing CAL data --------------------------------------------------------------------------------
 
 def test_clearing_cal_data_needs_the_serial_typed_and_its_backup_restores_everything(admin: Page,

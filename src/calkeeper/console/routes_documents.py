@@ -46,11 +46,16 @@ def _documents(request: Request, who: ConsoleIdentity, *, doc: str = "", problem
     site = site_of(request)
     views = site.list_documents()
     selected = next((v for v in views if v.path == doc), views[0] if views and not doc else None)
-    cals = site.list_document_cals(selected.path) if selected else []
+    trouble = ""
+    try:
+        cals = site.list_document_cals(selected.path) if selected else []
+    except CalkeeperError as error:  # released (say, on another node) since the list was read: keep the page
+        cals, selected, trouble = [], None, error.message
     pool = next(p for p in site.cal_overview().pools if p.cal_type == "document")
     return page(request, "documents.html", who, documents=views, tree=tree([v.path for v in views]),
                 selected=selected, cals=cals, pool=pool, problems=problems or [], typed=typed,
-                unknown=doc if doc and selected is None else "")
+                unknown=doc if doc and selected is None and not trouble else "", trouble=trouble,
+                unservable=site.document_problems())
 
 
 @router.post("/documents/settings")
