@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calkeeper.core.cals import ClientType, IdentificationMode
-from calkeeper.core.documents import document_key, document_path_problem
+from calkeeper.core.documents import document_key, document_path_problem, serving_problem
 from calkeeper.core.errors import BackupError, InvalidUsers
 from calkeeper.core.identities import parse_machine, user_problem
 from calkeeper.core.license import LicenseTerms
@@ -62,7 +62,7 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
     "site_state": {"identification_mode": _one_of(*MODES)},
     "users": {"name": _user},
     "named_cals": {"identity_kind": _one_of(*IDENTITY_KINDS), "source": _one_of(*SOURCES)},
-    "documents": {"path": document_path_problem},
+    "documents": {"path": lambda path: document_path_problem(path) or serving_problem(path)},
     "document_cals": {"user_name": _user, "source": _one_of(*SOURCES)},
     "session_cals": {"user_name": _optional_user, "machine": _machine, "client": _one_of(*CLIENTS)},
     "usage_cals": {"user_name": _optional_user, "machine": _machine},
