@@ -28,8 +28,9 @@ system-packages:
 bench-packages:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
+# Two workers: the suite shares its migrated template databases per worker (tests/kit.py).
 test: setup system-packages
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test-fast: setup
 	$(BIN)/pytest -q tests/unit
