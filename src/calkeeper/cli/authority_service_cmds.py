@@ -24,6 +24,7 @@ from calkeeper.authority.tokens import AdminTokens
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import out, reporting, show, table, when
+from calkeeper.infra.database import shown_url
 
 sites = typer.Typer(help="The sites the vendor sold to, and what each bought.", no_args_is_help=True)
 keys = typer.Typer(help="The authority's signing keys: list, rotate, activate.", no_args_is_help=True)
@@ -88,7 +89,7 @@ def serve(
         admin_tokens = AdminTokens(engine)
         secret = None if admin_tokens.list() else admin_tokens.create("admin")[1]
         engine.dispose()
-    out.print(f"calkeeper license authority serves http://{host}:{port}  (database: {settings.database})")
+    out.print(f"calkeeper license authority serves http://{host}:{port}  (database: {shown_url(settings.database)})")
     out.print(f"{'New signing' if made else 'Signing'} key {key.key_id}; public keys: http://{host}:{port}/keys "
               f"(files in {settings.keys_dir})")
     if secret:

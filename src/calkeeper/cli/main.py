@@ -22,6 +22,7 @@ from calkeeper.cli.context import CliContext, ctx_of
 from calkeeper.cli.output import fail, out, reporting
 from calkeeper.core.error_codes import EXIT_USAGE
 from calkeeper.demo import set_up_demo
+from calkeeper.infra.database import shown_url
 
 app = typer.Typer(
     name="calkeeper",
@@ -73,7 +74,7 @@ def demo(ctx: typer.Context) -> None:
         out.print(f"Demo site ready in {result.data_dir}")
     else:
         out.print(f"The demo site in {result.data_dir} was already set up; left as it is.")
-    out.print(f"Database: {result.database}")
+    out.print(f"Database: {shown_url(result.database)}")
     out.print(f"License: serial {result.serial}, control {result.control}; LEF in {result.lef_file}")
     out.print("Try: calkeeper cal show | calkeeper cal list | calkeeper doc list | "
               "calkeeper open 'ACME\\rep1' SalesFlash.qvw --machine PC-17")

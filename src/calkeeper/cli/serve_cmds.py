@@ -15,6 +15,7 @@ from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import out, reporting, show, table
 from calkeeper.demo import set_up_demo
+from calkeeper.infra.database import shown_url
 
 tokens = typer.Typer(help="API tokens (roles: admin, viewer, gate).", no_args_is_help=True)
 
@@ -54,7 +55,7 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
     url = f"http://{host}:{port}{root_path}"
-    out.print(f"calkeeper serves {url}  (API docs: {url}/api/docs; database: {settings.database})")
+    out.print(f"calkeeper serves {url}  (API docs: {url}/api/docs; database: {shown_url(settings.database)})")
     if password:
         out.print(f"Console: {url}/  sign in as admin / {password}")
     if secret:

@@ -1,16 +1,20 @@
 """Database engines, and the column type and constraint names that both schemas use.
 
 SQLite gets WAL, durable commits and writers queued (``BEGIN IMMEDIATE`` for connections marked
-``calkeeper_write``); PostgreSQL gets a bounded pool that checks connections before use.
+``calkeeper_write``); PostgreSQL gets a bounded pool that checks connections before use. A database
+URL is printed and logged with its password masked.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, Table, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from calkeeper.core.clock import as_utc
@@ -39,6 +43,27 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+MASK = "***"
+
+
+def shown_url(database_url: str) -> str:
+    """A database URL fit to print or log: its password masked (``postgresql+psycopg://cal:***@db/cal``)."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: mask whatever stands between ':' and '@'
+        return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\1{MASK}@", database_url)
+
+
+def without_password(text: str, url: URL) -> str:
+    """Text from a driver or a library (an error message, say) with the URL's password masked in it."""
+    if not url.password:
+        return text
+    secret = str(url.password)
+    for spelling in dict.fromkeys((secret, quote(secret, safe=""))):
+        text = text.replace(spelling, MASK)
+    return text
 
 
 def make_engine(database_url: str, **options: Any) -> Engine:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from calkeeper.core.errors import StoreUnavailable
+from calkeeper.infra.database import without_password
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
@@ -44,6 +45,7 @@ def migrate(engine: Engine) -> None:
         revision = current_revision(engine)
     except OperationalError as error:  # the first connection: a failure here means no database to talk to
         reason = (str(error.orig or error).strip().splitlines() or [type(error).__name__])[0][:200]
+        reason = without_password(reason, engine.url)
         raise StoreUnavailable(
             "the CAL database cannot be reached, so its schema could not be checked. "
             f"Check that it is running ({reason})"

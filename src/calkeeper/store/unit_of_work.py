@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import StoreUnavailable
+from calkeeper.infra.database import without_password
 from calkeeper.store.assignments import Assignments
 from calkeeper.store.cal_data import SiteData
 from calkeeper.store.claims import Claims
@@ -117,7 +118,7 @@ class UnitOfWork:
             if _is_unavailable(error):
                 raise StoreUnavailable(
                     "the CAL database cannot be reached; nothing was changed. "
-                    f"Check that it is running ({_short(error)})"
+                    f"Check that it is running ({without_password(_short(error), self.engine.url)})"
                 ) from error
             raise
 

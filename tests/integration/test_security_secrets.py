@@ -1,0 +1,85 @@
+"""Secrets stay secret: no database password is printed, and the data folder is the server's account's alone."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
+
+import calkeeper
+from calkeeper.cli.main import app
+from calkeeper.core.errors import StoreUnavailable
+from calkeeper.infra.database import make_engine, shown_url
+from calkeeper.store.engine import migrate
+from calkeeper.store.unit_of_work import UnitOfWork
+
+PASSWORD = "s3cret-Pw"
+UNREACHABLE = f"postgresql+psycopg://calkeeper:{PASSWORD}@127.0.0.1:1/calkeeper"
+
+
+def with_password(url: str) -> str:
+    """The same PostgreSQL URL with a password in it (the test server trusts local connections, so it is ignored)."""
+    return url.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """Files made the way most systems make them: readable by every local user unless told otherwise."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+# -- the database password ---------------------------------------------------------------------------------
+
+
+def test_a_database_url_is_shown_with_its_password_masked() -> None:
+    assert shown_url(UNREACHABLE) == "postgresql+psycopg://calkeeper:***@127.0.0.1:1/calkeeper"
+    assert shown_url("postgresql+psycopg://cal:p%40ss@db/cal") == "postgresql+psycopg://cal:***@db/cal"
+    assert shown_url("sqlite:////var/lib/calkeeper/calkeeper.db") == "sqlite:////var/lib/calkeeper/calkeeper.db"
+
+
+def test_the_demo_prints_its_postgresql_database_without_the_password(tmp_path: Path, pg_url: str) -> None:
+    done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "site"), "--db", with_password(pg_url), "demo"])
+    assert done.exit_code == 0, done.output
+    assert PASSWORD not in done.output
+    assert "Database: postgresql+psycopg://postgres:***@127.0.0.1" in done.output
+
+
+def test_an_unreachable_database_is_reported_without_its_password(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "site"), "--db", UNREACHABLE, "cal", "show"])
+    assert done.exit_code == 1
+    assert "cannot be reached" in done.output and PASSWORD not in done.output
+
+
+def refusing_connections(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver refuses, and says the connection string it was given, password and all (as some do)."""
+    said = f'connection to "postgresql://calkeeper:{PASSWORD}@127.0.0.1:1/calkeeper" failed: refused'
+
+    def connect() -> Any:
+        raise OperationalError("connect", {}, Exception(said))
+
+    monkeypatch.setattr(engine, "connect", connect)
+
+
+def test_the_drivers_words_about_a_database_it_cannot_reach_are_shown_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = make_engine(UNREACHABLE)
+    refusing_connections(engine, monkeypatch)
+    with pytest.raises(StoreUnavailable) as checking:
+        migrate(engine)
+    with pytest.raises(StoreUnavailable) as reading, UnitOfWork(engine, calkeeper.FrozenClock()).read():
+        pass
+    for error in (checking.value, reading.value):
+        assert PASSWORD not in error.message and "calkeeper:***@127.0.0.1" in error.message
