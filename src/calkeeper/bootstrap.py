@@ -22,6 +22,7 @@ from calkeeper.core.cals import SessionLimits
 from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
+from calkeeper.infra.private_paths import make_private, private_folder
 from calkeeper.store.engine import migrate
 from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import UnitOfWork
@@ -129,14 +130,13 @@ def build_application(
 def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = None,
               authority: LicenseAuthority | None = None, migrate_schema: bool = True,
               engine_options: dict[str, Any] | None = None) -> Application:
-    """Build the CAL server the settings describe (creating the SQLite folder when needed).
+    """Build the CAL server the settings describe (creating the SQLite folder, private, when needed).
 
     The authority client comes from the settings unless one is given (tests pass a fake).
     """
     from calkeeper.authority_client import authority_from_settings  # httpx: only a server from settings needs it
 
-    if settings.database.startswith("sqlite:///"):
-        Path(settings.database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _private_folders(settings)
     keys_dir = settings.trusted_keys_dir
     return build_application(
         settings.database, clock=clock, trusted_keys=load_public_keys([keys_dir]) if keys_dir.exists() else {},
@@ -146,3 +146,21 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),
                                      maximum=timedelta(hours=settings.session_max_hours)),
     )
+
+
+def _private_folders(settings: Settings) -> None:
+    """The folders of the site's secrets, for the server's account only: new ones are made 0700.
+
+    A data folder that holds a calkeeper database, its backups folder and the demo's authority keys
+    are tightened too (earlier versions made them 0755); a folder that is not calkeeper's own (the
+    folder of a database kept elsewhere, say) is left as it is.
+    """
+    if settings.database.startswith("sqlite:///"):
+        private_folder(Path(settings.database.removeprefix("sqlite:///")).parent)
+    data = settings.data_dir
+    if not data.is_dir():
+        return
+    if (data / "calkeeper.db").exists():
+        make_private(data)
+    make_private(private_folder(settings.backups_dir))
+    make_private(settings.authority_keys_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 from calkeeper.authority.signing import create_key, load_signing_key, make_lef, sign_lef
 from calkeeper.bootstrap import bootstrap
 from calkeeper.core.serials import control_number
+from calkeeper.infra.private_paths import private_folder
 from calkeeper.settings import Settings
 from calkeeper.site import LocalSite
 
@@ -32,9 +33,8 @@ class DemoSite:
 
 def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
     """Create the demo site in the settings' data dir; leave an existing one as it is."""
-    data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    keys_dir = settings.authority_keys_dir
+    data = private_folder(settings.data_dir)
+    keys_dir = private_folder(settings.authority_keys_dir)
     key = load_signing_key(keys_dir) if (keys_dir / "active").exists() else create_key(keys_dir)
     trusted = settings.trusted_keys_dir
     trusted.mkdir(parents=True, exist_ok=True)

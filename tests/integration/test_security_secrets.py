@@ -13,11 +13,15 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 import calkeeper
+from calkeeper.bootstrap import bootstrap
 from calkeeper.cli.main import app
 from calkeeper.core.errors import StoreUnavailable
+from calkeeper.demo import set_up_demo
 from calkeeper.infra.database import make_engine, shown_url
+from calkeeper.settings import Settings
 from calkeeper.store.engine import migrate
 from calkeeper.store.unit_of_work import UnitOfWork
+from tests.kit import sqlite_database
 
 PASSWORD = "s3cret-Pw"
 UNREACHABLE = f"postgresql+psycopg://calkeeper:{PASSWORD}@127.0.0.1:1/calkeeper"
@@ -83,3 +87,54 @@ def test_the_drivers_words_about_a_database_it_cannot_reach_are_shown_without_th
         pass
     for error in (checking.value, reading.value):
         assert PASSWORD not in error.message and "calkeeper:***@127.0.0.1" in error.message
+
+
+# -- the data folder ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_a_new_data_folder_and_its_database_files_are_for_the_servers_account_only(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "site")
+    application = bootstrap(settings)
+    try:
+        application.tokens.create_token(name="ci", role="admin")  # a write: the -wal and -shm files are open
+        files = [tmp_path / "site" / name for name in ("calkeeper.db", "calkeeper.db-wal", "calkeeper.db-shm")]
+        assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
+    finally:
+        application.close()
+    assert mode(settings.data_dir) == 0o700
+    assert mode(settings.backups_dir) == 0o700
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_demo_makes_its_data_folder_and_the_authoritys_keys_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "demo")
+    set_up_demo(settings)
+    assert mode(settings.data_dir) == 0o700
+    assert mode(settings.authority_keys_dir) == 0o700
+    assert mode(settings.data_dir / "calkeeper.db") == 0o600
+    assert all(mode(key) == 0o600 for key in settings.authority_keys_dir.glob("*.key"))
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_a_data_folder_an_earlier_version_left_open_is_closed_at_the_next_start(tmp_path: Path) -> None:
+    data = tmp_path / "site"
+    data.mkdir(mode=0o755)
+    sqlite_database(data)
+    (data / "calkeeper.db-wal").write_bytes(b"")
+    (data / "backups").mkdir(mode=0o755)
+    for path in (data / "calkeeper.db", data / "calkeeper.db-wal"):
+        path.chmod(0o644)
+    bootstrap(Settings(data_dir=data)).close()
+    assert (mode(data), mode(data / "backups"), mode(data / "calkeeper.db")) == (0o700, 0o700, 0o600)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_a_database_kept_elsewhere_is_private_and_the_folder_it_is_in_is_left_as_it_is(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    database = shared / "calkeeper.db"
+    calkeeper.open_site(f"sqlite:///{database}").close()
+    assert mode(database) == 0o600
+    assert mode(shared) == 0o755
+

@@ -1,14 +1,15 @@
 """Database engines, and the column type and constraint names that both schemas use.
 
-SQLite gets WAL, durable commits and writers queued (``BEGIN IMMEDIATE`` for connections marked
-``calkeeper_write``); PostgreSQL gets a bounded pool that checks connections before use. A database
-URL is printed and logged with its password masked.
+SQLite gets WAL, durable commits, writers queued (``BEGIN IMMEDIATE`` for connections marked
+``calkeeper_write``) and files only the server's account may read; PostgreSQL gets a bounded pool
+that checks connections before use. A database URL is printed and logged with its password masked.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from calkeeper.core.clock import as_utc
+from calkeeper.infra.private_paths import private_sqlite_files
 
 # Constraint names both schemas use, so that migrations can name what they alter.
 NAMING = {
@@ -82,6 +84,9 @@ def make_engine(database_url: str, **options: Any) -> Engine:
 
 
 def _sqlite_engine(database_url: str, **options: Any) -> Engine:
+    path = make_url(database_url).database
+    if path and path != ":memory:" and not path.startswith("file:"):
+        private_sqlite_files(Path(path))
     connect_args = options.pop("connect_args", {})
     connect_args.setdefault("timeout", 60)
     connect_args.setdefault("check_same_thread", False)
