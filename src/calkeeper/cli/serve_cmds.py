@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 import secrets
 import sys
 import tempfile
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 
@@ -31,6 +33,8 @@ def serve(
     forwarded_allow_ips: str = typer.Option("127.0.0.1", "--forwarded-allow-ips",
                                             envvar="CALKEEPER_FORWARDED_ALLOW_IPS",
                                             help="Proxies whose X-Forwarded-For/Proto headers are trusted."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", envvar="CALKEEPER_ACCESS_LOG",
+                                    help="Log each request to standard output, in the Common Log Format."),
 ) -> None:
     """Run the CAL server: the access gate, the REST API and /metrics."""
     import uvicorn
@@ -64,13 +68,29 @@ def serve(
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
     options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": True,
-               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning", "access_log": False}
+               "forwarded_allow_ips": forwarded_allow_ips, "log_config": _log_config(), "log_level": None,
+               "access_log": access_log}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
     # Worker processes start afresh: they read the settings this command resolved from one variable.
     os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
     uvicorn.run("calkeeper.api.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+# The address uvicorn gives (after its forwarded_allow_ips rule), the time, the request line and the status.
+ACCESS_LOG_FORMAT = '%(client_addr)s - - [%(asctime)s] "%(request_line)s" %(status_code)s'
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging: its own messages from warnings up, and one access-log line per request."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["access"].update(fmt=ACCESS_LOG_FORMAT, datefmt="%d/%b/%Y:%H:%M:%S %z")
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO"
+    return config
 
 
 @tokens.command("create")
