@@ -214,8 +214,8 @@ class LocalSite:
     def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
         return self.app.tokens.create_token(name=name, role=role, actor=actor)
 
-    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
-        return self.app.tokens.revoke_token(name_or_id, actor=actor)
+    def revoke_token(self, name: str = "", *, token_id: int | None = None, actor: str | None = None) -> list[TokenView]:
+        return self.app.tokens.revoke_token(name, token_id=token_id, actor=actor)
 
     def list_tokens(self) -> list[TokenView]:
         return self.app.tokens.list_tokens()

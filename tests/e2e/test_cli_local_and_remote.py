@@ -279,7 +279,8 @@ def test_backup_restore_clearing_tokens_and_console_users_print_the_same(sides: 
     sides.both("clear-cal-data", "--yes")
     sides.each("cal", "list")
     sides.both("clear-cal-data", "--yes", "--json")
-    sides.each("token", "create", "--role", "viewer", "--name", "reports")
+    sides.both("token", "create", "--role", "viewer", "--name", "reports")
+    sides.both("token", "create", "--role", "viewer", "--name", "reports-2", "--json")  # names are unique
     sides.each("token", "create", "--role", "owner", "--name", "nope", expect=2)
     sides.each("token", "list")
     sides.both("token", "revoke", "reports")
@@ -293,3 +294,15 @@ def test_backup_restore_clearing_tokens_and_console_users_print_the_same(sides: 
                stdin="another long secret\n")
     sides.each("admin", "list")
     sides.each("audit", "--limit", "100")
+
+
+def test_a_token_is_revoked_by_its_name_even_one_like_a_number_and_by_id_only_with_id(sides: Sides) -> None:
+    sides.both("token", "create", "--role", "viewer", "--name", "reports")
+    sides.both("token", "create", "--role", "viewer", "--name", "1")  # the admin token this CLI uses has id 1
+    sides.both("token", "create", "--role", "viewer", "--name", "reports", expect=2)
+    sides.both("token", "revoke", "1")
+    sides.both("token", "revoke", "2", expect=2)  # no token is named '2': the one with id 2 stays
+    sides.both("token", "revoke", "--id", "two", expect=2)
+    sides.both("token", "revoke", "--id", "2")
+    sides.each("token", "list")
+    sides.each("audit", "--action", "token.revoked")

@@ -7,9 +7,9 @@ the site returns them in.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from calkeeper.api.deps import Admin, SiteDep, actor
 from calkeeper.api.schemas import ConsoleUserRequest, TokenCreated, TokenRequest
@@ -37,10 +37,21 @@ def create_token(request: TokenRequest, http: Request, site: SiteDep, principal:
     return {"token": asdict(token), "secret": secret}
 
 
-@router.delete("/tokens/{name_or_id}", response_model=list[TokenView], tags=["tokens"], responses=responses(404))
-def revoke_token(name_or_id: str, site: SiteDep, principal: Admin) -> list[dict[str, Any]]:
-    """Revoke the live tokens with this name (or id); they stop working on every node within a second."""
-    return [asdict(token) for token in site.revoke_token(name_or_id, actor=actor(principal))]
+@router.delete("/tokens/{name}", response_model=list[TokenView], tags=["tokens"], responses=responses(404))
+def revoke_token(name: str, site: SiteDep, principal: Admin,
+                 by: Annotated[Literal["name", "id"], Query(description="How the path names the token")] = "name",
+                 ) -> list[dict[str, Any]]:
+    """Revoke the live token with this name (``?by=id``: with this id); it stops working on every node within a second.
+
+    A name that looks like a number is still a name: an id is read only with ``?by=id``.
+    """
+    if by == "name":
+        revoked = site.revoke_token(name, actor=actor(principal))
+    elif name.isdigit():
+        revoked = site.revoke_token(token_id=int(name), actor=actor(principal))
+    else:
+        raise InvalidInput(f"a token id is a number, not '{name}'")
+    return [asdict(token) for token in revoked]
 
 
 @router.get("/console-users", response_model=list[ConsoleUserView], tags=["console users"])

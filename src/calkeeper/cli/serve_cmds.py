@@ -16,6 +16,7 @@ import typer
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import out, reporting, show, table
+from calkeeper.core.errors import InvalidInput
 from calkeeper.demo import set_up_demo
 from calkeeper.infra.database import shown_url
 
@@ -104,11 +105,15 @@ def create(ctx: typer.Context, role: str = typer.Option(..., "--role", help="adm
 
 
 @tokens.command("revoke")
-def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's name or id.")) -> None:
-    """Revoke a token; it stops working on every node within a second."""
+def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The token's name (with --id, its id)."),
+           by_id: bool = typer.Option(False, "--id", help="NAME is the token's id, as 'token list' shows it.")) -> None:
+    """Revoke a token by its name (or, with --id, its id); it stops working on every node within a second."""
     with reporting():
-        revoked = ctx_of(ctx).site().revoke_token(name)
-    out.print(f"Revoked {len(revoked)} token(s) named '{name}'.")
+        if by_id and not name.isdigit():
+            raise InvalidInput(f"with --id, give the token's id (a number), not '{name}'")
+        site = ctx_of(ctx).site()
+        token = (site.revoke_token(token_id=int(name)) if by_id else site.revoke_token(name))[0]
+    out.print(f"Revoked the token '{token.name}' (id {token.id}, role {token.role}).")
 
 
 @tokens.command("list")

@@ -185,8 +185,8 @@ class AsyncCalkeeperClient(ClientBase):
     async def create_token(self, *, name: str, role: str) -> tuple[TokenView, str]:
         return await self._run(Calls.create_token(name, role))
 
-    async def revoke_token(self, name_or_id: str) -> list[TokenView]:
-        return await self._run(Calls.revoke_token(name_or_id))
+    async def revoke_token(self, name: str = "", *, token_id: int | None = None) -> list[TokenView]:
+        return await self._run(Calls.revoke_token(name, token_id))
 
     async def list_tokens(self) -> list[TokenView]:
         return await self._run(Calls.list_tokens())

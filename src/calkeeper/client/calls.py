@@ -273,8 +273,10 @@ class Calls:
         return _send("POST", "/tokens", _token_made, {"name": name, "role": role})
 
     @staticmethod
-    def revoke_token(name_or_id: str) -> Call:
-        return _send("DELETE", f"/tokens/{_seg(name_or_id)}", list[TokenView])
+    def revoke_token(name: str, token_id: int | None) -> Call:
+        if token_id is not None:
+            return Call("DELETE", f"/api/v1/tokens/{token_id}", _reader(list[TokenView]), params={"by": "id"})
+        return _send("DELETE", f"/tokens/{_seg(name)}", list[TokenView])
 
     @staticmethod
     def list_tokens() -> Call:

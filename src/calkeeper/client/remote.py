@@ -181,8 +181,8 @@ class RemoteSite:
     def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
         return self.client.create_token(name=name, role=role)
 
-    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
-        return self.client.revoke_token(name_or_id)
+    def revoke_token(self, name: str = "", *, token_id: int | None = None, actor: str | None = None) -> list[TokenView]:
+        return self.client.revoke_token(name, token_id=token_id)
 
     def list_tokens(self) -> list[TokenView]:
         return self.client.list_tokens()

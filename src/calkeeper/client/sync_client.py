@@ -220,9 +220,9 @@ class CalkeeperClient(ClientBase):
         """Make an API token (admin, viewer or gate); returns it and its secret, shown only now."""
         return self._run(Calls.create_token(name, role))
 
-    def revoke_token(self, name_or_id: str) -> list[TokenView]:
-        """Revoke the live tokens with this name (or id); they stop working on every node within a second."""
-        return self._run(Calls.revoke_token(name_or_id))
+    def revoke_token(self, name: str = "", *, token_id: int | None = None) -> list[TokenView]:
+        """Revoke the live token with this name (or ``token_id``); it stops working on every node within a second."""
+        return self._run(Calls.revoke_token(name, token_id))
 
     def list_tokens(self) -> list[TokenView]:
         """Every token, without its secret."""

@@ -178,8 +178,8 @@ class SiteOperations(Protocol):
         """Make an API token with a role; returns it and its secret, shown only now."""
         ...
 
-    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
-        """Revoke the live tokens with this name (or id)."""
+    def revoke_token(self, name: str = "", *, token_id: int | None = None, actor: str | None = None) -> list[TokenView]:
+        """Revoke the live token with this name, or with ``token_id``: a name is never taken for an id."""
         ...
 
     def list_tokens(self) -> list[TokenView]:

@@ -240,7 +240,12 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer', 'gate')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'viewer', 'gate')", name="role"),
+        # a name says which token: no two live tokens share one (revoked ones keep theirs)
+        Index("uq_api_tokens_live_name", "name", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
 
 
 class IdempotencyRecord(Base):
@@ -277,6 +282,23 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AuthFailure(Base):
+    """A failed console sign-in or a bad API token, counted by the brakes of every worker and node.
+
+    Kept for the brake's window only: the audit trail is the lasting record of each failure.
+    """
+
+    __tablename__ = "auth_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    __table_args__ = (
+        CheckConstraint("kind IN ('sign_in_user', 'sign_in_address', 'token_address')", name="kind"),
+        Index("ix_auth_failures_subject", "kind", "subject", "at"),
+    )
 
 
 class GrantCount(Base):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from calkeeper.contract.views import TokenView
 from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.infra.tokens import hash_token, new_secret
-from calkeeper.store.unit_of_work import UnitOfWork
+from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 
 ROLES = ("admin", "viewer", "gate")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: a larger number names no token
 
 
 class Tokens:
@@ -27,22 +28,48 @@ class Tokens:
         secret = new_secret("ck_")
         actor = actor or self.default_actor
         with self.uow.write() as tx:
-            view = tx.tokens.add(name=name, role=role, token_hash=hash_token(secret), actor=actor)
+            view = None if tx.tokens.live_named(name) else tx.tokens.add(
+                name=name, role=role, token_hash=hash_token(secret), actor=actor)
+            if view is None:
+                raise InvalidInput(f"there is already a live token named '{name}': choose another name, or revoke "
+                                   "that one first", code="token_name_taken")
             tx.history.audit(actor, "token.created", name, role=role, token_id=view.id)
         return view, secret
 
-    def revoke_token(self, name_or_id: str, *, actor: str | None = None) -> list[TokenView]:
-        """Revoke the live tokens with this name (or id); they stop working on every node."""
+    def revoke_token(self, name: str = "", *, token_id: int | None = None, actor: str | None = None) -> list[TokenView]:
+        """Revoke the live token with this name (or, given ``token_id``, this id); it stops working on every node.
+
+        A name is always a name, even one that looks like a number: an id is taken only as ``token_id``.
+        """
+        name = name.strip()
+        if bool(name) == (token_id is not None):
+            raise InvalidInput("name the token to revoke, or give its id (one of the two)")
         actor = actor or self.default_actor
         with self.uow.write() as tx:
-            live = tx.tokens.live(name_or_id)
-            if not live:
-                raise NotFound(f"there is no live token '{name_or_id}'", code="unknown_token")
-            tx.tokens.revoke([t.id for t in live])
-            for token in live:
-                tx.history.audit(actor, "token.revoked", token.name, token_id=token.id)
+            live = self._one_live(tx, name, token_id)
+            tx.tokens.revoke([live.id])
+            tx.history.audit(actor, "token.revoked", live.name, token_id=live.id)
             tx.site_state.bump()
-            return [TokenView(t.id, t.name, t.role, t.created_at, t.created_by, tx.now) for t in live]
+            return [TokenView(live.id, live.name, live.role, live.created_at, live.created_by, tx.now)]
+
+    @staticmethod
+    def _one_live(tx: Transaction, name: str, token_id: int | None) -> TokenView:
+        if token_id is not None:
+            token = tx.tokens.live_with_id(token_id) if 0 < token_id <= MAX_ID else None
+            if token is None:
+                raise NotFound(f"there is no live token with id {token_id}", code="unknown_token")
+            return token
+        live = tx.tokens.live_named(name)
+        if len(live) > 1:  # only in a database whose names were never made unique
+            ids = ", ".join(str(t.id) for t in live)
+            raise InvalidInput(f"{len(live)} live tokens are named '{name}' (ids {ids}): revoke one by its id",
+                               code="ambiguous_token")
+        if not live:
+            namesake = tx.tokens.live_with_id(int(name)) if name.isdigit() and 0 < int(name) <= MAX_ID else None
+            hint = (f" (the live token with id {name} is named '{namesake.name}': revoke it by its id to mean that one)"
+                    if namesake is not None else "")
+            raise NotFound(f"there is no live token named '{name}'{hint}", code="unknown_token")
+        return live[0]
 
     def list_tokens(self) -> list[TokenView]:
         """Every token, without its secret."""
