@@ -1,8 +1,12 @@
-"""API tokens are named, and a name says which one: unique among live tokens, never taken for an id."""
+"""API tokens are named, and a name says which one: unique among live tokens, never taken for an id.
+Bad tokens are counted per address in the database (the brake every worker shares) and audited.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ import calkeeper
 from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.infra.database import make_engine
 from calkeeper.store.engine import alembic_config
+from calkeeper.usecases.failure_brake import Verdict
 from tests.conftest import require_postgres
 from tests.kit import postgres_database
 
@@ -77,6 +82,44 @@ def test_a_name_that_live_tokens_still_share_is_refused_as_ambiguous(site: calke
         site.revoke_token("ci")
     assert ambiguous.value.code == "ambiguous_token" and "2 live tokens are named 'ci'" in ambiguous.value.message
     assert [t.id for t in site.revoke_token(token_id=first.id)] == [first.id]
+
+
+# -- bad tokens --------------------------------------------------------------------------------------------------
+
+
+def test_a_bad_token_is_recorded_for_its_address_naming_the_revoked_token_it_was_and_never_its_secret(
+    site: calkeeper.LocalSite,
+) -> None:
+    old, secret = site.create_token(name="old-ci", role="admin")
+    site.revoke_token("old-ci")
+    verdict = site.app.tokens.record_bad_token(secret, address="10.0.0.7", request="GET /api/v1/cals")
+    assert verdict == Verdict(failures=1)
+    site.app.tokens.record_bad_token("ck_guessed", address="10.0.0.7", request="POST /api/v1/access")
+    newest, oldest = site.audit(action="api.token_refused")
+    assert (oldest.actor, oldest.target) == ("address:10.0.0.7", "10.0.0.7")
+    assert oldest.details == {"request": "GET /api/v1/cals", "recent_failures": 1,
+                              "token": f"old-ci (id {old.id}, revoked)"}
+    assert newest.details == {"request": "POST /api/v1/access", "recent_failures": 2}
+    assert secret not in json.dumps([oldest.details, newest.details])
+
+
+def test_bad_tokens_refuse_an_address_for_the_rest_of_the_minute_and_are_then_forgotten(
+    site: calkeeper.LocalSite, clock: calkeeper.FrozenClock,
+) -> None:
+    tokens = site.app.tokens
+    verdicts = [tokens.record_bad_token("ck_guessed", address="10.0.0.7", request="GET /") for _ in range(30)]
+    assert [v.hold_seconds for v in verdicts[:6]] == [0, 0, 0, 0, 0.25, 0.5]
+    assert [v.refused for v in verdicts] == [False] * 29 + [True]
+    assert tokens.token_brake("10.0.0.7").retry_after_seconds == 60
+    assert not tokens.token_brake("10.0.0.8").refused, "another address is not refused"
+    assert tokens.record_bad_token("ck_guessed", address="10.0.0.7", request="GET /").failures == 30, \
+        "a refused address is not counted again"
+    clock.advance(timedelta(seconds=61))
+    assert tokens.token_brake("10.0.0.7") == Verdict(failures=0)
+    assert tokens.record_bad_token("ck_guessed", address="10.0.0.7", request="GET /").failures == 1
+    with site.app.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM auth_failures").scalar_one() == 1, \
+            "the failures the brake no longer counts are gone"
 
 
 # -- the migration that made names unique ------------------------------------------------------------------

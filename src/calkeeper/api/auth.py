@@ -2,11 +2,14 @@
 
 Verified tokens are remembered for a second, so the access gate does not query the database on
 every request; a revoked token stops working everywhere within that second. Repeated bad tokens
-from one address are slowed down, then refused for a while.
+from one address are slowed down, then refused for a while: the failures are counted in the site's
+database, so every worker and node brakes the address together, and each is in the audit trail
+(``api.token_refused``). A good token never writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -14,12 +17,13 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.contract.views import TokenView
-from calkeeper.infra.brake import FailureBrake
 from calkeeper.infra.http_errors import ApiError
 from calkeeper.infra.tokens import hash_token
+from calkeeper.usecases.failure_brake import Verdict
 from calkeeper.usecases.tokens import Tokens
 
 TOKEN_TTL_SECONDS = 1.0
+REFUSAL = "too many requests with bad API tokens from this address; wait a minute"
 
 
 @dataclass(frozen=True)
@@ -29,27 +33,67 @@ class Principal:
 
 
 class TokenGuard:
-    """Checks bearer tokens against the site, with a short cache and a per-address brake."""
+    """Checks bearer tokens against the site, with a short cache and the site's brake on bad tokens."""
 
     def __init__(self) -> None:
         self.verified: dict[str, tuple[TokenView | None, float]] = {}
         self.refreshing: set[str] = set()
-        self.brake = FailureBrake("too many requests with bad API tokens from this address; wait a minute")
+        # Addresses the brake refused, until when: asked again of the database only once that has passed.
+        self.refused_until: dict[str, float] = {}
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
+        # the address uvicorn gives, after its forwarded_allow_ips rule: X-Forwarded-For is not read here
         address = request.client.host if request.client else "unknown"
         if scheme.lower() != "bearer" or not secret.strip():
-            await self.brake.check(address, failed=False)
+            await self._unless_refused(request, address)
             raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
         token = await self._lookup(request, secret.strip())
         if token is None:
-            await self.brake.check(address, failed=True)
+            await self._brake(request, address, secret.strip())
             raise ApiError("unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
         return Principal(token.name, token.role)
+
+    async def hold(self, seconds: float) -> None:
+        """Hold back the answer to a bad token, so that guessing is slow (tests skip the wait)."""
+        await asyncio.sleep(seconds)
+
+    async def _unless_refused(self, request: Request, address: str) -> None:
+        """Refuse an address the brake refuses: remembered here, or else as the database says."""
+        self._refuse_if(None, address)
+        self._refuse_if(await run_in_threadpool(self._tokens(request).token_brake, address), address)
+
+    async def _brake(self, request: Request, address: str, secret: str) -> None:
+        """Count a bad token (unless the address is refused already): hold the answer back, or refuse."""
+        await self._unless_refused(request, address)
+        verdict = await run_in_threadpool(self._tokens(request).record_bad_token, secret, address=address,
+                                          request=f"{request.method} {request.url.path}")
+        self._refuse_if(verdict, address)
+        if verdict.hold_seconds:
+            await self.hold(verdict.hold_seconds)
+
+    def _refuse_if(self, verdict: Verdict | None, address: str) -> None:
+        """Refuse an address the verdict refuses, or (without one) that was refused and still is."""
+        now = time.monotonic()
+        if verdict is not None and verdict.refused:
+            if len(self.refused_until) > 10_000:
+                self.refused_until.clear()
+            self.refused_until[address] = now + verdict.retry_after_seconds
+        until = self.refused_until.get(address)
+        if until is None:
+            return
+        if until <= now:
+            del self.refused_until[address]
+            return
+        raise ApiError("too_many_requests", REFUSAL, {"Retry-After": str(max(1, round(until - now)))})
+
+    @staticmethod
+    def _tokens(request: Request) -> Tokens:
+        tokens: Tokens = request.app.state.application.tokens
+        return tokens
 
     async def _lookup(self, request: Request, secret: str) -> TokenView | None:
         key = hash_token(secret)
@@ -59,8 +103,7 @@ class TokenGuard:
             return hit[0]  # fresh, or another request is checking it again right now
         self.refreshing.add(key)
         try:
-            tokens: Tokens = request.app.state.application.tokens
-            token = await run_in_threadpool(tokens.verify_token, secret)
+            token = await run_in_threadpool(self._tokens(request).verify_token, secret)
         finally:
             self.refreshing.discard(key)
         if len(self.verified) > 10_000:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from calkeeper.console.web import (
     redirect,
     site_of,
 )
+from calkeeper.core.error_codes import status_of
 from calkeeper.core.errors import SignInRefused
 from calkeeper.usecases.console_users import ConsoleIdentity
 
@@ -40,6 +42,11 @@ def sign_in_page(request: Request, next: str = "/") -> Response:
     return response
 
 
+async def hold(seconds: float) -> None:
+    """Hold back the answer to a failed sign-in (tests skip the wait)."""
+    await asyncio.sleep(seconds)
+
+
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(
     request: Request,
@@ -52,13 +59,17 @@ async def sign_in(
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return page(request, "sign_in.html", None, csrf_token=expected or new_csrf(), next=_safe_next(next),
                     error="The form expired; please sign in again.")
+    # the address uvicorn gives, after its forwarded_allow_ips rule: X-Forwarded-For is not read here
+    address = request.client.host if request.client else "unknown"
     try:
-        secret, _ = await run_in_threadpool(console_users(request).sign_in, username, password)
+        secret, _ = await run_in_threadpool(console_users(request).sign_in, username, password, address=address)
     except SignInRefused as error:
+        if error.hold_seconds:
+            await hold(error.hold_seconds)  # the brake: one guess after another is slow
         response = page(request, "sign_in.html", None, csrf_token=expected, next=_safe_next(next),
                         error=f"{error.message[:1].upper()}{error.message[1:]}.",
                         username=username)
-        response.status_code = 401
+        response.status_code = status_of(error)
         return response
     root = str(request.app.url_path_for("console_root")).rstrip("/")
     signed_in = RedirectResponse(root + _safe_next(next), status_code=303)

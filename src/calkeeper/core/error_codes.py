@@ -33,6 +33,7 @@
     │                            403  1   forbidden
     │                            429  1   too_many_requests
     └── SignInRefused            401  1   sign_in_refused (console)
+                                 429  1   too_many_sign_ins (console)
 
 Exit codes: 0 done, 1 refused by a rule (or anything else that went wrong), 2 bad usage or bad input.
 
@@ -111,6 +112,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.ApiAuthError, 403, EXIT_REFUSED, "forbidden"),
     *_rows(e.ApiAuthError, 429, EXIT_REFUSED, "too_many_requests"),
     *_rows(e.SignInRefused, 401, EXIT_REFUSED, "sign_in_refused"),
+    *_rows(e.SignInRefused, 429, EXIT_REFUSED, "too_many_sign_ins"),
 )
 
 BY_CODE: dict[str, ErrorCode] = {row.code: row for row in TABLE}

@@ -20,7 +20,7 @@
     ├── StoreUnavailable           the database cannot be reached
     │   └── ServerUnavailable      (client) the CAL server cannot be reached, or did not answer in time
     ├── ApiAuthError               (client) the server refused the caller's token or its role
-    └── SignInRefused              (console) a user name or password that is not right
+    └── SignInRefused              (console) a user name or password that is not right, or too many of them
 
 The edges turn these into HTTP statuses, CLI exit codes and console messages, all read from one
 table, ``calkeeper.core.error_codes``; nothing below the edges formats errors for a user.
@@ -129,6 +129,15 @@ class ApiAuthError(CalkeeperError):
 
 
 class SignInRefused(CalkeeperError):
-    """The console's sign-in: the user name or the password is not right."""
+    """The console's sign-in: the user name or the password is not right (``sign_in_refused``), or too many
+    sign-ins failed lately for that name or from that address (``too_many_sign_ins``).
+
+    ``hold_seconds``: how long the edge holds the answer back, so that guess after guess is slow.
+    """
 
     code = "sign_in_refused"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 hold_seconds: float = 0.0) -> None:
+        super().__init__(message, code=code, details=details)
+        self.hold_seconds = hold_seconds

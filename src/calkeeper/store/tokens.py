@@ -60,3 +60,8 @@ class Tokens:
             select(token_t).where(token_t.c.token_hash == token_hash, token_t.c.revoked_at.is_(None))
         ).mappings().first()
         return _view(row) if row is not None else None
+
+    def by_hash(self, token_hash: str) -> TokenView | None:
+        """The token with this secret's hash, revoked or not."""
+        row = self.connection.execute(select(token_t).where(token_t.c.token_hash == token_hash)).mappings().first()
+        return _view(row) if row is not None else None

@@ -18,6 +18,7 @@ from calkeeper.core.clock import Clock
 from calkeeper.core.errors import StoreUnavailable
 from calkeeper.infra.database import without_password
 from calkeeper.store.assignments import Assignments
+from calkeeper.store.auth_failures import AuthFailures
 from calkeeper.store.cal_data import SiteData
 from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
@@ -75,6 +76,10 @@ class Transaction:
     @cached_property
     def console_users(self) -> ConsoleUsers:
         return ConsoleUsers(self.connection, self.now)
+
+    @cached_property
+    def auth_failures(self) -> AuthFailures:
+        return AuthFailures(self.connection, self.now)
 
     @cached_property
     def site_data(self) -> SiteData:

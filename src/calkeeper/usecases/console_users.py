@@ -1,19 +1,26 @@
-"""Console users: create them, sign in and out (argon2 passwords, 8-hour sessions with a CSRF token)."""
+"""Console users: create them, sign in and out (argon2 passwords, 8-hour sessions with a CSRF token).
+
+Sign-ins are braked per user name and per address, across every worker and node (``failure_brake``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from calkeeper.contract.views import ConsoleUserView
 from calkeeper.core.errors import InvalidInput, SignInRefused
-from calkeeper.store.unit_of_work import UnitOfWork
+from calkeeper.store.console_users import ConsoleAccount
+from calkeeper.store.unit_of_work import Transaction, UnitOfWork
+from calkeeper.usecases.failure_brake import SIGN_IN_BY_ADDRESS, SIGN_IN_BY_NAME, SharedBrake, Verdict
 
 SESSION_LIFETIME = timedelta(hours=8)
 CONSOLE_ROLES = ("admin", "viewer")
@@ -39,12 +46,31 @@ def _session_id(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _refusal(account: ConsoleAccount | None, password: str) -> str:
+    """Why the password does not sign the account in ('' when it does); as long to find out for an unknown name."""
+    try:
+        _hasher.verify(account.password_hash if account else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return "unknown user" if account is None else "wrong password"
+    if account is None:
+        return "unknown user"
+    return "disabled user" if account.view.disabled else ""
+
+
+def _too_many(whose: str, verdict: Verdict) -> SignInRefused:
+    minutes = math.ceil(verdict.retry_after_seconds / 60)
+    return SignInRefused(f"too many failed sign-ins {whose}; try again in {minutes} minute{'s' if minutes > 1 else ''}",
+                         code="too_many_sign_ins", details={"retry_after_seconds": verdict.retry_after_seconds})
+
+
 class ConsoleUsers:
     """Who may use the management console, and their sessions."""
 
     def __init__(self, *, uow: UnitOfWork, default_actor: str) -> None:
         self.uow = uow
         self.default_actor = default_actor
+        self.by_name = SharedBrake("sign_in_user", SIGN_IN_BY_NAME)
+        self.by_address = SharedBrake("sign_in_address", SIGN_IN_BY_ADDRESS)
 
     def create_console_user(self, *, username: str, password: str, role: str, actor: str | None = None,
                             replace: bool = False) -> ConsoleUserView:
@@ -69,24 +95,54 @@ class ConsoleUsers:
             tx.history.audit(actor or self.default_actor, "console_user.saved", name, role=role)
         return ConsoleUserView(user_id, name, role, created, False)
 
-    def sign_in(self, username: str, password: str) -> tuple[str, ConsoleIdentity]:
-        """Check a user name and password; return a new session's secret (for the cookie) and who it is."""
-        with self.uow.read() as tx:
-            account = tx.console_users.find(username, enabled_only=True)
-        try:
-            _hasher.verify(account.password_hash if account else _dummy_hash(), password)
-            if account is None:
-                raise VerificationError()
-        except (VerificationError, InvalidHashError):
-            raise SignInRefused("the user name or the password is not right") from None
+    def sign_in(self, username: str, password: str, *, address: str = "unknown") -> tuple[str, ConsoleIdentity]:
+        """Check a user name and password; return a new session's secret (for the cookie) and who it is.
+
+        Failures are braked per user name tried and per address (slowed after a few, refused for a
+        while after many; ``SignInRefused.hold_seconds`` says how long to hold the answer back), and
+        each is recorded in the audit trail as ``console.sign_in_failed``. The attempt is counted as
+        a failure before the password is checked, so that attempts at once on several workers cannot
+        outrun the brake, and forgotten when it succeeds.
+        """
+        name = username.strip()[:100]
+        subject = name.casefold()
+        with self.uow.read() as tx:  # a refused caller costs a read only
+            self._unless_braked(tx, name, subject, address)
+        with self.uow.write() as tx:  # checked again under the write lock: other attempts may have counted meanwhile
+            self._unless_braked(tx, name, subject, address)
+            name_failure, name_verdict = self.by_name.fail(tx, subject)
+            address_failure, address_verdict = self.by_address.fail(tx, address)
+            account = tx.console_users.find(name)
+        refusal = _refusal(account, password)
+        if account is None or refusal:
+            self._failed(name, address, refusal or "unknown user", name_verdict, address_verdict)
         secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         user = account.view
         with self.uow.write() as tx:
+            tx.auth_failures.forget([name_failure, address_failure])  # the attempt was no failure
+            self.by_name.forget(tx, subject)
             expires = tx.now + SESSION_LIFETIME
             tx.console_users.start_session(session_id=_session_id(secret), user_id=user.id, csrf_token=csrf,
                                            expires_at=expires)
-            tx.history.audit(f"console:{user.username}", "console.signed_in", user.username)
+            tx.history.audit(f"console:{user.username}", "console.signed_in", user.username, address=address)
         return secret, ConsoleIdentity(user.id, user.username, user.role, csrf, expires)
+
+    def _unless_braked(self, tx: Transaction, name: str, subject: str, address: str) -> None:
+        for verdict, whose in ((self.by_name.verdict(tx, subject), f"as '{name}'"),
+                               (self.by_address.verdict(tx, address), "from this address")):
+            if verdict.refused:
+                raise _too_many(whose, verdict)
+
+    def _failed(self, name: str, address: str, reason: str, by_name: Verdict, by_address: Verdict) -> NoReturn:
+        """Record a failed sign-in in the audit trail, then refuse it (held back as the brakes say)."""
+        with self.uow.write() as tx:
+            tx.history.audit(f"address:{address}", "console.sign_in_failed", name, reason=reason,
+                             recent_failures=by_name.failures)
+        for verdict, whose in ((by_name, f"as '{name}'"), (by_address, "from this address")):
+            if verdict.refused:
+                raise _too_many(whose, verdict)
+        raise SignInRefused("the user name or the password is not right",
+                            hold_seconds=max(by_name.hold_seconds, by_address.hold_seconds))
 
     def console_identity(self, secret: str) -> ConsoleIdentity | None:
         """Who a session cookie belongs to, or None when it is unknown or expired."""

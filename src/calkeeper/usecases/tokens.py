@@ -1,11 +1,14 @@
-"""API tokens: create (the secret is shown once), revoke, list, verify."""
+"""API tokens: create (the secret is shown once), revoke, list, verify, and brake bad ones."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from calkeeper.contract.views import TokenView
 from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.infra.tokens import hash_token, new_secret
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
+from calkeeper.usecases.failure_brake import TOKEN_BY_ADDRESS, SharedBrake, Verdict
 
 ROLES = ("admin", "viewer", "gate")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: a larger number names no token
@@ -17,6 +20,7 @@ class Tokens:
     def __init__(self, *, uow: UnitOfWork, default_actor: str) -> None:
         self.uow = uow
         self.default_actor = default_actor
+        self.brake = SharedBrake("token_address", TOKEN_BY_ADDRESS)
 
     def create_token(self, *, name: str, role: str, actor: str | None = None) -> tuple[TokenView, str]:
         """Make a token with a role (admin, viewer or gate); returns it and its secret, shown only now."""
@@ -80,3 +84,27 @@ class Tokens:
         """The live token with this secret, or None."""
         with self.uow.read() as tx:
             return tx.tokens.live_by_hash(hash_token(secret))
+
+    def token_brake(self, address: str) -> Verdict:
+        """Whether an address sent so many bad tokens lately that it is refused (and for how long)."""
+        with self.uow.read() as tx:
+            return self.brake.verdict(tx, address)
+
+    def record_bad_token(self, secret: str, *, address: str, request: str) -> Verdict:
+        """Count a bad token from an address and record it in the audit trail (never the secret).
+
+        The audit entry names the token when the secret is one of a revoked token. Returns the brake's
+        verdict after it: how long to hold the answer back, or that the address is now refused. An
+        address refused already (by a request on another worker, say) is not counted again.
+        """
+        with self.uow.write() as tx:
+            verdict = self.brake.verdict(tx, address)
+            if verdict.refused:
+                return verdict
+            _, verdict = self.brake.fail(tx, address)
+            known = tx.tokens.by_hash(hash_token(secret))
+            details: dict[str, Any] = {"request": request, "recent_failures": verdict.failures}
+            if known is not None:
+                details["token"] = f"{known.name} (id {known.id}, revoked)"
+            tx.history.audit(f"address:{address}", "api.token_refused", address, **details)
+        return verdict
