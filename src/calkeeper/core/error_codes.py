@@ -6,7 +6,7 @@
     │                            500  1   internal_error
     ├── InvalidInput             422  2   invalid_input, invalid_request, authority_not_configured,
     │   │                                 serial_taken, no_named_cal, invalid_key (authority),
-    │   │                                 token_name_taken, ambiguous_token
+    │   │                                 token_name_taken, ambiguous_token, weak_password
     │   │                        413  2   backup_too_large
     │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority)
@@ -89,7 +89,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.CalkeeperError, 500, EXIT_REFUSED, "internal_error"),
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "invalid_input", "invalid_request", "authority_not_configured",
            "serial_taken", "no_named_cal", "invalid_key"),
-    *_rows(e.InvalidInput, 422, EXIT_USAGE, "token_name_taken", "ambiguous_token"),
+    *_rows(e.InvalidInput, 422, EXIT_USAGE, "token_name_taken", "ambiguous_token", "weak_password"),
     *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site"),

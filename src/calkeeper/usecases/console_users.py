@@ -21,6 +21,7 @@ from calkeeper.core.errors import InvalidInput, SignInRefused
 from calkeeper.store.console_users import ConsoleAccount
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.failure_brake import SIGN_IN_BY_ADDRESS, SIGN_IN_BY_NAME, SharedBrake, Verdict
+from calkeeper.usecases.passwords import SHORTEST, password_problem
 
 SESSION_LIFETIME = timedelta(hours=8)
 CONSOLE_ROLES = ("admin", "viewer")
@@ -80,8 +81,10 @@ class ConsoleUsers:
             raise InvalidInput("a console user name has 1 to 100 characters and no spaces")
         if role not in CONSOLE_ROLES:
             raise InvalidInput(f"a console user's role is admin or viewer, not '{role}'")
-        if len(password) < 10:
-            raise InvalidInput("a console password needs at least 10 characters")
+        if len(password) < SHORTEST:
+            raise InvalidInput(f"a console password needs at least {SHORTEST} characters")
+        if problem := password_problem(password, username=name):
+            raise InvalidInput(problem, code="weak_password")
         hashed = _hasher.hash(password)
         with self.uow.write() as tx:
             existing = tx.console_users.find(name)
