@@ -228,6 +228,18 @@ class LocalSite:
     def list_console_users(self) -> list[ConsoleUserView]:
         return self.app.console_users.list_console_users()
 
+    def disable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.app.console_users.disable_console_user(username, actor=actor)
+
+    def enable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.app.console_users.enable_console_user(username, actor=actor)
+
+    def delete_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.app.console_users.delete_console_user(username, actor=actor)
+
+    def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
+        return self.app.console_users.end_console_sessions(username, actor=actor)
+
 
 def _keeps_the_contract(site: LocalSite) -> SiteOperations:
     return site  # mypy checks here that LocalSite has every operation of the contract, with its types

@@ -306,3 +306,21 @@ def test_a_token_is_revoked_by_its_name_even_one_like_a_number_and_by_id_only_wi
     sides.both("token", "revoke", "--id", "2")
     sides.each("token", "list")
     sides.each("audit", "--action", "token.revoked")
+
+
+def test_console_users_are_disabled_enabled_signed_out_and_deleted_the_same(sides: Sides) -> None:
+    for name, role in (("carla", "admin"), ("vic", "viewer")):
+        sides.both("admin", "create", "--username", name, "--role", role, "--password-stdin",
+                   stdin="a long and odd phrase\n")
+    sides.both("admin", "create", "--username", "dora", "--password-stdin", stdin="password1234\n", expect=2)
+    sides.both("admin", "create", "--username", "dora.berger", "--password-stdin", stdin="Dora.Berger\n", expect=2)
+    sides.each("admin", "disable", "vic")
+    sides.each("admin", "list")
+    sides.each("admin", "enable", "vic")
+    sides.each("admin", "end-sessions", "carla")
+    sides.each("admin", "disable", "carla", expect=1)  # the last enabled admin
+    sides.each("admin", "disable", "nobody", expect=2)
+    sides.both("admin", "delete", "vic", "--yes")
+    sides.both("admin", "delete", "vic", "--yes", "--json", expect=2)
+    sides.each("admin", "list")
+    sides.each("audit", "--action", "console_user.disabled")

@@ -4,6 +4,7 @@ failure is in the audit trail; bad API tokens are braked and recorded the same w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,6 +97,48 @@ def test_signing_in_forgets_the_names_earlier_failures(api: Api, holds: list[flo
         sign_in(api.client, "carla", f"guess-number-{n}")
     assert sign_in(api.client, "carla", PASSWORD).status_code == 303
     assert sign_in(api.client, "carla", "one-more-typo").status_code == 401
+
+
+# -- the console users page ------------------------------------------------------------------------------------
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_an_admin_disables_and_deletes_console_users_on_their_page_and_a_viewer_may_not(api: Api) -> None:
+    api.site.create_console_user(username="vic", password=PASSWORD, role="viewer")
+    admin, viewer = api.client, from_address(api, "10.0.0.3")
+    assert sign_in(admin, "carla", PASSWORD).status_code == 303
+    assert sign_in(viewer, "vic", PASSWORD).status_code == 303
+    listed = admin.get("/console-users")
+    assert listed.status_code == 200 and "carla <span" in listed.text and "(you)" in listed.text
+    assert '/console-users" aria-current="page">Console users' in listed.text, "admins find the page in the menu"
+    refused = viewer.get("/console-users")
+    assert refused.status_code == 403 and "Only admins manage console users" in refused.text
+    assert ">Console users</a>" not in viewer.get("/").text
+    csrf = csrf_of(listed)
+    done = admin.post("/console-users/disable", data={"csrf_token": csrf, "username": "vic"})
+    assert "vic is disabled: they cannot sign in, and their sessions have ended." in done.text
+    assert viewer.get("/", follow_redirects=False).headers["location"].startswith("/sign-in"), "signed out at once"
+    assert "Enable vic" in done.text
+    error = admin.post("/console-users/delete", data={"csrf_token": csrf, "username": "nobody"})
+    assert "There is no console user &#39;nobody&#39;." in error.text
+    deleted = admin.post("/console-users/delete", data={"csrf_token": csrf, "username": "vic"})
+    assert "vic is deleted." in deleted.text and [u.username for u in api.site.list_console_users()] == [
+        "carla", "dora"]
+    assert api.site.audit(action="console_user.deleted")[0].actor == "console:carla"
+
+
+def test_a_viewer_cannot_disable_anyone_even_with_a_form_of_their_own(api: Api) -> None:
+    api.site.create_console_user(username="vic", password=PASSWORD, role="viewer")
+    assert sign_in(api.client, "vic", PASSWORD).status_code == 303
+    csrf = csrf_of(api.client.get("/"))
+    refused = api.client.post("/console-users/disable", data={"csrf_token": csrf, "username": "carla"})
+    assert refused.status_code == 403
+    assert not any(u.disabled for u in api.site.list_console_users())
 
 
 # -- across worker processes ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from calkeeper.api.deps import Admin, SiteDep, actor
-from calkeeper.api.schemas import ConsoleUserRequest, TokenCreated, TokenRequest
+from calkeeper.api.schemas import ConsoleUserRequest, SessionsEnded, TokenCreated, TokenRequest
 from calkeeper.contract.views import ConsoleUserView, TokenView
 from calkeeper.core.errors import InvalidInput
 from calkeeper.infra.http_errors import responses
@@ -65,3 +65,31 @@ def create_console_user(request: ConsoleUserRequest, site: SiteDep, principal: A
     """Create a console user; with ``replace``, set a new password and role for an existing one."""
     return asdict(site.create_console_user(username=request.username, password=request.password,
                                            role=request.role, replace=request.replace, actor=actor(principal)))
+
+
+@router.post("/console-users/{username}/disable", response_model=ConsoleUserView, tags=["console users"],
+             responses=responses(404, 409))
+def disable_console_user(username: str, site: SiteDep, principal: Admin) -> dict[str, Any]:
+    """Stop a console user from signing in; their sessions end at once. The last enabled admin cannot be disabled."""
+    return asdict(site.disable_console_user(username, actor=actor(principal)))
+
+
+@router.post("/console-users/{username}/enable", response_model=ConsoleUserView, tags=["console users"],
+             responses=responses(404))
+def enable_console_user(username: str, site: SiteDep, principal: Admin) -> dict[str, Any]:
+    """Let a disabled console user sign in again."""
+    return asdict(site.enable_console_user(username, actor=actor(principal)))
+
+
+@router.delete("/console-users/{username}", response_model=ConsoleUserView, tags=["console users"],
+               responses=responses(404, 409))
+def delete_console_user(username: str, site: SiteDep, principal: Admin) -> dict[str, Any]:
+    """Delete a console user and their sessions; the answer is who was deleted. The last enabled admin stays."""
+    return asdict(site.delete_console_user(username, actor=actor(principal)))
+
+
+@router.post("/console-users/{username}/sessions/end", response_model=SessionsEnded, tags=["console users"],
+             responses=responses(404))
+def end_console_sessions(username: str, site: SiteDep, principal: Admin) -> SessionsEnded:
+    """Sign a console user out everywhere: end their open sessions."""
+    return SessionsEnded(username=username, ended=site.end_console_sessions(username, actor=actor(principal)))

@@ -79,9 +79,17 @@ class TokenCreated(BaseModel):
 
 class ConsoleUserRequest(Body):
     username: str = Field(..., max_length=1000, description="1 to 100 characters, no spaces")
-    password: str = Field(..., max_length=1000, description="At least 10 characters")
+    password: str = Field(..., max_length=1000, description="At least 10 characters; not blank, one character "
+                          "repeated, the user name or a common password")
     role: str = Field("admin", max_length=100, description="admin or viewer")
     replace: bool = Field(False, description="Set a new password and role for an existing user")
+
+
+class SessionsEnded(BaseModel):
+    """A console user's sessions, ended."""
+
+    username: str
+    ended: int = Field(description="How many sessions were open")
 
 
 def parse_body(model: type[BodyModel], content: bytes) -> BodyModel:

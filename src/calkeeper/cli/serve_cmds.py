@@ -1,4 +1,5 @@
-"""``calkeeper serve`` and ``calkeeper token ...``: run the HTTP server and manage its API tokens."""
+"""``calkeeper serve``, ``calkeeper token ...`` and ``calkeeper admin ...``: run the HTTP server, manage its
+API tokens and its console users."""
 
 from __future__ import annotations
 
@@ -153,3 +154,45 @@ def list_admins(ctx: typer.Context, as_json: bool = JSON) -> None:
         views = ctx_of(ctx).site().list_console_users()
     show(views, as_json, lambda: table("Console users", ["user", "role", "created", "disabled"],
                                        [[v.username, v.role, f"{v.created_at:%Y-%m-%d}", v.disabled] for v in views]))
+
+
+@admins.command("disable")
+def disable_admin(ctx: typer.Context, username: str = typer.Argument(..., help="The console user."),
+                  as_json: bool = JSON) -> None:
+    """Stop a console user from signing in; their sessions end at once (never the last enabled admin)."""
+    with reporting(as_json):
+        view = ctx_of(ctx).site().disable_console_user(username)
+    show(view, as_json, lambda: out.print(
+        f"Console user '{view.username}' is disabled: they cannot sign in, and their sessions have ended."))
+
+
+@admins.command("enable")
+def enable_admin(ctx: typer.Context, username: str = typer.Argument(..., help="The console user."),
+                 as_json: bool = JSON) -> None:
+    """Let a disabled console user sign in again (their failed sign-ins are forgotten)."""
+    with reporting(as_json):
+        view = ctx_of(ctx).site().enable_console_user(username)
+    show(view, as_json, lambda: out.print(f"Console user '{view.username}' can sign in again."))
+
+
+@admins.command("delete")
+def delete_admin(ctx: typer.Context, username: str = typer.Argument(..., help="The console user."),
+                 yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+                 as_json: bool = JSON) -> None:
+    """Delete a console user and end their sessions (never the last enabled admin)."""
+    if not yes and not typer.confirm(f"Delete the console user '{username}'?", default=False):
+        out.print("Nothing was changed.")
+        raise typer.Exit(1)
+    with reporting(as_json):
+        view = ctx_of(ctx).site().delete_console_user(username)
+    show(view, as_json, lambda: out.print(f"Console user '{view.username}' ({view.role}) deleted."))
+
+
+@admins.command("end-sessions")
+def end_sessions(ctx: typer.Context, username: str = typer.Argument(..., help="The console user."),
+                 as_json: bool = JSON) -> None:
+    """Sign a console user out everywhere: end their open sessions (they can sign in again)."""
+    with reporting(as_json):
+        ended = ctx_of(ctx).site().end_console_sessions(username)
+    show({"username": username, "ended": ended}, as_json, lambda: out.print(
+        f"Ended {ended} console session{'' if ended == 1 else 's'} of '{username}'."))

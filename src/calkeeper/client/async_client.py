@@ -197,3 +197,15 @@ class AsyncCalkeeperClient(ClientBase):
 
     async def list_console_users(self) -> list[ConsoleUserView]:
         return await self._run(Calls.list_console_users())
+
+    async def disable_console_user(self, username: str) -> ConsoleUserView:
+        return await self._run(Calls.disable_console_user(username))
+
+    async def enable_console_user(self, username: str) -> ConsoleUserView:
+        return await self._run(Calls.enable_console_user(username))
+
+    async def delete_console_user(self, username: str) -> ConsoleUserView:
+        return await self._run(Calls.delete_console_user(username))
+
+    async def end_console_sessions(self, username: str) -> int:
+        return await self._run(Calls.end_console_sessions(username))

@@ -97,6 +97,10 @@ def _token_made(data: Any) -> tuple[TokenView, str]:
     return from_json(TokenView, data["token"]), str(data["secret"])
 
 
+def _sessions_ended(data: Any) -> int:
+    return int(data["ended"])
+
+
 ROWS_HEADER = "Calkeeper-Backup-Rows"
 
 
@@ -290,3 +294,19 @@ class Calls:
     @staticmethod
     def list_console_users() -> Call:
         return _get("/console-users", list[ConsoleUserView])
+
+    @staticmethod
+    def disable_console_user(username: str) -> Call:
+        return _send("POST", f"/console-users/{_seg(username)}/disable", ConsoleUserView)
+
+    @staticmethod
+    def enable_console_user(username: str) -> Call:
+        return _send("POST", f"/console-users/{_seg(username)}/enable", ConsoleUserView)
+
+    @staticmethod
+    def delete_console_user(username: str) -> Call:
+        return _send("DELETE", f"/console-users/{_seg(username)}", ConsoleUserView)
+
+    @staticmethod
+    def end_console_sessions(username: str) -> Call:
+        return _send("POST", f"/console-users/{_seg(username)}/sessions/end", _sessions_ended)

@@ -194,5 +194,17 @@ class RemoteSite:
     def list_console_users(self) -> list[ConsoleUserView]:
         return self.client.list_console_users()
 
+    def disable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.client.disable_console_user(username)
+
+    def enable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.client.enable_console_user(username)
+
+    def delete_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        return self.client.delete_console_user(username)
+
+    def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
+        return self.client.end_console_sessions(username)
+
 
 _implements: type[SiteOperations] = RemoteSite  # mypy holds RemoteSite to every operation's signature

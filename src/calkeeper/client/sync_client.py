@@ -236,3 +236,19 @@ class CalkeeperClient(ClientBase):
     def list_console_users(self) -> list[ConsoleUserView]:
         """Every console user."""
         return self._run(Calls.list_console_users())
+
+    def disable_console_user(self, username: str) -> ConsoleUserView:
+        """Stop a console user from signing in and end their sessions (never the last enabled admin)."""
+        return self._run(Calls.disable_console_user(username))
+
+    def enable_console_user(self, username: str) -> ConsoleUserView:
+        """Let a disabled console user sign in again."""
+        return self._run(Calls.enable_console_user(username))
+
+    def delete_console_user(self, username: str) -> ConsoleUserView:
+        """Delete a console user and their sessions (never the last enabled admin)."""
+        return self._run(Calls.delete_console_user(username))
+
+    def end_console_sessions(self, username: str) -> int:
+        """End a console user's open sessions; how many there were."""
+        return self._run(Calls.end_console_sessions(username))

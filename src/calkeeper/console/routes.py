@@ -8,13 +8,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from calkeeper.console import routes_cals, routes_documents, routes_license, routes_more, routes_session
+from calkeeper.console import (
+    routes_cals,
+    routes_console_users,
+    routes_documents,
+    routes_license,
+    routes_more,
+    routes_session,
+)
 from calkeeper.console.web import BadCsrf, NotSignedIn, ViewerCannotChange, sign_in_redirect
 
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="console_static")
-    for module in (routes_session, routes_license, routes_cals, routes_documents, routes_more):
+    for module in (routes_session, routes_license, routes_cals, routes_documents, routes_more, routes_console_users):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

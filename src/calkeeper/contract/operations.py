@@ -195,6 +195,22 @@ class SiteOperations(Protocol):
         """Every console user."""
         ...
 
+    def disable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Stop a console user from signing in and end their sessions (never the last enabled admin)."""
+        ...
+
+    def enable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Let a disabled console user sign in again."""
+        ...
+
+    def delete_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Delete a console user and their sessions (never the last enabled admin); returns who it was."""
+        ...
+
+    def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
+        """End a console user's open sessions (they must sign in again); how many there were."""
+        ...
+
     def close(self) -> None:
         """Release what the site holds (database connections, HTTP connections)."""
         ...

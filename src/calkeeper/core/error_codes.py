@@ -9,11 +9,12 @@
     │   │                                 token_name_taken, ambiguous_token, weak_password
     │   │                        413  2   backup_too_large
     │   └── InvalidUsers         422  2   invalid_user
-    ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority)
+    ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority),
+    │   │                                 unknown_console_user
     │   ├── UnknownDocument      404  2   unknown_document
     │   ├── UnknownUser          404  2   unknown_user
     │   └── UnknownSession       404  2   unknown_session
-    ├── Refused                  409  1   refused
+    ├── Refused                  409  1   refused, last_console_admin
     │   ├── LicenseRejected      422  1   license_rejected, serial_not_found,
     │   │                                 (the license checks:) invalid_serial, control_number_mismatch, lef_malformed,
     │   │                                 lef_unknown_key, lef_signature_invalid, lef_serial_mismatch,
@@ -92,11 +93,12 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "token_name_taken", "ambiguous_token", "weak_password"),
     *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
-    *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site"),
+    *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site",
+           "unknown_console_user"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
     *_rows(e.UnknownUser, 404, EXIT_USAGE, "unknown_user"),
     *_rows(e.UnknownSession, 404, EXIT_USAGE, "unknown_session"),
-    *_rows(e.Refused, 409, EXIT_REFUSED, "refused"),
+    *_rows(e.Refused, 409, EXIT_REFUSED, "refused", "last_console_admin"),
     *_rows(e.LicenseRejected, 422, EXIT_REFUSED, "license_rejected", "serial_not_found", *LICENSE_CHECKS),
     *_rows(e.NoLicense, 409, EXIT_REFUSED, "no_license"),
     *_rows(e.NoCalAvailable, 409, EXIT_REFUSED, "no_cal_available"),

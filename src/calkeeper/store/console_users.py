@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from calkeeper.contract.views import ConsoleUserView
 from calkeeper.infra.database import table_of
@@ -60,6 +60,34 @@ class ConsoleUsers:
         self.connection.execute(update(users_t).where(users_t.c.id == user_id).values(
             password_hash=password_hash, role=role, disabled_at=None))
         self.connection.execute(delete(sessions_t).where(sessions_t.c.user_id == user_id))
+
+    def set_disabled(self, user_id: int, disabled: bool) -> None:
+        """Disable a user (who can no longer sign in) or enable one again."""
+        self.connection.execute(update(users_t).where(users_t.c.id == user_id).values(
+            disabled_at=self.now if disabled else None))
+
+    def delete(self, user_id: int) -> None:
+        """Delete a user and their sessions."""
+        self.end_sessions(user_id)
+        self.connection.execute(delete(users_t).where(users_t.c.id == user_id))
+
+    def end_sessions(self, user_id: int) -> int:
+        """End a user's sessions; how many were still open."""
+        open_ones = self.connection.execute(select(func.count()).select_from(sessions_t).where(
+            sessions_t.c.user_id == user_id, sessions_t.c.expires_at > self.now)).scalar_one()
+        self.connection.execute(delete(sessions_t).where(sessions_t.c.user_id == user_id))
+        return int(open_ones)
+
+    def enabled_admins(self) -> int:
+        return int(self.connection.execute(select(func.count()).select_from(users_t).where(
+            users_t.c.role == "admin", users_t.c.disabled_at.is_(None))).scalar_one())
+
+    def open_sessions(self) -> dict[str, int]:
+        """How many sessions each user has open, by user name (users with none are left out)."""
+        rows = self.connection.execute(
+            select(users_t.c.username, func.count()).join(sessions_t, sessions_t.c.user_id == users_t.c.id)
+            .where(sessions_t.c.expires_at > self.now).group_by(users_t.c.username))
+        return {str(name): int(count) for name, count in rows}
 
     def all(self) -> list[ConsoleUserView]:
         rows = self.connection.execute(select(users_t).order_by(users_t.c.username_key)).mappings()

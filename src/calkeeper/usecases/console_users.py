@@ -1,4 +1,5 @@
-"""Console users: create them, sign in and out (argon2 passwords, 8-hour sessions with a CSRF token).
+"""Console users: create, disable, enable and delete them, sign in and out (argon2 passwords, 8-hour
+sessions with a CSRF token), and end a user's sessions.
 
 Sign-ins are braked per user name and per address, across every worker and node (``failure_brake``).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import NoReturn
@@ -17,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from calkeeper.contract.views import ConsoleUserView
-from calkeeper.core.errors import InvalidInput, SignInRefused
+from calkeeper.core.errors import InvalidInput, NotFound, Refused, SignInRefused
 from calkeeper.store.console_users import ConsoleAccount
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.failure_brake import SIGN_IN_BY_ADDRESS, SIGN_IN_BY_NAME, SharedBrake, Verdict
@@ -95,6 +96,7 @@ class ConsoleUsers:
             else:
                 user_id, created = existing.view.id, existing.view.created_at
                 tx.console_users.replace(user_id, password_hash=hashed, role=role)
+                self.by_name.forget(tx, name.casefold())  # a new password lets the user try again at once
             tx.history.audit(actor or self.default_actor, "console_user.saved", name, role=role)
         return ConsoleUserView(user_id, name, role, created, False)
 
@@ -163,3 +165,64 @@ class ConsoleUsers:
     def list_console_users(self) -> list[ConsoleUserView]:
         with self.uow.read() as tx:
             return tx.console_users.all()
+
+    def open_sessions(self) -> dict[str, int]:
+        """How many console sessions each user has open, by user name."""
+        with self.uow.read() as tx:
+            return tx.console_users.open_sessions()
+
+    def disable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Stop a console user from signing in; their sessions end at once. The last enabled admin stays."""
+        with self.uow.write() as tx:
+            user = _known(tx, username)
+            if not user.disabled:
+                _keep_an_admin(tx, user, "disabled")
+                tx.console_users.set_disabled(user.id, True)
+                ended = tx.console_users.end_sessions(user.id)
+                tx.history.audit(actor or self.default_actor, "console_user.disabled", user.username,
+                                 sessions_ended=ended)
+        return replace(user, disabled=True)
+
+    def enable_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Let a disabled console user sign in again (their failed sign-ins are forgotten too)."""
+        with self.uow.write() as tx:
+            user = _known(tx, username)
+            if user.disabled:
+                tx.console_users.set_disabled(user.id, False)
+                tx.history.audit(actor or self.default_actor, "console_user.enabled", user.username)
+            self.by_name.forget(tx, user.username.casefold())
+        return replace(user, disabled=False)
+
+    def delete_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:
+        """Delete a console user, ending their sessions; the last enabled admin stays. Returns who was deleted."""
+        with self.uow.write() as tx:
+            user = _known(tx, username)
+            _keep_an_admin(tx, user, "deleted")
+            ended = tx.console_users.end_sessions(user.id)
+            tx.console_users.delete(user.id)
+            tx.history.audit(actor or self.default_actor, "console_user.deleted", user.username, role=user.role,
+                             sessions_ended=ended)
+        return user
+
+    def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
+        """Sign a console user out everywhere: end their open sessions; how many there were."""
+        with self.uow.write() as tx:
+            user = _known(tx, username)
+            ended = tx.console_users.end_sessions(user.id)
+            tx.history.audit(actor or self.default_actor, "console_user.sessions_ended", user.username,
+                             sessions_ended=ended)
+        return ended
+
+
+def _known(tx: Transaction, username: str) -> ConsoleUserView:
+    account = tx.console_users.find(username)
+    if account is None:
+        raise NotFound(f"there is no console user '{username.strip()}'", code="unknown_console_user")
+    return account.view
+
+
+def _keep_an_admin(tx: Transaction, user: ConsoleUserView, done: str) -> None:
+    """Refuse to disable or delete the last enabled admin: nobody could then manage the console."""
+    if user.role == "admin" and not user.disabled and tx.console_users.enabled_admins() <= 1:
+        raise Refused(f"'{user.username}' is the last enabled console admin and cannot be {done}: make another "
+                      "console user an admin first", code="last_console_admin")
