@@ -450,6 +450,26 @@ def test_a_form_posted_without_this_sessions_csrf_token_is_refused(admin: Page, 
     assert named_users(console) == {"ACME\\alice", "ACME\\bob"}
 
 
+def test_an_admin_disables_the_signed_in_viewer_and_deletes_them_after_confirming(
+        admin: Page, console: Console, browser: Browser) -> None:
+    with console_page(browser) as viewer:
+        signed_in(viewer, console, "viewer")
+        admin.get_by_role("link", name="Console users").click()
+        shoot(admin, "console-users")
+        submit(admin, admin.get_by_role("button", name="Disable admin").click)
+        assert "'admin' is the last enabled console admin" in flash(admin)
+        submit(admin, admin.get_by_role("button", name="Disable viewer").click)
+        assert flash(admin) == "viewer is disabled: they cannot sign in, and their sessions have ended."
+        viewer.reload()
+        expect(viewer.get_by_role("button", name="Sign in")).to_be_visible()
+        admin.get_by_role("button", name="Delete viewer").click()
+        confirm = admin.get_by_role("dialog")
+        expect(confirm).to_contain_text("Delete the console user viewer?")
+        submit(admin, confirm.get_by_role("button", name="Delete", exact=True).click)
+        assert flash(admin) == "viewer is deleted."
+        assert [u.username for u in console.site.list_console_users()] == ["admin"]
+
+
 # --- every page: width, labels, screenshots -----------------------------------------------------------
 
 PAGES = {
@@ -465,6 +485,7 @@ PAGES = {
     "leases": "/leases",
     "clear": "/maintenance/clear",
     "audit": "/audit",
+    "console-users": "/console-users",
 }
 
 
