@@ -111,7 +111,7 @@ def running_server(
     """
     port = port or free_port()
     env, site = _clean_env(extra_env), _site_args(Path(data_dir), database_url)
-    token = admin_token or ("" if demo else _create_token(site, env, "admin", "e2e-admin"))  # the demo prints one
+    token = admin_token or ("" if demo else _create_token(site, env, "admin", f"e2e-admin-{port}"))  # demo: printed
     command = [*CLI, *site, "serve", "--port", str(port), "--workers", str(workers), *(["--demo"] if demo else [])]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
