@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, IdentificationMode, new_grant_id
@@ -66,12 +67,12 @@ class AccessAsk:
     def parse(cls, user: str | None, document: str, *, machine: str | None = None,
               client: str | ClientType = ClientType.AJAX) -> AccessAsk:
         """Check and parse the names; raise InvalidUsers for a malformed name, InvalidInput for a client type."""
-        who = parse_user(user) if user else None
+        who = _user(user) if user else None
         if who is None and not (machine and machine.strip()):
             # every anonymous client would otherwise be one instance, sharing one Session CAL
             raise InvalidInput("an anonymous open must name its machine (or the client instance's id), so that "
                                "each client instance is counted on its own")
-        where = parse_machine(machine or ANONYMOUS_MACHINE)
+        where = _machine(machine or ANONYMOUS_MACHINE)
         try:
             kind = client if isinstance(client, ClientType) else ClientType(client)
         except ValueError:
@@ -83,6 +84,12 @@ class AccessAsk:
     def on(self, document: DocumentInfo) -> OpenRequest:
         """The open this question asks for, once its document is found."""
         return OpenRequest(self.user, self.machine, self.client, document)
+
+
+# App servers ask about the same users and machines all day: each name is checked once, then found
+# again (a name that fails its check is not kept; the identities kept are immutable).
+_user = lru_cache(maxsize=65536)(parse_user)
+_machine = lru_cache(maxsize=16384)(parse_machine)
 
 
 class HeldCals(Protocol):

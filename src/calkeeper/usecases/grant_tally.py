@@ -24,10 +24,16 @@ class GrantTally:
         self.pending: Counter[tuple[datetime, str]] = Counter()
         self.lock = threading.Lock()
         self.flushed_at = time.monotonic()
+        self.bucket: tuple[datetime, datetime] | None = None  # the hour the last grant fell in, and its end
 
     def add(self, moment: datetime, cal_type: CalType) -> None:
+        bucket = self.bucket  # one read: another thread may replace it, never half of it
+        if bucket is None or not bucket[0] <= moment < bucket[1]:  # a new hour: the only time it is computed
+            start = hour_of(moment)
+            bucket = self.bucket = (start, start + timedelta(hours=1))
+        hour = bucket[0]
         with self.lock:
-            self.pending[(hour_of(moment), cal_type.value)] += 1
+            self.pending[(hour, cal_type.value)] += 1
 
     def due(self) -> bool:
         """True when the counts have waited a minute (the chart is by the hour)."""
