@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     authority_url: str | None = Field(default=None, description="The license authority, e.g. https://lef.vendor.example")
     authority_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     authority_daily_check: bool = Field(default=False, description="Fetch and apply a newer LEF once a day")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31,
+                                description="The largest request body the server reads (a restore takes its own "
+                                            "larger limit)")
 
     @field_validator("database_url")
     @classmethod

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api import (
+    body_limit,
     routes_access,
     routes_admin,
     routes_backups,
@@ -25,7 +26,8 @@ from calkeeper.api import (
     routes_health,
     routes_tokens,
 )
-from calkeeper.api.auth import TokenGuard
+from calkeeper.api.auth import BearerGate, TokenGuard
+from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
@@ -81,7 +83,14 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
     http_errors.install(app)
+    body_limit.install(app)
+    # Added innermost first. A request meets them in the other order: timing, the token (before
+    # any body is read), the body's size, then the Idempotency-Key (of a known caller).
     app.add_middleware(IdempotencyMiddleware)
+    restore = Limit(routes_backups.RESTORE_LIMIT, code="backup_too_large",
+                    message=routes_backups.too_large_message(routes_backups.RESTORE_LIMIT))
+    app.add_middleware(BodyLimit, limit=default_limit(settings.max_body_bytes), larger={"/api/v1/restore": restore})
+    app.add_middleware(BearerGate, guard=app.state.guard)
     app.add_middleware(TimingMiddleware)
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens):

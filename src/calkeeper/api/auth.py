@@ -3,6 +3,9 @@
 Verified tokens are remembered for a second, so the access gate does not query the database on
 every request; a revoked token stops working everywhere within that second. Repeated bad tokens
 from one address are slowed down, then refused for a while.
+
+``BearerGate`` checks the token of every ``/api/v1`` request before anything reads, parses or
+stores its body, and leaves the caller in the request's scope for the routes (``principal_of``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from calkeeper.api.asgi import API_PREFIX, answer_error, header, route_path
 from calkeeper.contract.views import TokenView
 from calkeeper.infra.brake import FailureBrake
 from calkeeper.infra.http_errors import ApiError
@@ -20,12 +25,14 @@ from calkeeper.infra.tokens import hash_token
 from calkeeper.usecases.tokens import Tokens
 
 TOKEN_TTL_SECONDS = 1.0
+PRINCIPAL = "calkeeper.principal"  # where BearerGate leaves the caller in the ASGI scope
 
 
 @dataclass(frozen=True)
 class Principal:
     name: str
     role: str
+    token_id: int
 
 
 class TokenGuard:
@@ -36,22 +43,24 @@ class TokenGuard:
         self.refreshing: set[str] = set()
         self.brake = FailureBrake("too many requests with bad API tokens from this address; wait a minute")
 
-    async def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
-        address = request.client.host if request.client else "unknown"
+    async def principal(self, scope: Scope) -> Principal:
+        """The caller of a request, by its bearer token; raises ApiError (401, 429) for none or a bad one."""
+        given = (header(scope, b"authorization") or b"").decode("latin-1")
+        scheme, _, secret = given.partition(" ")
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
         if scheme.lower() != "bearer" or not secret.strip():
             await self.brake.check(address, failed=False)
             raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
-        token = await self._lookup(request, secret.strip())
+        token = await self._lookup(scope["app"].state.application.tokens, secret.strip())
         if token is None:
             await self.brake.check(address, failed=True)
             raise ApiError("unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
-        return Principal(token.name, token.role)
+        return Principal(token.name, token.role, token.id)
 
-    async def _lookup(self, request: Request, secret: str) -> TokenView | None:
+    async def _lookup(self, tokens: Tokens, secret: str) -> TokenView | None:
         key = hash_token(secret)
         hit = self.verified.get(key)
         now = time.monotonic()
@@ -59,7 +68,6 @@ class TokenGuard:
             return hit[0]  # fresh, or another request is checking it again right now
         self.refreshing.add(key)
         try:
-            tokens: Tokens = request.app.state.application.tokens
             token = await run_in_threadpool(tokens.verify_token, secret)
         finally:
             self.refreshing.discard(key)
@@ -75,3 +83,33 @@ def allow(principal: Principal, roles: frozenset[str]) -> Principal:
                        f"the token '{principal.name}' has the role '{principal.role}', which may not do this "
                        f"(needs {' or '.join(sorted(roles))})")
     return principal
+
+
+async def principal_of(request: Request) -> Principal:
+    """The caller BearerGate let through (checked here when the gate did not see the request)."""
+    principal = request.scope.get(PRINCIPAL)
+    if principal is None:
+        principal = request.scope[PRINCIPAL] = await request.app.state.guard.principal(request.scope)
+    assert isinstance(principal, Principal)
+    return principal
+
+
+class BearerGate:
+    """Pure ASGI: an ``/api/v1`` request without a valid token is answered 401 before its body is read.
+
+    So nothing an unknown caller sends is read, parsed or stored (a body, an Idempotency-Key); the
+    brake on bad tokens applies here as everywhere.
+    """
+
+    def __init__(self, app: ASGIApp, guard: TokenGuard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and route_path(scope).startswith(API_PREFIX):
+            try:
+                scope[PRINCIPAL] = await self.guard.principal(scope)
+            except ApiError as error:
+                await answer_error(scope, receive, send, error.code, error.message, error.headers)
+                return
+        await self.app(scope, receive, send)

@@ -16,6 +16,8 @@ from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import out, reporting, show, table
 from calkeeper.demo import set_up_demo
 
+# httptools, as uvicorn would choose, with a bound on the size of a request's headers (431 past it)
+HTTP_PROTOCOL = "calkeeper.api.http_protocol:BoundedHeadProtocol"
 tokens = typer.Typer(help="API tokens (roles: admin, viewer, gate).", no_args_is_help=True)
 
 
@@ -63,7 +65,8 @@ def serve(
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
     options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": True,
-               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning", "access_log": False}
+               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning", "access_log": False,
+               "http": HTTP_PROTOCOL}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return

@@ -6,7 +6,8 @@
     │                            500  1   internal_error
     ├── InvalidInput             422  2   invalid_input, invalid_request, authority_not_configured,
     │   │                                 serial_taken, no_named_cal, invalid_key (authority)
-    │   │                        413  2   backup_too_large
+    │   │                        413  2   backup_too_large, body_too_large
+    │   │                        431  2   headers_too_large
     │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority)
     │   ├── UnknownDocument      404  2   unknown_document
@@ -86,7 +87,8 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.CalkeeperError, 500, EXIT_REFUSED, "internal_error"),
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "invalid_input", "invalid_request", "authority_not_configured",
            "serial_taken", "no_named_cal", "invalid_key"),
-    *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large"),
+    *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large", "body_too_large"),
+    *_rows(e.InvalidInput, 431, EXIT_USAGE, "headers_too_large"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
@@ -128,6 +130,7 @@ HTTP_STATUS_MEANING: dict[int, str] = {
     405: "The method is not allowed on this path",
     409: "A licensing rule refused it, or the Idempotency-Key was used for another request",
     413: "The body is larger than this endpoint takes",
+    431: "The request's headers are larger than the server takes",
     422: "The request, or a value in it, is not valid",
     429: "Too many bad API tokens from this address",
     500: "An unexpected error; it has been logged",

@@ -1,0 +1,193 @@
+"""The HTTP edge's trust boundary: nothing is read, parsed or stored before the caller is known, and
+what a caller may send (bodies, headers, keys, JSON) and learn (documents, hosts, the API's description)
+is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import ASGIApp, Message
+
+from calkeeper.api.app import create_app
+from calkeeper.settings import Settings
+from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.servers import RunningServer, running_server
+
+ONE_MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_template(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def api(tmp_path: Path, template: Path) -> Iterator[Api]:
+    with running_api(tmp_path, template=template) as running:
+        yield running
+
+
+def api_operations() -> list[Any]:
+    """Every /api/v1 operation of the OpenAPI document, its path parameters filled in."""
+    spec = create_app(Settings(data_dir=Path("/nonexistent/calkeeper"))).openapi()
+    found = []
+    for path, item in spec["paths"].items():
+        if path.startswith("/api/v1/"):
+            concrete = path.replace("{document}", "SalesFlash.qvw").replace("{user}", "ACME%5Calice")
+            concrete = concrete.replace("{session_id}", "S-1").replace("{name_or_id}", "admin-token")
+            found += [pytest.param(method.upper(), concrete, id=f"{method.upper()} {path}") for method in item]
+    return found
+
+
+def call_asgi(app: ASGIApp, method: str, path: str, headers: dict[str, str],
+              receive_body: bytes | None = None) -> tuple[int, dict[str, str], bytes, int]:
+    """Run one request through the app; answers (status, headers, body, times the app read the body)."""
+    reads = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal reads
+        reads += 1
+        if receive_body is None:
+            raise AssertionError("the app read the body")
+        return {"type": "http.request", "body": receive_body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+             "client": ("203.0.113.9", 5000), "server": ("testserver", 80), "state": {}}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, answer, reads
+
+
+# -- 1. the caller is known before the body is read; bodies and headers are bounded ---------------
+
+
+@pytest.mark.parametrize(("method", "path"), api_operations())
+def test_every_api_route_refuses_a_caller_without_a_valid_token_before_reading_the_body(
+    api: Api, method: str, path: str,
+) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        headers = {**headers, "Content-Type": "application/json", "Content-Length": str(300 * ONE_MB)}
+        status, answered, _, reads = call_asgi(api.client.app, method, path, headers)
+        assert (status, reads) == (401, 0), (method, path, headers)
+        assert answered["www-authenticate"] == "Bearer"
+
+
+def test_malformed_json_without_a_token_is_a_401_not_a_422(api: Api) -> None:
+    for path in ("/api/v1/cals/named", "/api/v1/access"):
+        response = api.client.post(path, content=b'{"users": ', headers={"Content-Type": "application/json"})
+        error_of(response, 401, "unauthorized")
+
+
+def test_a_body_larger_than_the_limit_is_refused_by_its_content_length_before_it_is_read(api: Api) -> None:
+    status, _, answer, reads = call_asgi(api.client.app, "POST", "/api/v1/cals/named",
+                                         {**api.auth("admin"), "Content-Length": str(ONE_MB + 1)})
+    assert (status, reads) == (413, 0)
+    assert b'"body_too_large"' in answer and b"1 MB" in answer
+
+
+def test_a_chunked_body_is_counted_as_it_streams_and_refused_past_the_limit(api: Api) -> None:
+    chunks = [b'{"users": "' + b"A" * (64 * 1024)] * 20  # 1.25 MB without a Content-Length
+    response = api.post("/api/v1/cals/named", content=iter(chunks))
+    error = error_of(response, 413, "body_too_large")
+    assert "CALKEEPER_MAX_BODY_BYTES" in error["message"]
+    for path in ("/api/v1/access", "/api/v1/cals/named"):  # read by hand, and by FastAPI
+        keyed = api.post(path, content=iter(chunks), headers={"Idempotency-Key": f"big-{path}"})
+        error_of(keyed, 413, "body_too_large")
+    assert api.pool("named")["assigned"] == 2
+
+
+def test_the_limit_is_a_setting_and_a_restore_keeps_its_own_larger_one(tmp_path: Path, template: Path) -> None:
+    with running_api(tmp_path, template=template, max_body_bytes=4096) as api:
+        error_of(api.post("/api/v1/cals/named", json={"users": "ACME\\x" + "y" * 5000}), 413, "body_too_large")
+        assert api.post("/api/v1/cals/named", json={"users": "ACME\\newcomer"}).status_code == 200
+        backup = api.get("/api/v1/backup").content
+        assert len(backup) > 4096
+        assert api.ok("POST", "/api/v1/restore", content=backup)["named_cals"] == 3
+        assert api.ok("POST", "/api/v1/restore", content=iter([backup[:3000], backup[3000:]]))["named_cals"] == 3
+
+
+def test_a_console_form_larger_than_the_limit_is_refused_too(api: Api) -> None:
+    form = {"username": "admin", "password": "x" * (ONE_MB + 10), "csrf_token": "t"}
+    response = api.client.post("/sign-in", data=form)
+    error_of(response, 413, "body_too_large")
+    streamed = api.client.post("/sign-in", content=iter([b"password=" + b"x" * ONE_MB, b"x"]),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    error_of(streamed, 413, "body_too_large")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("served") / "site") as running:
+        yield running
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def answer_to(conn: socket.socket, *, wait: float = 5.0) -> bytes:
+    """What the server sends on a connection until it closes it, or until ``wait`` passes."""
+    received, deadline = b"", time.monotonic() + wait
+    with suppress(TimeoutError, ConnectionResetError):
+        while time.monotonic() < deadline:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            if b"\r\n\r\n" in received and b"connection: close" not in received.lower():
+                break
+    return received
+
+
+def raw_request(url: str, head: str) -> bytes:
+    """Send a request head (and no body) on a connection of its own; what the server answers."""
+    with connect(url) as conn:
+        conn.sendall(head.encode("latin-1"))
+        return answer_to(conn)
+
+
+def test_a_real_server_answers_a_huge_upload_at_once_without_waiting_for_its_body(server: RunningServer) -> None:
+    head = ("POST /api/v1/cals/named HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {300 * ONE_MB}\r\n")
+    started = time.monotonic()
+    assert raw_request(server.url, head + "\r\n").startswith(b"HTTP/1.1 401 ")
+    admin = f"Authorization: Bearer {server.admin_token}\r\n"
+    assert raw_request(server.url, head + admin + "\r\n").startswith(b"HTTP/1.1 413 ")
+    assert time.monotonic() - started < 4
+
+
+def test_a_real_server_refuses_headers_past_its_bound_and_goes_on_serving(server: RunningServer) -> None:
+    usual = raw_request(server.url, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Usual: {'a' * 20_000}\r\n\r\n")
+    assert usual.startswith(b"HTTP/1.1 200 ")
+    at_once = raw_request(server.url, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 100_000}\r\n\r\n")
+    assert at_once.startswith(b"HTTP/1.1 431 ") and b'"headers_too_large"' in at_once
+    # a head that never ends, sent a piece at a time: refused once it passes the bound, not read on and on
+    sent = 0
+    with connect(server.url) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        with suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 10 * ONE_MB:
+                conn.sendall(b"X-More: " + b"a" * 4000 + b"\r\n")
+                sent += 4010
+                time.sleep(0.001)
+        trickled = answer_to(conn)
+    assert trickled.startswith(b"HTTP/1.1 431 "), trickled[:200]
+    assert sent < ONE_MB
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
