@@ -191,3 +191,54 @@ def test_a_real_server_refuses_headers_past_its_bound_and_goes_on_serving(server
     assert trickled.startswith(b"HTTP/1.1 431 "), trickled[:200]
     assert sent < ONE_MB
     assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+# -- 2. Idempotency-Key: after the token, on routes that change something, bound to the token --------
+
+
+def stored_keys(api: Api) -> int:
+    with api.site.app.engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT count(*) FROM idempotency_keys").scalar_one())
+
+
+def test_an_idempotency_key_is_stored_only_for_a_known_caller_on_a_route_that_changes_something(api: Api) -> None:
+    strangers = [("POST", "/api/v1/cals/named"), ("POST", "/api/v1/nowhere"), ("POST", "/nowhere"),
+                 ("POST", "/sign-in"), ("PUT", "/api/v1/license"), ("DELETE", "/api/v1/tokens/admin-token")]
+    for number, (method, path) in enumerate(strangers):
+        api.client.request(method, path, json={"users": "ACME\\dan"}, headers={"Idempotency-Key": f"s{number}"})
+    admin = [("POST", "/api/v1/nowhere"), ("GET", "/api/v1/cals"), ("PUT", "/api/v1/cals/named"),
+             ("POST", "/healthz")]
+    for number, (method, path) in enumerate(admin):
+        api.call(method, path, json={"users": "ACME\\dan"}, headers={"Idempotency-Key": f"a{number}"})
+    assert stored_keys(api) == 0
+    api.post("/api/v1/cals/named", json={"users": "ACME\\dan"}, headers={"Idempotency-Key": "kept"})
+    assert stored_keys(api) == 1
+
+
+def test_a_stored_answer_is_replayed_only_to_the_token_that_made_it_and_never_once_it_is_revoked(api: Api) -> None:
+    view, secret = api.site.create_token(name="second-admin", role="admin")
+    first, other = {"Authorization": f"Bearer {secret}"}, api.auth("admin")
+    key, users = {"Idempotency-Key": "assign-dan"}, {"users": "ACME\\dan"}
+    made = api.client.post("/api/v1/cals/named", json=users, headers={**first, **key})
+    assert made.status_code == 200
+    again = api.client.post("/api/v1/cals/named", json=users, headers={**first, **key})
+    assert again.headers.get("idempotent-replayed") == "true" and again.json() == made.json()
+    by_another = api.client.post("/api/v1/cals/named", json=users, headers={**other, **key})
+    assert by_another.status_code == 200 and "idempotent-replayed" not in by_another.headers
+    api.site.revoke_token(view.name)
+    time.sleep(1.1)  # the guard remembers a verified token for a second
+    error_of(api.client.post("/api/v1/cals/named", json=users, headers={**first, **key}), 401, "unauthorized")
+
+
+def test_put_patch_and_delete_take_an_idempotency_key_too(api: Api) -> None:
+    removal = "/api/v1/cals/named/ACME%5Cbob"
+    removed = api.call("DELETE", removal, headers={"Idempotency-Key": "remove-bob"})
+    assert removed.status_code == 200
+    retried = api.call("DELETE", removal, headers={"Idempotency-Key": "remove-bob"})
+    assert retried.headers.get("idempotent-replayed") == "true" and retried.json() == removed.json()
+    patched = api.call("PATCH", "/api/v1/cals/settings", json={"allow_license_lease": False},
+                       headers={"Idempotency-Key": "no-leases"})
+    conflict = api.call("PATCH", "/api/v1/cals/settings", json={"allow_license_lease": True},
+                        headers={"Idempotency-Key": "no-leases"})
+    assert patched.status_code == 200
+    error_of(conflict, 409, "idempotency_conflict")
