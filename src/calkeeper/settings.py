@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31,
                                 description="The largest request body the server reads (a restore takes its own "
                                             "larger limit)")
+    publish_api_docs: bool = Field(default=False, description="Serve /api/openapi.json and /api/docs to anyone, "
+                                                              "not only to callers with a token or a console session")
 
     @field_validator("database_url")
     @classmethod

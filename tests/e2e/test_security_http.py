@@ -6,6 +6,7 @@ is bounded.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -242,3 +243,52 @@ def test_put_patch_and_delete_take_an_idempotency_key_too(api: Api) -> None:
                         headers={"Idempotency-Key": "no-leases"})
     assert patched.status_code == 200
     error_of(conflict, 409, "idempotency_conflict")
+
+
+# -- 3. the API's description: to known callers (or published), Swagger UI from the server itself ---
+
+
+def sign_in_to_the_console(api: Api, role: str = "viewer") -> None:
+    """Sign a console user in through the sign-in form: the client keeps the session cookie."""
+    api.site.create_console_user(username=f"docs-{role}", password="a long enough password", role=role)
+    page = api.client.get("/sign-in")
+    token = page.cookies["calkeeper_csrf"]
+    signed = api.client.post("/sign-in", data={"username": f"docs-{role}", "password": "a long enough password",
+                                                "csrf_token": token, "next": "/api/docs"}, follow_redirects=False)
+    assert signed.status_code == 303 and "calkeeper_session" in api.client.cookies, signed.text
+
+
+def test_the_api_description_is_for_viewers_admins_and_console_users_only(api: Api) -> None:
+    error = error_of(api.client.get("/api/openapi.json"), 401, "unauthorized")
+    assert "CALKEEPER_PUBLISH_API_DOCS" in error["message"]
+    error_of(api.client.get("/api/openapi.json", headers={"Authorization": "Bearer guessed"}), 401, "unauthorized")
+    error_of(api.get("/api/openapi.json", role="gate"), 403, "forbidden")
+    error_of(api.get("/api/docs", role="gate"), 403, "forbidden")
+    for role in ("viewer", "admin"):
+        assert api.get("/api/openapi.json", role=role).json()["info"]["title"] == "calkeeper"
+        assert api.get("/api/docs", role=role).status_code == 200
+    sent_to_sign_in = api.client.get("/api/docs", follow_redirects=False)
+    assert sent_to_sign_in.status_code == 303
+    assert sent_to_sign_in.headers["location"] == "/sign-in?next=/api/docs"
+    sign_in_to_the_console(api)
+    assert api.client.get("/api/docs").status_code == 200
+    assert api.client.get("/api/openapi.json").json()["info"]["title"] == "calkeeper"
+
+
+def test_publishing_the_api_description_serves_it_to_anyone(tmp_path: Path, template: Path) -> None:
+    with running_api(tmp_path, template=template, publish_api_docs=True) as api:
+        assert api.client.get("/api/openapi.json").status_code == 200
+        assert api.client.get("/api/docs").status_code == 200
+        error_of(api.client.get("/api/v1/cals"), 401, "unauthorized")  # the API itself still needs a token
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_server_and_has_no_inline_script(api: Api) -> None:
+    page = api.get("/api/docs", role="viewer").text
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert loaded and all(url.startswith("/api/docs/assets/") for url in loaded), loaded
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "an inline script"
+    for url in loaded:
+        asset = api.client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 200, url
+    assert "SwaggerUIBundle" in api.client.get("/api/docs/assets/swagger-ui-bundle.js").text
+    error_of(api.client.get("/api/docs/assets/index.html"), 404, "not_found")

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api import (
     body_limit,
+    docs,
     routes_access,
     routes_admin,
     routes_backups,
@@ -74,14 +75,15 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         title="calkeeper",
         summary="A Client Access License server in the QlikView mould.",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by api.docs, to the callers it allows and from the package's own files
+        openapi_url=None,
         redoc_url=None,
         root_path=settings.root_path,
         lifespan=lifespan,
     )
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
+    app.state.publish_api_docs = settings.publish_api_docs
     http_errors.install(app)
     body_limit.install(app)
     # Added innermost first. A request meets them in the other order: timing, the token (before
@@ -93,7 +95,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.add_middleware(BearerGate, guard=app.state.guard)
     app.add_middleware(TimingMiddleware)
 
-    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens):
+    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens, docs):
         app.include_router(module.router)
     console.install(app)
     _document_bearer_tokens(app)
