@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message
 
 from calkeeper.api.app import create_app
 from calkeeper.settings import Settings
+from calkeeper.store.root_folder import RootFolder
 from tests.e2e.api_site import Api, demo_template, error_of, running_api
 from tests.e2e.servers import RunningServer, running_server
 
@@ -292,3 +293,29 @@ def test_the_docs_page_loads_swagger_ui_from_the_server_and_has_no_inline_script
         assert asset.status_code == 200 and len(asset.content) > 200, url
     assert "SwaggerUIBundle" in api.client.get("/api/docs/assets/swagger-ui-bundle.js").text
     error_of(api.client.get("/api/docs/assets/index.html"), 404, "not_found")
+
+
+# -- 4. a gate token learns decisions, not the root folder ------------------------------------------
+
+
+def test_an_unknown_document_at_the_gate_names_no_other_document_and_walks_no_folder(
+    tmp_path: Path, template: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walks: list[Path] = []
+    real_walk = RootFolder.documents
+
+    def counted(folder: RootFolder) -> list[str]:
+        walks.append(folder.path)
+        return real_walk(folder)
+
+    monkeypatch.setattr(RootFolder, "documents", counted)
+    with running_api(tmp_path, template=template, document_scan_seconds=86400) as api:
+        time.sleep(0.5)  # the upkeep's first round
+        before = len(walks)
+        for name in ("Secret Plans.qvw", "nothing", "Sales", "../SalesFlash.qvw"):
+            answer = api.post("/api/v1/access", role="gate", json={"user": "ACME\\alice", "document": name})
+            message = error_of(answer, 404, "unknown_document")["message"]
+            assert "documents:" not in message and "Analytix" not in message, message
+        assert len(walks) == before, "the access gate looked at the disk"
+        for_an_admin = error_of(api.get("/api/v1/documents/Secret%20Plans.qvw"), 404, "unknown_document")
+        assert "SalesFlash.qvw" in for_an_admin["message"]
