@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from starlette.types import ASGIApp, Message
 
 from calkeeper.api.app import create_app
@@ -319,3 +320,27 @@ def test_an_unknown_document_at_the_gate_names_no_other_document_and_walks_no_fo
         assert len(walks) == before, "the access gate looked at the disk"
         for_an_admin = error_of(api.get("/api/v1/documents/Secret%20Plans.qvw"), 404, "unknown_document")
         assert "SalesFlash.qvw" in for_an_admin["message"]
+
+
+# -- 5. a database that is down is "unavailable", not an address -----------------------------------
+
+
+def test_with_the_database_down_answers_say_it_is_unavailable_and_only_the_log_says_where(
+    api: Api, caplog: pytest.LogCaptureFixture,
+) -> None:
+    uow = api.site.app.uow
+    working = uow.engine
+    uow.engine = sa.create_engine("postgresql+psycopg://calkeeper@127.0.0.1:9/secret_cal_db", poolclass=sa.NullPool)
+    try:
+        answers = [api.client.get("/readyz"), api.post("/api/v1/cals/named", json={"users": "ACME\\dan"}),
+                   api.post("/api/v1/access", role="gate", json={"user": "ACME\\x", "document": "Nope.qvw"})]
+        for answer in answers:
+            message = error_of(answer, 503, "store_unavailable")["message"]
+            assert message.startswith("the CAL database is unavailable (since 20"), message
+            assert "127.0.0.1" not in message and "secret_cal_db" not in message and "calkeeper@" not in message
+            assert answer.headers["Retry-After"] == "1"
+    finally:
+        uow.engine = working
+    assert "127.0.0.1" in caplog.text and "port 9" in caplog.text
+    assert api.client.get("/readyz").json() == {"status": "ready"}
+    assert "answers again" in caplog.text

@@ -17,10 +17,11 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from calkeeper.api.asgi import API_PREFIX, answer_error, header, route_path
+from calkeeper.api.asgi import API_PREFIX, header, route_path
 from calkeeper.contract.views import TokenView
+from calkeeper.core.errors import CalkeeperError
 from calkeeper.infra.brake import FailureBrake
-from calkeeper.infra.http_errors import ApiError
+from calkeeper.infra.http_errors import ApiError, error_response
 from calkeeper.infra.tokens import hash_token
 from calkeeper.usecases.tokens import Tokens
 
@@ -109,7 +110,7 @@ class BearerGate:
         if scope["type"] == "http" and route_path(scope).startswith(API_PREFIX):
             try:
                 scope[PRINCIPAL] = await self.guard.principal(scope)
-            except ApiError as error:
-                await answer_error(scope, receive, send, error.code, error.message, error.headers)
+            except (ApiError, CalkeeperError) as error:  # a bad token; or the database down (503)
+                await error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

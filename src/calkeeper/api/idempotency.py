@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calkeeper.api.asgi import answer_error, header
 from calkeeper.api.auth import PRINCIPAL, Principal
-from calkeeper.core.error_codes import status_of
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.infra.http_errors import body
+from calkeeper.infra.http_errors import error_response
 
 HEADER = b"idempotency-key"
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -50,7 +49,7 @@ class IdempotencyMiddleware:
         try:
             stored = await run_in_threadpool(keys.claim_idempotency_key, key, fingerprint)
         except CalkeeperError as error:
-            await JSONResponse(body(error.code, error.message), status_of(error))(scope, receive, send)
+            await error_response(error)(scope, receive, send)
             return
         if stored is not None:
             replay = Response(stored.body, stored.status_code, media_type="application/json",

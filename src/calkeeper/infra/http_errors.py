@@ -53,17 +53,24 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTP_STATUS_MEANING[status]} for status in statuses}
 
 
+def error_response(error: e.CalkeeperError | ApiError) -> JSONResponse:
+    """The answer to an error, for the handlers below and for middleware that runs before them."""
+    if isinstance(error, ApiError):
+        return JSONResponse(body(error.code, error.message), error.status, headers=error.headers)
+    headers = {"Retry-After": "1"} if isinstance(error, e.StoreUnavailable | e.InMaintenance) else None
+    return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
     @app.exception_handler(e.CalkeeperError)
     async def _domain(_: Request, error: e.CalkeeperError) -> JSONResponse:
-        headers = {"Retry-After": "1"} if isinstance(error, e.StoreUnavailable | e.InMaintenance) else None
-        return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
+        return error_response(error)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(body(error.code, error.message), error.status, headers=error.headers)
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
