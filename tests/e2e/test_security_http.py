@@ -344,3 +344,47 @@ def test_with_the_database_down_answers_say_it_is_unavailable_and_only_the_log_s
     assert "127.0.0.1" in caplog.text and "port 9" in caplog.text
     assert api.client.get("/readyz").json() == {"status": "ready"}
     assert "answers again" in caplog.text
+
+
+# -- 6. text that is not valid Unicode is a 422, never a 500 ----------------------------------------
+
+LONE = "\\ud800"  # as it is written in JSON: a lone surrogate, which no database can store
+NOT_UNICODE = [
+    ("POST", "/api/v1/cals/named", '{"users": "ACME\\\\d%san"}'),
+    ("POST", "/api/v1/cals/named", '{"users": ["ACME\\\\dan", "ACME\\\\e%s"]}'),
+    ("POST", "/api/v1/cals/named/remove", '{"users": "ACME\\\\alice%s"}'),
+    ("POST", "/api/v1/documents/SalesFlash.qvw/cals", '{"users": "ACME\\\\d%san"}'),
+    ("POST", "/api/v1/tokens", '{"name": "app-%s", "role": "viewer"}'),
+    ("POST", "/api/v1/console-users", '{"username": "d%sra", "password": "a long enough password"}'),
+    ("PUT", "/api/v1/license", '{"serial": "4600123456789012", "control": "1", "owner": "%s", "organization": "o", '
+                               '"lef": null}'),
+    ("POST", "/api/v1/access", '{"user": "ACME\\\\d%san", "document": "SalesFlash.qvw"}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "template_body"), NOT_UNICODE, ids=[f"{m} {p}" for m, p, _ in NOT_UNICODE])
+@pytest.mark.parametrize("bad", [LONE.encode(), b"\xff\xfe", b"\xed\xa0\x80"], ids=["surrogate", "latin", "cesu"])
+def test_a_body_with_text_that_is_not_unicode_is_a_422_in_the_one_shape(
+    api: Api, method: str, path: str, template_body: str, bad: bytes,
+) -> None:
+    before, tokens = api.pool("named")["assigned"], len(api.site.list_tokens())
+    content = template_body.encode().replace(b"%s", bad)
+    response = api.call(method, path, content=content, headers={"Content-Type": "application/json"})
+    assert error_of(response, 422, "invalid_request")["message"].startswith("the request is not valid: body")
+    assert (api.pool("named")["assigned"], len(api.site.list_tokens())) == (before, tokens)
+
+
+def test_a_backup_with_text_that_is_not_unicode_is_refused_as_a_damaged_backup(api: Api) -> None:
+    backup = api.get("/api/v1/backup").content
+    assert b'"ACME\\\\alice"' in backup
+    for bad in (LONE.encode(), b"\xff"):
+        damaged = backup.replace(b'"ACME\\\\alice"', b'"ACME\\\\al' + bad + b'ice"', 1)
+        error_of(api.post("/api/v1/restore", content=damaged), 422, "backup_invalid")
+    assert api.pool("named")["assigned"] == 2
+
+
+def test_percent_escapes_that_are_not_utf8_in_paths_and_queries_are_never_a_500(api: Api) -> None:
+    for path in ("/api/v1/cals/named?search=%ED%A0%80", "/api/v1/audit?target=%FF", "/api/v1/users/%ED%A0%80/cals",
+                 "/api/v1/documents/%FF%FE", "/api/v1/documents/%ED%A0%80/cals"):
+        assert api.get(path).status_code in (200, 404, 422), path
+    assert api.call("DELETE", "/api/v1/cals/named/%ED%A0%80").status_code == 422

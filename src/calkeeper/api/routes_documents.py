@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.json_bodies import StrictJsonRoute
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
 from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, ReleaseOutcome, RemovalOutcome
 from calkeeper.infra.http_errors import responses
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503),
+                   route_class=StrictJsonRoute)
 
 
 @router.get("", response_model=list[DocumentView])

@@ -61,6 +61,12 @@ def error_response(error: e.CalkeeperError | ApiError) -> JSONResponse:
     return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
 
 
+def _problem(detail: dict[str, Any]) -> str:
+    """A validation error's message; for a body that is not JSON, with what the parser said."""
+    why = detail.get("ctx", {}).get("error") if detail.get("type") == "json_invalid" else None
+    return f"{detail['msg']} ({why})" if isinstance(why, str) and why else str(detail["msg"])
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
@@ -74,7 +80,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": d["msg"]} for d in error.errors()]
+        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": _problem(d)} for d in error.errors()]
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
         return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems),
                             status_for("invalid_request"))

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import Boolean, Connection, Date, Integer, String, Text, delete, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -75,10 +76,11 @@ def write_file(path: Path, content: dict[str, Any]) -> None:
 def read_file(path: Path) -> dict[str, Any]:
     """Read and check a backup file; refuse anything that is not a calkeeper backup this release reads."""
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        # pydantic's parser, not json.loads: text that is not valid Unicode (a lone surrogate) is refused here
+        content = pydantic_core.from_json(path.read_bytes())
     except FileNotFoundError:
         raise BackupError(f"there is no backup file at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise BackupError(f"{path} is not a readable calkeeper backup ({error})") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise BackupError(f"{path} is not a calkeeper backup")
