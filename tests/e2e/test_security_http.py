@@ -388,3 +388,29 @@ def test_percent_escapes_that_are_not_utf8_in_paths_and_queries_are_never_a_500(
                  "/api/v1/documents/%FF%FE", "/api/v1/documents/%ED%A0%80/cals"):
         assert api.get(path).status_code in (200, 404, 422), path
     assert api.call("DELETE", "/api/v1/cals/named/%ED%A0%80").status_code == 422
+
+
+# -- 7. booleans are true and false ------------------------------------------------------------------
+
+NOT_BOOLEANS = ["yes", "true", 1, 0, "false", "1", None]
+
+
+@pytest.mark.parametrize("value", NOT_BOOLEANS, ids=repr)
+def test_clearing_cal_data_takes_only_true_as_confirmation(api: Api, value: object) -> None:
+    error_of(api.post("/api/v1/maintenance/clear-cal-data", json={"confirm": value}), 422, "invalid_request")
+    assert api.pool("named")["assigned"] == 2 and api.pool("document")["assigned"] == 3
+
+
+@pytest.mark.parametrize("value", [v for v in NOT_BOOLEANS if v is not None], ids=repr)
+def test_setting_patches_take_only_true_and_false(api: Api, value: object) -> None:
+    settings = api.ok("GET", "/api/v1/cals")["settings"]
+    for field in ("allow_dynamic_assignment", "allow_license_lease"):
+        error_of(api.call("PATCH", "/api/v1/cals/settings", json={field: value}), 422, "invalid_request")
+    document = api.ok("GET", "/api/v1/documents/SalesFlash.qvw")
+    patch = api.call("PATCH", "/api/v1/documents/SalesFlash.qvw", json={"allow_dynamic_assignment": value})
+    error_of(patch, 422, "invalid_request")
+    user = {"username": "carla", "password": "a long enough password", "replace": value}
+    error_of(api.post("/api/v1/console-users", json=user), 422, "invalid_request")
+    assert api.ok("GET", "/api/v1/cals")["settings"] == settings
+    assert api.ok("GET", "/api/v1/documents/SalesFlash.qvw") == document
+    assert api.ok("PATCH", "/api/v1/cals/settings", json={"allow_license_lease": False})["allow_license_lease"] is False

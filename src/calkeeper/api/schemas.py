@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from calkeeper.contract.views import TokenView
 from calkeeper.core.cals import ClientType
@@ -46,9 +46,10 @@ class LicenseRequest(Body):
                             "null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
 
 
+# Booleans are JSON's true and false only: "yes", 1 or "true" are refused, not read as true.
 class SettingsPatch(Body):
-    allow_dynamic_assignment: bool | None = None
-    allow_license_lease: bool | None = None
+    allow_dynamic_assignment: StrictBool | None = None
+    allow_license_lease: StrictBool | None = None
     identification_mode: Literal["user", "machine"] | None = None
 
 
@@ -58,11 +59,12 @@ class UsersRequest(Body):
 
 class DocumentPatch(Body):
     cals_allocated: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
-    allow_dynamic_assignment: bool | None = None
+    allow_dynamic_assignment: StrictBool | None = None
 
 
 class ClearRequest(Body):
-    confirm: bool = Field(..., description="Must be true: every CAL assignment is removed (a backup is written first)")
+    confirm: StrictBool = Field(..., description="Must be true: every CAL assignment is removed (a backup is "
+                                                 "written first)")
 
 
 # The site checks names, roles and passwords itself, with the messages the CLI shows for a local site:
@@ -81,7 +83,7 @@ class ConsoleUserRequest(Body):
     username: str = Field(..., max_length=1000, description="1 to 100 characters, no spaces")
     password: str = Field(..., max_length=1000, description="At least 10 characters")
     role: str = Field("admin", max_length=100, description="admin or viewer")
-    replace: bool = Field(False, description="Set a new password and role for an existing user")
+    replace: StrictBool = Field(False, description="Set a new password and role for an existing user")
 
 
 def parse_body(model: type[BodyModel], content: bytes) -> BodyModel:
