@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calkeeper.core.errors import InvalidInput
 from calkeeper.infra.settings import default_data_dir, known_database
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
                                             "larger limit)")
     publish_api_docs: bool = Field(default=False, description="Serve /api/openapi.json and /api/docs to anyone, "
                                                               "not only to callers with a token or a console session")
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the server answers to, comma-separated "
+                                          "(calkeeper.example.org,*.example.org); empty: any")
 
     @field_validator("database_url")
     @classmethod
@@ -54,6 +58,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"the license authority URL must start with http:// or https:// (got '{value}')")
         return value.rstrip("/")
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @property
     def database(self) -> str:

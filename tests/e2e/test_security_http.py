@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from starlette.types import ASGIApp, Message
 
 from calkeeper.api.app import create_app
-from calkeeper.settings import Settings
+from calkeeper.settings import Settings, load_settings
 from calkeeper.store.root_folder import RootFolder
 from tests.e2e.api_site import Api, demo_template, error_of, running_api
 from tests.e2e.servers import RunningServer, running_server
@@ -414,3 +414,94 @@ def test_setting_patches_take_only_true_and_false(api: Api, value: object) -> No
     assert api.ok("GET", "/api/v1/cals")["settings"] == settings
     assert api.ok("GET", "/api/v1/documents/SalesFlash.qvw") == document
     assert api.ok("PATCH", "/api/v1/cals/settings", json={"allow_license_lease": False})["allow_license_lease"] is False
+
+
+# -- 8. the browser's headers, no inline script or style, no URL from the Host header ----------------
+
+CONSOLE_PAGES = ["/", "/license", "/cals", "/cals/assigned", "/leases", "/documents", "/users", "/audit",
+                 "/maintenance/clear", "/documents?document=SalesFlash.qvw", "/users?search=ACME"]
+
+
+def directives(policy: str) -> dict[str, str]:
+    return {part.split()[0]: part.strip() for part in policy.split(";") if part.strip()}
+
+
+def assert_page_headers(response: Any) -> None:
+    policy = directives(response.headers["content-security-policy"])
+    assert policy["script-src"] == "script-src 'self'" and policy["style-src"] == "style-src 'self'"
+    assert policy["default-src"] == "default-src 'self'" and policy["frame-ancestors"] == "frame-ancestors 'none'"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_console_pages_carry_a_strict_policy_and_hold_no_inline_script_or_style(api: Api) -> None:
+    sign_in_to_the_console(api, role="admin")
+    assert_page_headers(api.client.get("/sign-in"))
+    for path in CONSOLE_PAGES:
+        page = api.client.get(path)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
+        assert_page_headers(page)
+        html = page.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"an inline script on {path}"
+        assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", html, re.IGNORECASE), f"inline style or handler: {path}"
+    redirect = api.client.post("/sign-out", data={"csrf_token": "wrong"}, follow_redirects=False)
+    assert redirect.headers["x-frame-options"] == "DENY"  # answers that are not pages get them too
+
+
+def test_the_dashboard_chart_is_an_image_of_its_own_that_runs_nothing(api: Api) -> None:
+    assert api.client.get("/dashboard/grants.svg", follow_redirects=False).status_code == 303  # signed in only
+    sign_in_to_the_console(api, role="viewer")
+    assert 'src="/dashboard/grants.svg"' in api.client.get("/").text
+    chart = api.client.get("/dashboard/grants.svg")
+    assert chart.headers["content-type"] == "image/svg+xml" and chart.text.startswith("<svg")
+    assert directives(chart.headers["content-security-policy"])["default-src"] == "default-src 'none'"
+    assert chart.headers["cache-control"] == "no-store"
+
+
+def test_api_answers_are_not_sniffed_or_stored_and_static_files_may_be_cached(api: Api) -> None:
+    for response in (api.get("/api/v1/cals"), api.client.get("/api/v1/cals"), api.client.get("/healthz"),
+                     api.post("/api/v1/access", role="gate", json={"user": "ACME\\alice", "document": "SalesFlash"}),
+                     api.get("/metrics", role="viewer"), api.get("/api/openapi.json")):
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+        assert response.headers["cache-control"] == "no-store", response.url
+    docs = api.get("/api/docs")
+    assert "'unsafe-inline'" not in directives(docs.headers["content-security-policy"])["script-src"]
+    assert docs.headers["x-frame-options"] == "DENY" and docs.headers["cache-control"] == "no-store"
+    for path in ("/static/console.js", "/api/docs/assets/swagger-ui.css"):
+        asset = api.client.get(path)
+        assert asset.headers["x-content-type-options"] == "nosniff" and "cache-control" not in asset.headers
+
+
+def test_no_page_builds_a_url_from_the_host_header(api: Api) -> None:
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    pages = [api.client.get("/", headers=forged, follow_redirects=False), api.client.get("/sign-in", headers=forged)]
+    assert pages[0].status_code == 303
+    sign_in_to_the_console(api, role="admin")
+    pages += [api.client.get(path, headers=forged) for path in CONSOLE_PAGES]
+    pages += [api.get("/api/docs", headers=forged), api.get("/api/openapi.json", headers=forged)]
+    for response in pages:
+        assert "evil.example" not in response.text and "evil.example" not in response.headers.get("location", "")
+        links = re.findall(r'(?:href|src|action)="([^"]*)"', response.text)
+        assert all(link.startswith(("/", "#", "?")) or link == "" for link in links), (response.url, links)
+
+
+def test_with_trusted_hosts_set_other_host_names_are_refused(tmp_path: Path, template: Path) -> None:
+    with running_api(tmp_path, template=template, trusted_hosts=["calkeeper.example.org", "*.cal.example"]) as api:
+        refused = api.get("/api/v1/cals", headers={"Host": "evil.example"})
+        assert "evil.example" in error_of(refused, 400, "untrusted_host")["message"]
+        error_of(api.client.get("/sign-in", headers={"Host": "example.org"}), 400, "untrusted_host")
+        error_of(api.get("/api/v1/cals"), 400, "untrusted_host")  # the test client's own 'testserver'
+        for host in ("calkeeper.example.org", "CALKEEPER.example.org:8443", "node1.cal.example", "localhost:8080",
+                     "127.0.0.1", "[::1]:8080"):
+            assert api.get("/api/v1/cals", headers={"Host": host}).status_code == 200, host
+        for probe in ("/healthz", "/readyz"):  # load balancers ask by address
+            assert api.client.get(probe, headers={"Host": "10.0.0.7:8080"}).status_code == 200
+
+
+def test_trusted_hosts_are_read_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALKEEPER_TRUSTED_HOSTS", "calkeeper.example.org, *.cal.example,")
+    assert load_settings().trusted_hosts == ["calkeeper.example.org", "*.cal.example"]
+    monkeypatch.delenv("CALKEEPER_TRUSTED_HOSTS")
+    assert load_settings().trusted_hosts == []

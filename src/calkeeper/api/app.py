@@ -32,6 +32,8 @@ from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
+from calkeeper.api.security_headers import SecurityHeaders
+from calkeeper.api.trusted_hosts import TrustedHosts
 from calkeeper.bootstrap import Application, bootstrap
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
@@ -86,13 +88,16 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.state.publish_api_docs = settings.publish_api_docs
     http_errors.install(app)
     body_limit.install(app)
-    # Added innermost first. A request meets them in the other order: timing, the token (before
-    # any body is read), the body's size, then the Idempotency-Key (of a known caller).
+    # Added innermost first. A request meets them in the other order: timing, the headers every answer
+    # gets, the Host, the token (before any body is read), the body's size, then the Idempotency-Key.
     app.add_middleware(IdempotencyMiddleware)
     restore = Limit(routes_backups.RESTORE_LIMIT, code="backup_too_large",
                     message=routes_backups.too_large_message(routes_backups.RESTORE_LIMIT))
     app.add_middleware(BodyLimit, limit=default_limit(settings.max_body_bytes), larger={"/api/v1/restore": restore})
     app.add_middleware(BearerGate, guard=app.state.guard)
+    if settings.trusted_hosts:
+        app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(TimingMiddleware)
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens, docs):

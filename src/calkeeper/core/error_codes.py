@@ -8,6 +8,7 @@
     │   │                                 serial_taken, no_named_cal, invalid_key (authority)
     │   │                        413  2   backup_too_large, body_too_large
     │   │                        431  2   headers_too_large
+    │   │                        400  2   untrusted_host
     │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority)
     │   ├── UnknownDocument      404  2   unknown_document
@@ -89,6 +90,7 @@ TABLE: tuple[ErrorCode, ...] = (
            "serial_taken", "no_named_cal", "invalid_key"),
     *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large", "body_too_large"),
     *_rows(e.InvalidInput, 431, EXIT_USAGE, "headers_too_large"),
+    *_rows(e.InvalidInput, 400, EXIT_USAGE, "untrusted_host"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
