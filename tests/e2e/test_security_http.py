@@ -6,8 +6,11 @@ is bounded.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -20,6 +23,9 @@ import sqlalchemy as sa
 from starlette.types import ASGIApp, Message
 
 from calkeeper.api.app import create_app
+from calkeeper.core.lef import MAX_LEF_BYTES
+from calkeeper.core.serials import control_number
+from calkeeper.demo import DEMO_OWNER
 from calkeeper.settings import Settings, load_settings
 from calkeeper.store.root_folder import RootFolder
 from tests.e2e.api_site import Api, demo_template, error_of, running_api
@@ -505,3 +511,25 @@ def test_trusted_hosts_are_read_from_a_comma_separated_variable(monkeypatch: pyt
     assert load_settings().trusted_hosts == ["calkeeper.example.org", "*.cal.example"]
     monkeypatch.delenv("CALKEEPER_TRUSTED_HOSTS")
     assert load_settings().trusted_hosts == []
+
+
+# -- 9. one LEF size limit, one error, from the API and the CLI --------------------------------------
+
+
+def test_the_api_and_the_cli_refuse_a_lef_over_the_limit_with_the_same_error(api: Api, tmp_path: Path) -> None:
+    license_fields = {"serial": api.demo.serial, "control": control_number(api.demo.serial), "owner": "o",
+                      "organization": "o"}
+    for lef in ("x" * (MAX_LEF_BYTES + 1), "é" * (MAX_LEF_BYTES // 2 + 1)):  # bytes count, not characters
+        refused = api.call("PUT", "/api/v1/license", json={**license_fields, "lef": lef})
+        from_api = error_of(refused, 422, "lef_malformed")
+        assert f"larger than {MAX_LEF_BYTES:,} bytes" in from_api["message"]
+    huge = tmp_path / "huge.lef"
+    with huge.open("wb") as file:
+        file.truncate(300 * ONE_MB)  # sparse: the CLI must refuse it without reading it all
+    done = subprocess.run([sys.executable, "-m", "calkeeper.cli", "--data-dir", str(api.settings.data_dir),
+                           "license", "apply", "--serial", license_fields["serial"], "--control",
+                           license_fields["control"], "--owner", "o", "--org", "o", "--lef", str(huge), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout) == {"error": {**from_api, "details": None}}
+    assert api.ok("GET", "/api/v1/license")["owner"] == DEMO_OWNER  # the license in force stays

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from calkeeper.contract.views import TokenView
 from calkeeper.core.cals import ClientType
+from calkeeper.core.lef import MAX_LEF_BYTES
 
 
 class Body(BaseModel):
@@ -42,8 +43,9 @@ class LicenseRequest(Body):
     control: str = Field(..., max_length=20)
     owner: str = Field(..., max_length=200)
     organization: str = Field(..., max_length=200)
-    lef: str | None = Field(None, max_length=100_000, description="The LEF text exactly as the vendor sent it; "
-                            "null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
+    # No max_length: a LEF over MAX_LEF_BYTES is refused by the license check, as the CLI refuses it.
+    lef: str | None = Field(None, description=f"The LEF text exactly as the vendor sent it, at most {MAX_LEF_BYTES:,} "
+                            "bytes; null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
 
 
 # Booleans are JSON's true and false only: "yes", 1 or "true" are refused, not read as true.
