@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calkeeper.core.errors import InvalidInput
 from calkeeper.infra.settings import default_data_dir, known_database
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
     authority_url: str | None = Field(default=None, description="The license authority, e.g. https://lef.vendor.example")
     authority_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     authority_daily_check: bool = Field(default=False, description="Fetch and apply a newer LEF once a day")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31,
+                                description="The largest request body the server reads (a restore takes its own "
+                                            "larger limit)")
+    publish_api_docs: bool = Field(default=False, description="Serve /api/openapi.json and /api/docs to anyone, "
+                                                              "not only to callers with a token or a console session")
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the server answers to, comma-separated "
+                                          "(calkeeper.example.org,*.example.org); empty: any")
 
     @field_validator("database_url")
     @classmethod
@@ -52,6 +61,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"the license authority URL must start with http:// or https:// (got '{value}')")
         return value.rstrip("/")
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @property
     def database(self) -> str:

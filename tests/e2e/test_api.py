@@ -263,17 +263,17 @@ def test_metrics_count_grants_and_show_the_pools(api: Api) -> None:
 
 
 def test_the_openapi_document_and_the_docs_page_are_served(api: Api) -> None:
-    spec = api.client.get("/api/openapi.json").json()
+    spec = api.get("/api/openapi.json", role="viewer").json()
     assert spec["info"]["title"] == "calkeeper" and "servers" not in spec
     some = {"/api/v1/access", "/api/v1/cals/named", "/api/v1/documents/{document}/cals", "/readyz", "/metrics"}
     assert some <= set(spec["paths"])
-    docs = api.client.get("/api/docs")
+    docs = api.get("/api/docs", role="viewer")
     assert docs.status_code == 200 and "swagger-ui" in docs.text and "/api/openapi.json" in docs.text
 
 
 def test_behind_a_proxy_prefix_the_openapi_server_url_carries_the_prefix(tmp_path: Path, template: Path) -> None:
     with running_api(tmp_path, template=template, root_path="/calkeeper") as api:
-        spec = api.client.get("/calkeeper/api/openapi.json").json()
+        spec = api.get("/calkeeper/api/openapi.json").json()
         assert spec["servers"] == [{"url": "/calkeeper"}]
-        assert "/calkeeper/api/openapi.json" in api.client.get("/calkeeper/api/docs").text
+        assert "/calkeeper/api/openapi.json" in api.get("/calkeeper/api/docs").text
         assert api.get("/calkeeper/api/v1/license").json()["serial"] == api.demo.serial

@@ -169,9 +169,11 @@ def test_while_the_database_is_down_requests_fail_fast_with_503_and_the_same_ser
             slowest = max(slowest, took)
             assert took < OUTAGE_ANSWER_SECONDS, f"{method} {path} took {took:.1f} s to answer"
             error = error_of(response, 503, "store_unavailable")
-            assert "cannot be reached" in error["message"], error
+            assert "the CAL database is unavailable" in error["message"], error
+            assert f":{cluster.port}" not in error["message"] and "127.0.0.1" not in error["message"], error
             assert response.headers["Retry-After"] == "1"
         assert client.get("/healthz").status_code == 200  # alive, just not ready
+        assert "the CAL database cannot be reached: " in server.output  # why, with its address: in the log
 
         cluster.start()
         recovered = _wait_until_ready(client)

@@ -159,8 +159,8 @@ def test_a_lone_surrogate_in_the_text_is_refused_as_malformed(text: str, trusted
 
 
 def test_a_lef_longer_than_the_limit_is_refused_as_malformed_saying_how_long(text: str, trusted: dict) -> None:
-    padded = "X" * (lefs.LEF_MAX - len(text) + 1) + text
-    with pytest.raises(LicenseRejected, match=f"a LEF has at most {lefs.LEF_MAX}") as caught:
+    padded = "X" * (lefs.MAX_LEF_BYTES - len(text) + 1) + text
+    with pytest.raises(LicenseRejected, match=f"a LEF has at most {lefs.MAX_LEF_BYTES}") as caught:
         lefs.verify(padded, trusted)
     assert caught.value.code == "lef_malformed"
 

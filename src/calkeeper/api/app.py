@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api import (
+    body_limit,
+    docs,
     routes_access,
     routes_admin,
     routes_backups,
@@ -25,10 +27,13 @@ from calkeeper.api import (
     routes_health,
     routes_tokens,
 )
-from calkeeper.api.auth import TokenGuard
+from calkeeper.api.auth import BearerGate, TokenGuard
+from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
+from calkeeper.api.security_headers import SecurityHeaders
+from calkeeper.api.trusted_hosts import TrustedHosts
 from calkeeper.bootstrap import Application, bootstrap
 from calkeeper.console import routes as console
 from calkeeper.core.errors import CalkeeperError
@@ -73,19 +78,30 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         title="calkeeper",
         summary="A Client Access License server in the QlikView mould.",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by api.docs, to the callers it allows and from the package's own files
+        openapi_url=None,
         redoc_url=None,
         root_path=settings.root_path,
         lifespan=lifespan,
     )
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
+    app.state.publish_api_docs = settings.publish_api_docs
     http_errors.install(app)
+    body_limit.install(app)
+    # Added innermost first. A request meets them in the other order: timing, the headers every answer
+    # gets, the Host, the token (before any body is read), the body's size, then the Idempotency-Key.
     app.add_middleware(IdempotencyMiddleware)
+    restore = Limit(routes_backups.RESTORE_LIMIT, code="backup_too_large",
+                    message=routes_backups.too_large_message(routes_backups.RESTORE_LIMIT))
+    app.add_middleware(BodyLimit, limit=default_limit(settings.max_body_bytes), larger={"/api/v1/restore": restore})
+    app.add_middleware(BearerGate, guard=app.state.guard)
+    if settings.trusted_hosts:
+        app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(TimingMiddleware)
 
-    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens):
+    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens, docs):
         app.include_router(module.router)
     app.include_router(routes_documents.problems_router)
     console.install(app)

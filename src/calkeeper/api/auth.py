@@ -5,6 +5,9 @@ every request; a revoked token stops working everywhere within that second. Repe
 from one address are slowed down, then refused for a while: the failures are counted in the site's
 database, so every worker and node brakes the address together, and each is in the audit trail
 (``api.token_refused``). A good token never writes.
+
+``BearerGate`` checks the token of every ``/api/v1`` request before anything reads, parses or
+stores its body, and leaves the caller in the request's scope for the routes (``principal_of``).
 """
 
 from __future__ import annotations
@@ -15,21 +18,26 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from calkeeper.api.asgi import API_PREFIX, header, route_path
 from calkeeper.contract.views import TokenView
-from calkeeper.infra.http_errors import ApiError
+from calkeeper.core.errors import CalkeeperError
+from calkeeper.infra.http_errors import ApiError, error_response
 from calkeeper.infra.tokens import hash_token
 from calkeeper.usecases.failure_brake import Verdict
 from calkeeper.usecases.tokens import Tokens
 
 TOKEN_TTL_SECONDS = 1.0
 REFUSAL = "too many requests with bad API tokens from this address; wait a minute"
+PRINCIPAL = "calkeeper.principal"  # where BearerGate leaves the caller in the ASGI scope
 
 
 @dataclass(frozen=True)
 class Principal:
     name: str
     role: str
+    token_id: int
 
 
 class TokenGuard:
@@ -41,36 +49,39 @@ class TokenGuard:
         # Addresses the brake refused, until when: asked again of the database only once that has passed.
         self.refused_until: dict[str, float] = {}
 
-    async def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
+    async def principal(self, scope: Scope) -> Principal:
+        """The caller of a request, by its bearer token; raises ApiError (401, 429) for none or a bad one."""
+        given = (header(scope, b"authorization") or b"").decode("latin-1")
+        scheme, _, secret = given.partition(" ")
+        client = scope.get("client")
         # the address uvicorn gives, after its forwarded_allow_ips rule: X-Forwarded-For is not read here
-        address = request.client.host if request.client else "unknown"
+        address = client[0] if client else "unknown"
+        tokens: Tokens = scope["app"].state.application.tokens
         if scheme.lower() != "bearer" or not secret.strip():
-            await self._unless_refused(request, address)
+            await self._unless_refused(tokens, address)
             raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
-        token = await self._lookup(request, secret.strip())
+        token = await self._lookup(tokens, secret.strip())
         if token is None:
-            await self._brake(request, address, secret.strip())
+            await self._brake(tokens, address, secret.strip(), f"{scope.get('method', '')} {scope.get('path', '')}")
             raise ApiError("unauthorized", "the API token is not valid or was revoked",
                            {"WWW-Authenticate": "Bearer"})
-        return Principal(token.name, token.role)
+        return Principal(token.name, token.role, token.id)
 
     async def hold(self, seconds: float) -> None:
         """Hold back the answer to a bad token, so that guessing is slow (tests skip the wait)."""
         await asyncio.sleep(seconds)
 
-    async def _unless_refused(self, request: Request, address: str) -> None:
+    async def _unless_refused(self, tokens: Tokens, address: str) -> None:
         """Refuse an address the brake refuses: remembered here, or else as the database says."""
         self._refuse_if(None, address)
-        self._refuse_if(await run_in_threadpool(self._tokens(request).token_brake, address), address)
+        self._refuse_if(await run_in_threadpool(tokens.token_brake, address), address)
 
-    async def _brake(self, request: Request, address: str, secret: str) -> None:
+    async def _brake(self, tokens: Tokens, address: str, secret: str, request_line: str) -> None:
         """Count a bad token (unless the address is refused already): hold the answer back, or refuse."""
-        await self._unless_refused(request, address)
-        verdict = await run_in_threadpool(self._tokens(request).record_bad_token, secret, address=address,
-                                          request=f"{request.method} {request.url.path}")
+        await self._unless_refused(tokens, address)
+        verdict = await run_in_threadpool(tokens.record_bad_token, secret, address=address,
+                                          request=request_line)
         self._refuse_if(verdict, address)
         if verdict.hold_seconds:
             await self.hold(verdict.hold_seconds)
@@ -90,12 +101,7 @@ class TokenGuard:
             return
         raise ApiError("too_many_requests", REFUSAL, {"Retry-After": str(max(1, round(until - now)))})
 
-    @staticmethod
-    def _tokens(request: Request) -> Tokens:
-        tokens: Tokens = request.app.state.application.tokens
-        return tokens
-
-    async def _lookup(self, request: Request, secret: str) -> TokenView | None:
+    async def _lookup(self, tokens: Tokens, secret: str) -> TokenView | None:
         key = hash_token(secret)
         hit = self.verified.get(key)
         now = time.monotonic()
@@ -103,7 +109,7 @@ class TokenGuard:
             return hit[0]  # fresh, or another request is checking it again right now
         self.refreshing.add(key)
         try:
-            token = await run_in_threadpool(self._tokens(request).verify_token, secret)
+            token = await run_in_threadpool(tokens.verify_token, secret)
         finally:
             self.refreshing.discard(key)
         if len(self.verified) > 10_000:
@@ -118,3 +124,33 @@ def allow(principal: Principal, roles: frozenset[str]) -> Principal:
                        f"the token '{principal.name}' has the role '{principal.role}', which may not do this "
                        f"(needs {' or '.join(sorted(roles))})")
     return principal
+
+
+async def principal_of(request: Request) -> Principal:
+    """The caller BearerGate let through (checked here when the gate did not see the request)."""
+    principal = request.scope.get(PRINCIPAL)
+    if principal is None:
+        principal = request.scope[PRINCIPAL] = await request.app.state.guard.principal(request.scope)
+    assert isinstance(principal, Principal)
+    return principal
+
+
+class BearerGate:
+    """Pure ASGI: an ``/api/v1`` request without a valid token is answered 401 before its body is read.
+
+    So nothing an unknown caller sends is read, parsed or stored (a body, an Idempotency-Key); the
+    brake on bad tokens applies here as everywhere.
+    """
+
+    def __init__(self, app: ASGIApp, guard: TokenGuard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and route_path(scope).startswith(API_PREFIX):
+            try:
+                scope[PRINCIPAL] = await self.guard.principal(scope)
+            except (ApiError, CalkeeperError) as error:  # a bad token; or the database down (503)
+                await error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from calkeeper.api.auth import Principal, allow
+from calkeeper.api.auth import Principal, allow, principal_of
 from calkeeper.site import LocalSite
 
 GATE = frozenset({"gate", "admin"})
@@ -20,13 +20,8 @@ async def site_of(request: Request) -> LocalSite:
     return site
 
 
-async def _principal(request: Request) -> Principal:
-    principal: Principal = await request.app.state.guard.principal(request)
-    return principal
-
-
 def role(roles: frozenset[str]):  # type: ignore[no-untyped-def]
-    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
         return allow(principal, roles)
 
     return Depends(check)

@@ -1,7 +1,10 @@
-"""``Idempotency-Key`` on state-changing POSTs: a retried request is answered, not run again.
+"""``Idempotency-Key`` on requests that change something: a retried request is answered, not run again.
 
-Keys are scoped to the caller's token. Answers are kept 24 hours. Answers that say the caller was
-not allowed (401, 403, 429) or that the server failed (5xx) are not kept, so a retry can succeed.
+Only a known caller's key is looked at (the token is checked first, by ``auth.BearerGate``), and only
+on a POST, PUT, PATCH or DELETE of an ``/api/v1`` route that exists. Keys are bound to the token
+that sent them: another token, or the same one once revoked, never gets the answer. Answers are
+kept 24 hours. Answers that say the caller was not allowed (401, 403, 429) or that the server
+failed (5xx) are not kept, so a retry can succeed.
 """
 
 from __future__ import annotations
@@ -9,15 +12,17 @@ from __future__ import annotations
 import hashlib
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calkeeper.core.error_codes import status_for, status_of
+from calkeeper.api.asgi import answer_error, header
+from calkeeper.api.auth import PRINCIPAL, Principal
 from calkeeper.core.errors import CalkeeperError
-from calkeeper.infra.http_errors import body
+from calkeeper.infra.http_errors import error_response
 
-HEADER = "idempotency-key"
+HEADER = b"idempotency-key"
+CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_KEPT = {401, 403, 429}
 
 
@@ -28,28 +33,23 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        given = headers.get(HEADER)
-        if not given:
+        given = header(scope, HEADER) if scope["type"] == "http" and scope["method"] in CHANGES else None
+        principal = scope.get(PRINCIPAL)  # set for /api/v1 requests only, once their token is known
+        if not given or not isinstance(principal, Principal) or not _routed(scope):
             await self.app(scope, receive, send)
             return
         if len(given) > 200:
-            answer = JSONResponse(body("invalid_request", "the Idempotency-Key is longer than 200 characters"),
-                                  status_for("invalid_request"))
-            await answer(scope, receive, send)
+            await answer_error(scope, receive, send, "invalid_request",
+                               "the Idempotency-Key is longer than 200 characters")
             return
         keys = scope["app"].state.application.idempotency
-        caller = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:16]
-        key = f"{caller}:{given}"
+        key = f"{principal.token_id}:{given.decode('latin-1')}"
         payload = await _read_body(receive)
-        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + payload).hexdigest()
+        fingerprint = hashlib.sha256(f"{scope['method']} {scope['path']}\n".encode() + payload).hexdigest()
         try:
             stored = await run_in_threadpool(keys.claim_idempotency_key, key, fingerprint)
         except CalkeeperError as error:
-            await JSONResponse(body(error.code, error.message), status_of(error))(scope, receive, send)
+            await error_response(error)(scope, receive, send)
             return
         if stored is not None:
             replay = Response(stored.body, stored.status_code, media_type="application/json",
@@ -97,6 +97,11 @@ class IdempotencyMiddleware:
             await run_in_threadpool(keys.release_idempotency_key, key)  # only an unanswered claim is released
             raise
         await settle()
+
+
+def _routed(scope: Scope) -> bool:
+    """True when a route of the app takes this method on this path (a 404 or a 405 keeps no key)."""
+    return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api.auth import allow
+from calkeeper.api.auth import allow, principal_of
 from calkeeper.api.deps import GATE, Gate, SiteDep
 from calkeeper.api.metrics import record_decision
 from calkeeper.api.schemas import AccessAnswer, AccessRequest, parse_body
@@ -39,9 +39,10 @@ _ACCESS_BODY = {
              openapi_extra={"requestBody": _ACCESS_BODY})
 async def access(request: Request) -> Response:
     """Ask whether a user may open a document; the answer names the CAL used, or why not."""
-    # The hot path of every app server: the token check, the body and the answer are handled by hand
+    # The hot path of every app server: the role check, the body and the answer are handled by hand
     # here (no dependency resolution, no response-model pass); the documented shapes are the same.
-    allow(await request.app.state.guard.principal(request), GATE)
+    # BearerGate has checked the token before the body was read.
+    allow(await principal_of(request), GATE)
     body = parse_body(AccessRequest, await request.body())
     access = request.app.state.application.access
     ask = AccessAsk.parse(body.user or None, body.document, machine=body.machine, client=body.client)

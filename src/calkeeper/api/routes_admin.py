@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.json_bodies import StrictJsonRoute
 from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
 from calkeeper.contract.views import (
     AssignOutcome,
@@ -26,7 +27,7 @@ from calkeeper.contract.views import (
 from calkeeper.core.errors import InvalidInput, NotFound
 from calkeeper.infra.http_errors import responses
 
-router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
+router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503), route_class=StrictJsonRoute)
 
 
 @router.get("/license", response_model=LicenseView, tags=["license"], responses=responses(404))

@@ -85,6 +85,10 @@ async def restore(request: Request, site: SiteDep, principal: Admin) -> dict[str
         source.unlink(missing_ok=True)
 
 
+def too_large_message(limit: int) -> str:
+    return (f"the backup is larger than the {limit // 2**20} MB a restore accepts; restore it on the server's host "
+            "with 'calkeeper restore FILE'")
+
+
 def _too_large() -> ApiError:
-    return ApiError("backup_too_large", f"the backup is larger than the {RESTORE_LIMIT // 2**20} MB a restore "
-                                             "accepts; restore it on the server's host with 'calkeeper restore FILE'")
+    return ApiError("backup_too_large", too_large_message(RESTORE_LIMIT))

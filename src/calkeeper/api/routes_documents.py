@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.json_bodies import StrictJsonRoute
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
 from calkeeper.contract.views import AssignedCal, AssignOutcome, DocumentView, ReleaseOutcome, RemovalOutcome
 from calkeeper.core.documents import DocumentProblem
 from calkeeper.infra.http_errors import responses
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503))
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=responses(401, 403, 422, 429, 503),
+                   route_class=StrictJsonRoute)
 # Apart from /documents: any name under it may be a document's (the extension may be left out).
 problems_router = APIRouter(prefix="/api/v1/document-problems", tags=["documents"],
                             responses=responses(401, 403, 429, 503))

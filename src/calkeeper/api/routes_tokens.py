@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from calkeeper.api.deps import Admin, SiteDep, actor
+from calkeeper.api.json_bodies import StrictJsonRoute
 from calkeeper.api.schemas import ConsoleUserRequest, SessionsEnded, TokenCreated, TokenRequest
 from calkeeper.contract.views import ConsoleUserView, TokenView
 from calkeeper.core.errors import InvalidInput
 from calkeeper.infra.http_errors import responses
 
-router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503))
+router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 422, 429, 503), route_class=StrictJsonRoute)
 
 
 @router.get("/tokens", response_model=list[TokenView], tags=["tokens"])

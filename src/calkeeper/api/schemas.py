@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from calkeeper.contract.views import TokenView
 from calkeeper.core.cals import ClientType
+from calkeeper.core.lef import MAX_LEF_BYTES
 
 
 class Body(BaseModel):
@@ -42,13 +43,15 @@ class LicenseRequest(Body):
     control: str = Field(..., max_length=20)
     owner: str = Field(..., max_length=200)
     organization: str = Field(..., max_length=200)
-    lef: str | None = Field(None, max_length=100_000, description="The LEF text exactly as the vendor sent it; "
-                            "null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
+    # No max_length: a LEF over MAX_LEF_BYTES is refused by the license check, as the CLI refuses it.
+    lef: str | None = Field(None, description=f"The LEF text exactly as the vendor sent it, at most {MAX_LEF_BYTES:,} "
+                            "bytes; null: fetched from the license authority (CALKEEPER_AUTHORITY_URL)")
 
 
+# Booleans are JSON's true and false only: "yes", 1 or "true" are refused, not read as true.
 class SettingsPatch(Body):
-    allow_dynamic_assignment: bool | None = None
-    allow_license_lease: bool | None = None
+    allow_dynamic_assignment: StrictBool | None = None
+    allow_license_lease: StrictBool | None = None
     identification_mode: Literal["user", "machine"] | None = None
 
 
@@ -58,11 +61,12 @@ class UsersRequest(Body):
 
 class DocumentPatch(Body):
     cals_allocated: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
-    allow_dynamic_assignment: bool | None = None
+    allow_dynamic_assignment: StrictBool | None = None
 
 
 class ClearRequest(Body):
-    confirm: bool = Field(..., description="Must be true: every CAL assignment is removed (a backup is written first)")
+    confirm: StrictBool = Field(..., description="Must be true: every CAL assignment is removed (a backup is "
+                                                 "written first)")
 
 
 # The site checks names, roles and passwords itself, with the messages the CLI shows for a local site:
@@ -82,7 +86,7 @@ class ConsoleUserRequest(Body):
     password: str = Field(..., max_length=1000, description="At least 10 characters; not blank, one character "
                           "repeated, the user name or a common password")
     role: str = Field("admin", max_length=100, description="admin or viewer")
-    replace: bool = Field(False, description="Set a new password and role for an existing user")
+    replace: StrictBool = Field(False, description="Set a new password and role for an existing user")
 
 
 class SessionsEnded(BaseModel):

@@ -10,6 +10,7 @@ import typer
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import fail, out, reporting, show, table
+from calkeeper.core.lef import MAX_LEF_BYTES, check_size
 
 app = typer.Typer(help="The server license.", no_args_is_help=True)
 
@@ -57,18 +58,34 @@ def apply(
     as_json: bool = JSON,
 ) -> None:
     """Apply a license: checks the control number, the LEF's signature, serial, CALs and dates."""
-    text = None
-    try:
-        if lef is not None:
-            text = sys.stdin.read() if str(lef) == "-" else lef.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        fail(f"cannot read the LEF file {lef}: {error}", 2)
     with reporting(as_json):
+        text = None if lef is None else _lef_text(lef)
         view = ctx_of(ctx).site().apply_license(serial=serial, control=control, owner=owner,
                                                 organization=org, lef=text)
     show(view, as_json, lambda: out.print(
         f"License {view.serial} applied: {view.cals['named']} Named, {view.cals['document']} Document, "
         f"{view.cals['session']} Session, {view.cals['usage']} Usage CALs."))
+
+
+def _lef_text(path: Path) -> str:
+    """The LEF in a file ('-': standard input). No more than one byte past MAX_LEF_BYTES is read, and a
+    larger LEF gets the error the API answers for it."""
+    stdin = str(path) == "-"
+    try:
+        if stdin:
+            raw = sys.stdin.buffer.read(MAX_LEF_BYTES + 1)
+        else:
+            with path.open("rb") as file:
+                raw = file.read(MAX_LEF_BYTES + 1)
+    except OSError as error:
+        fail(f"cannot read the LEF file {path}: {error}", 2)
+    check_size(len(raw))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        fail(f"cannot read the LEF file {path}: {error}", 2)
+    # standard input is read as text, its line endings made '\n' (as it always was)
+    return text.replace("\r\n", "\n").replace("\r", "\n") if stdin else text
 
 
 @app.command("update")

@@ -21,6 +21,8 @@ from calkeeper.core.errors import InvalidInput
 from calkeeper.demo import set_up_demo
 from calkeeper.infra.database import shown_url
 
+# httptools, as uvicorn would choose, with a bound on the size of a request's headers (431 past it)
+HTTP_PROTOCOL = "calkeeper.api.http_protocol:BoundedHeadProtocol"
 tokens = typer.Typer(help="API tokens (roles: admin, viewer, gate).", no_args_is_help=True)
 
 
@@ -71,7 +73,7 @@ def serve(
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
     options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": True,
                "forwarded_allow_ips": forwarded_allow_ips, "log_config": _log_config(), "log_level": None,
-               "access_log": access_log}
+               "access_log": access_log, "http": HTTP_PROTOCOL}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return

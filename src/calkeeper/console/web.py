@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.bootstrap import Application
@@ -56,9 +57,19 @@ def detail(value: object) -> str:
     return str(value)
 
 
+@pass_context
+def path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
+    """A route's path under the server's prefix. Pages link by path, never by an absolute URL built from
+    the request's Host header, which the caller chooses."""
+    request: Request = context["request"]
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + str(request.app.url_path_for(name, **path_params))
+
+
 templates.env.filters["ago"] = ago
 templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
+templates.env.globals["url_for"] = path_for  # in place of Starlette's, which answers absolute URLs
 
 
 class NotSignedIn(Exception):

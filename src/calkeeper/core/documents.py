@@ -63,10 +63,11 @@ class DocumentRecord:
 D = TypeVar("D", DocumentInfo, DocumentRecord)
 
 
-def match_document(documents: Sequence[D], name: str) -> D:
+def match_document(documents: Sequence[D], name: str, *, list_known: bool = True) -> D:
     """Find a document by its path; the extension and the folders may be left out when that is unambiguous.
 
-    Raises UnknownDocument when nothing matches, or when several documents do.
+    Raises UnknownDocument when nothing matches, or when several documents do; the message names the
+    documents only for an admin's eyes (``list_known=False`` for the access gate).
     """
     wanted: str = document_key(name)
     names: set[str] = {wanted, *(wanted + suffix for suffix in DOCUMENT_SUFFIXES)}
@@ -80,11 +81,12 @@ def match_document(documents: Sequence[D], name: str) -> D:
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
-            raise UnknownDocument(
-                f"'{name.strip()}' matches several documents ({', '.join(d.path for d in hits)}); give the full path"
-            )
-    known = ", ".join(d.path for d in documents) or "none"
-    raise UnknownDocument(f"unknown document '{name.strip()}': it is not in the root folder (documents: {known})")
+            which = f" ({', '.join(d.path for d in hits)})" if list_known else ""
+            raise UnknownDocument(f"'{name.strip()}' matches several documents{which}; give the full path")
+    unknown = f"unknown document '{name.strip()}': it is not in the root folder"
+    if not list_known:
+        raise UnknownDocument(unknown)
+    raise UnknownDocument(f"{unknown} (documents: {', '.join(d.path for d in documents) or 'none'})")
 
 
 def is_document_file(name: str) -> bool:

@@ -7,7 +7,9 @@
     ├── InvalidInput             422  2   invalid_input, invalid_request, authority_not_configured,
     │   │                                 serial_taken, no_named_cal, invalid_key (authority),
     │   │                                 token_name_taken, ambiguous_token, weak_password
-    │   │                        413  2   backup_too_large
+    │   │                        413  2   backup_too_large, body_too_large
+    │   │                        431  2   headers_too_large
+    │   │                        400  2   untrusted_host
     │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority),
     │   │                                 unknown_console_user
@@ -91,7 +93,9 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "invalid_input", "invalid_request", "authority_not_configured",
            "serial_taken", "no_named_cal", "invalid_key"),
     *_rows(e.InvalidInput, 422, EXIT_USAGE, "token_name_taken", "ambiguous_token", "weak_password"),
-    *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large"),
+    *_rows(e.InvalidInput, 413, EXIT_USAGE, "backup_too_large", "body_too_large"),
+    *_rows(e.InvalidInput, 431, EXIT_USAGE, "headers_too_large"),
+    *_rows(e.InvalidInput, 400, EXIT_USAGE, "untrusted_host"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site",
            "unknown_console_user"),
@@ -135,6 +139,7 @@ HTTP_STATUS_MEANING: dict[int, str] = {
     405: "The method is not allowed on this path",
     409: "A licensing rule refused it, or the Idempotency-Key was used for another request",
     413: "The body is larger than this endpoint takes",
+    431: "The request's headers are larger than the server takes",
     422: "The request, or a value in it, is not valid",
     429: "Too many bad API tokens from this address",
     500: "An unexpected error; it has been logged",

@@ -32,8 +32,8 @@ from calkeeper.core.errors import LicenseRejected
 SIGNED_PREFIX = b"calkeeper-lef-v1\n"
 SIGNATURE_TAG = "SIGNATURE;"
 LEASE_KEY_TAG = "LEASE_KEY"
-# A LEF is a few hundred characters; the API takes no more than this either.
-LEF_MAX = 100_000
+# A LEF is a few hundred bytes: the API and the CLI refuse one larger than this, with the same error.
+MAX_LEF_BYTES = 100_000
 COUNT_TAGS = {"NAMED_CALS": "named", "DOCUMENT_CALS": "document", "SESSION_CALS": "session", "USAGE_CALS": "usage"}
 # The most CALs of a type a LEF can grant: what a CAL server's database holds in a count (a 32-bit integer).
 MAX_CAL_COUNT = 2**31 - 1
@@ -140,14 +140,22 @@ def _malformed(message: str) -> LicenseRejected:
     return LicenseRejected(f"the LEF is malformed: {message}", code="lef_malformed")
 
 
+def check_size(size: int) -> None:
+    """Refuse a LEF of more than MAX_LEF_BYTES bytes, before reading or checking any of it."""
+    if size > MAX_LEF_BYTES:
+        raise _malformed(f"it is larger than {MAX_LEF_BYTES:,} bytes, and a LEF is a few hundred; check that it is "
+                         "the file the vendor sent")
+
+
 def split_signature(text: str) -> tuple[bytes, str, bytes]:
     """Split a LEF into the signed body, the key id and the raw signature."""
-    if len(text) > LEF_MAX:
-        raise _malformed(f"it has {len(text)} characters; a LEF has at most {LEF_MAX}")
+    if len(text) > MAX_LEF_BYTES:
+        raise _malformed(f"it has {len(text)} characters; a LEF has at most {MAX_LEF_BYTES}")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which a JSON "\ud800" escape can carry
         raise _malformed("it holds characters that are not valid text") from None
+    check_size(len(data))
     marker = b"\n" + SIGNATURE_TAG.encode()
     at = data.rfind(marker)
     if at < 0:

@@ -53,21 +53,34 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTP_STATUS_MEANING[status]} for status in statuses}
 
 
+def error_response(error: e.CalkeeperError | ApiError) -> JSONResponse:
+    """The answer to an error, for the handlers below and for middleware that runs before them."""
+    if isinstance(error, ApiError):
+        return JSONResponse(body(error.code, error.message), error.status, headers=error.headers)
+    headers = {"Retry-After": "1"} if isinstance(error, e.StoreUnavailable | e.InMaintenance) else None
+    return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
+
+
+def _problem(detail: dict[str, Any]) -> str:
+    """A validation error's message; for a body that is not JSON, with what the parser said."""
+    why = detail.get("ctx", {}).get("error") if detail.get("type") == "json_invalid" else None
+    return f"{detail['msg']} ({why})" if isinstance(why, str) and why else str(detail["msg"])
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
     @app.exception_handler(e.CalkeeperError)
     async def _domain(_: Request, error: e.CalkeeperError) -> JSONResponse:
-        headers = {"Retry-After": "1"} if isinstance(error, e.StoreUnavailable | e.InMaintenance) else None
-        return JSONResponse(body(error.code, error.message, error.details), status_of(error), headers=headers)
+        return error_response(error)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(body(error.code, error.message), error.status, headers=error.headers)
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": d["msg"]} for d in error.errors()]
+        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": _problem(d)} for d in error.errors()]
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
         return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems),
                             status_for("invalid_request"))

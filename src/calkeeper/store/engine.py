@@ -5,6 +5,7 @@ Engines are made by ``calkeeper.infra.database.make_engine``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +19,7 @@ from calkeeper.infra.database import without_password
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
 HEAD_REVISION = "0007"
+log = logging.getLogger("calkeeper.store")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -39,16 +41,16 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (a quick check when it already is).
 
-    Raises StoreUnavailable when the database cannot be reached.
+    Raises StoreUnavailable when the database cannot be reached (why, naming its host, goes to the log).
     """
     try:
         revision = current_revision(engine)
     except OperationalError as error:  # the first connection: a failure here means no database to talk to
-        reason = (str(error.orig or error).strip().splitlines() or [type(error).__name__])[0][:200]
-        reason = without_password(reason, engine.url)
+        log.error("the CAL database cannot be reached: %s",
+                  without_password(str(error.orig or error).strip()[:500], engine.url))
         raise StoreUnavailable(
-            "the CAL database cannot be reached, so its schema could not be checked. "
-            f"Check that it is running ({reason})"
+            "the CAL database is unavailable, so its schema could not be checked. "
+            "Check that it is running; the log says why"
         ) from error
     if revision == HEAD_REVISION:
         return

@@ -6,6 +6,7 @@ made on first use, all on the one connection. Repositories return the core's val
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -30,6 +31,8 @@ from calkeeper.store.sessions import Sessions
 from calkeeper.store.site_state import SiteStateRepository
 from calkeeper.store.tokens import Tokens
 from calkeeper.store.users import Users
+
+log = logging.getLogger("calkeeper.store")
 
 
 class Transaction:
@@ -97,6 +100,7 @@ class UnitOfWork:
         self.engine = engine
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
+        self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
     def read(self) -> AbstractContextManager[Transaction]:
         """A transaction that only reads."""
@@ -121,11 +125,21 @@ class UnitOfWork:
                     "changed. Try again"
                 ) from error
             if _is_unavailable(error):
-                raise StoreUnavailable(
-                    "the CAL database cannot be reached; nothing was changed. "
-                    f"Check that it is running ({without_password(_short(error), self.engine.url)})"
-                ) from error
+                raise self._unavailable(error) from error
             raise
+        if self.unavailable_since is not None:
+            log.warning("the CAL database answers again (it was unavailable since %s)", _utc(self.unavailable_since))
+            self.unavailable_since = None
+
+    def _unavailable(self, error: DBAPIError) -> StoreUnavailable:
+        """The error callers see names no host, port or database: those go to the log, once per outage."""
+        if self.unavailable_since is None:
+            self.unavailable_since = self.clock.now()
+            log.error("the CAL database cannot be reached: %s", without_password(_short(error), self.engine.url))
+        return StoreUnavailable(
+            f"the CAL database is unavailable (since {_utc(self.unavailable_since)}); nothing was changed. "
+            "Check that it is running; the log says why"
+        )
 
 
 def _is_unavailable(error: DBAPIError) -> bool:
@@ -133,6 +147,10 @@ def _is_unavailable(error: DBAPIError) -> bool:
         return True
     name = type(error.orig).__name__ if error.orig is not None else ""
     return name in {"OperationalError", "InterfaceError", "AdminShutdown", "ConnectionFailure"}
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _short(error: DBAPIError) -> str:

@@ -149,9 +149,12 @@ class Access:
 
 
 def _document(state: CacheState, name: str) -> DocumentInfo:
-    """The document a name finds among those the site knows (the extension and folders may be left out)."""
+    """The document a name finds among those the site knows (the extension and folders may be left out).
+
+    An unknown name is refused without the list of documents: an app server learns only decisions.
+    """
     found = state.documents.get(document_key(name))
-    return found if found is not None else match_document(list(state.documents.values()), name)
+    return found if found is not None else match_document(list(state.documents.values()), name, list_known=False)
 
 
 def _remember(state: CacheState, request: OpenRequest, rules: SiteRules, grant: Grant, now: datetime) -> None:

@@ -1,4 +1,4 @@
-// A little progressive enhancement: strike through rows staged for removal, open and close dialogs.
+// A little progressive enhancement: strike through rows staged for removal, open and close dialogs, fill bars.
 document.addEventListener("change", (event) => {
   const box = event.target;
   if (box.matches && box.matches("input[data-stage]")) {
@@ -14,4 +14,6 @@ document.addEventListener("click", (event) => {
 window.addEventListener("DOMContentLoaded", () => {
   const dialog = document.querySelector("dialog[data-open-on-load]");
   if (dialog) dialog.showModal();
+  // Pool bars are filled here, not by style attributes: the console's Content-Security-Policy allows no inline style.
+  for (const bar of document.querySelectorAll("[data-fill]")) bar.style.width = `${bar.dataset.fill}%`;
 });
