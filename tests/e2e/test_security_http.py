@@ -533,3 +533,32 @@ def test_the_api_and_the_cli_refuse_a_lef_over_the_limit_with_the_same_error(api
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout) == {"error": {**from_api, "details": None}}
     assert api.ok("GET", "/api/v1/license")["owner"] == DEMO_OWNER  # the license in force stays
+
+
+# -- 10. answers as documented: 405s name every method, unknown query parameters are refused ----------
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("POST", "/api/v1/license", "GET, PUT"),
+    ("DELETE", "/api/v1/cals/named", "GET, POST"),
+    ("PUT", "/api/v1/documents/SalesFlash.qvw", "GET, PATCH"),
+    ("PATCH", "/api/v1/documents/SalesFlash.qvw/cals", "GET, POST"),
+    ("PATCH", "/api/v1/documents/SalesFlash.qvw/cals/ACME%5Crep1", "DELETE"),
+    ("GET", "/api/v1/documents/SalesFlash.qvw/release", "POST"),
+    ("DELETE", "/api/v1/cals/named/remove", "POST"),
+    ("OPTIONS", "/api/v1/documents/SalesFlash.qvw/cals/restore", "POST"),
+    ("POST", "/healthz", "GET"),
+])
+def test_a_method_a_path_does_not_take_is_a_405_naming_every_method_it_takes(
+    api: Api, method: str, path: str, allowed: str,
+) -> None:
+    response = api.call(method, path, json={})
+    assert method in error_of(response, 405, "method_not_allowed")["message"]
+    assert response.headers["allow"] == allowed
+    assert api.ok("GET", "/api/v1/documents/SalesFlash.qvw")["cals_allocated"] == 10
+
+
+def test_a_query_parameter_a_listing_does_not_know_is_refused_not_ignored(api: Api) -> None:
+    for path in ("/api/v1/cals/named?limt=1", "/api/v1/audit?actoin=x", "/api/v1/denials?limit=5&from=2020"):
+        assert "Extra inputs" in error_of(api.get(path), 422, "invalid_request")["message"]
+    assert len(api.ok("GET", "/api/v1/cals/named?limit=1&search=ACME")["items"]) == 1

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,6 +28,7 @@ from calkeeper.api import (
     routes_health,
     routes_tokens,
 )
+from calkeeper.api.asgi import methods_taken
 from calkeeper.api.auth import BearerGate, TokenGuard
 from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
 from calkeeper.api.idempotency import IdempotencyMiddleware
@@ -36,6 +38,7 @@ from calkeeper.api.security_headers import SecurityHeaders
 from calkeeper.api.trusted_hosts import TrustedHosts
 from calkeeper.bootstrap import Application, bootstrap
 from calkeeper.console import routes as console
+from calkeeper.core.error_codes import status_for
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.infra import http_errors
 from calkeeper.settings import Settings, load_settings
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         redoc_url=None,
         root_path=settings.root_path,
         lifespan=lifespan,
+        # What any operation may answer before it runs: a Host not in CALKEEPER_TRUSTED_HOSTS, a body
+        # too large (BodyLimit); each router adds its own (401, 403, 422, 429, 503...).
+        responses=http_errors.responses(400, 413),
     )
     app.state.guard = TokenGuard()
     app.state.backups_dir = settings.backups_dir
@@ -106,7 +112,19 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.include_router(routes_documents.problems_router)
     console.install(app)
     _document_bearer_tokens(app)
+    _name_every_method_in_405s(app)
     return app
+
+
+def _name_every_method_in_405s(app: FastAPI) -> None:
+    """A 405's Allow header names every method the path takes (Starlette names those of one route only)."""
+
+    @app.exception_handler(405)
+    async def _not_allowed(request: Request, _: Exception) -> JSONResponse:
+        allowed = ", ".join(methods_taken(request.scope))
+        message = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
+        return JSONResponse(http_errors.body("method_not_allowed", message), status_for("method_not_allowed"),
+                            headers={"Allow": allowed})
 
 
 def _document_bearer_tokens(app: FastAPI) -> None:

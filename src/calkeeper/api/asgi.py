@@ -1,14 +1,17 @@
-"""What the pure ASGI middlewares of the edge share: the route path, a header, an error answer."""
+"""What the edge's pure ASGI middlewares and handlers share: the route path, a header, the routes a request
+meets, an error answer."""
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from calkeeper.core.error_codes import status_for
 from calkeeper.infra.http_errors import body
 
 API_PREFIX = "/api/v1/"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def route_path(scope: Scope) -> str:
@@ -26,6 +29,16 @@ def header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
+
+
+def routed(scope: Scope) -> bool:
+    """True when a route of the app takes the request's method on its path."""
+    return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
+
+
+def methods_taken(scope: Scope) -> list[str]:
+    """The methods the routes of the app take on the request's path (for a 405's Allow header)."""
+    return [method for method in METHODS if routed({**scope, "method": method})]
 
 
 async def answer_error(scope: Scope, receive: Receive, send: Send, code: str, message: str,

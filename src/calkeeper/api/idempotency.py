@@ -13,10 +13,9 @@ import hashlib
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calkeeper.api.asgi import answer_error, header
+from calkeeper.api.asgi import answer_error, header, routed
 from calkeeper.api.auth import PRINCIPAL, Principal
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.infra.http_errors import error_response
@@ -35,7 +34,7 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = header(scope, HEADER) if scope["type"] == "http" and scope["method"] in CHANGES else None
         principal = scope.get(PRINCIPAL)  # set for /api/v1 requests only, once their token is known
-        if not given or not isinstance(principal, Principal) or not _routed(scope):
+        if not given or not isinstance(principal, Principal) or not routed(scope):  # a 404 or 405 keeps no key
             await self.app(scope, receive, send)
             return
         if len(given) > 200:
@@ -97,11 +96,6 @@ class IdempotencyMiddleware:
             await run_in_threadpool(keys.release_idempotency_key, key)  # only an unanswered claim is released
             raise
         await settle()
-
-
-def _routed(scope: Scope) -> bool:
-    """True when a route of the app takes this method on this path (a 404 or a 405 keeps no key)."""
-    return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
 
 
 async def _read_body(receive: Receive) -> bytes:

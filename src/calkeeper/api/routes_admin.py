@@ -7,9 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from calkeeper.api import paths  # noqa: F401  (the {user:holder} shape)
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.json_bodies import StrictJsonRoute
-from calkeeper.api.schemas import ClearRequest, LicenseRequest, SettingsPatch, UsersRequest
+from calkeeper.api.schemas import (
+    AuditQuery,
+    ClearRequest,
+    DenialsQuery,
+    LicenseRequest,
+    NamedCalsQuery,
+    SettingsPatch,
+    UsersRequest,
+)
 from calkeeper.contract.views import (
     AssignOutcome,
     AuditView,
@@ -75,14 +84,9 @@ def patch_settings(request: SettingsPatch, site: SiteDep, principal: Admin) -> C
 
 
 @router.get("/cals/named", response_model=CalPage, tags=["CALs"])
-def list_named(
-    site: SiteDep, _: Reader,
-    after: Annotated[str, Query(max_length=300, description="Start after this user (next_after)")] = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    search: Annotated[str, Query(max_length=300, description="Only users whose name contains this")] = "",
-) -> CalPage:
+def list_named(site: SiteDep, _: Reader, query: Annotated[NamedCalsQuery, Query()]) -> CalPage:
     """Assigned Named CALs with source, last used and quarantined until, a page at a time."""
-    return site.list_named_cals(after=after, limit=limit, search=search)
+    return site.list_named_cals(after=query.after, limit=query.limit, search=query.search)
 
 
 @router.post("/cals/named", response_model=list[AssignOutcome], tags=["CALs"], responses=responses(400, 409))
@@ -91,7 +95,7 @@ def assign_named(request: UsersRequest, site: SiteDep, principal: Admin) -> list
     return site.assign_named_cals(request.users, actor=actor(principal))
 
 
-@router.delete("/cals/named/{user}", response_model=RemovalOutcome, tags=["CALs"], responses=responses(404))
+@router.delete("/cals/named/{user:holder}", response_model=RemovalOutcome, tags=["CALs"], responses=responses(404))
 def remove_named(user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
     """Remove a Named CAL: freed at once, or quarantined until last used + 7 days."""
     return site.remove_named_cals([user], actor=actor(principal))[0]
@@ -136,20 +140,15 @@ def clear_cal_data(request: ClearRequest, http: Request, site: SiteDep, principa
 
 
 @router.get("/audit", response_model=list[AuditView], tags=["maintenance"])
-def audit(
-    site: SiteDep, _: Reader,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-    action: Annotated[str, Query(max_length=60)] = "",
-    target: Annotated[str, Query(max_length=300)] = "",
-) -> list[AuditView]:
+def audit(site: SiteDep, _: Reader, query: Annotated[AuditQuery, Query()]) -> list[AuditView]:
     """Who changed what, when (newest first)."""
-    return site.audit(limit=limit, action=action, target=target)
+    return site.audit(limit=query.limit, action=query.action, target=query.target)
 
 
 @router.get("/denials", response_model=list[DenialView], tags=["maintenance"])
-def denials(site: SiteDep, _: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[DenialView]:
+def denials(site: SiteDep, _: Reader, query: Annotated[DenialsQuery, Query()]) -> list[DenialView]:
     """Opens that were refused: who, when, which document, why."""
-    return site.denials(limit=limit)
+    return site.denials(limit=query.limit)
 
 
 def no_content() -> Response:

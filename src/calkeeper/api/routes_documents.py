@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from calkeeper.api import paths  # noqa: F401  (the {document:document} and {user:holder} shapes)
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.json_bodies import StrictJsonRoute
 from calkeeper.api.schemas import DocumentPatch, UsersRequest
@@ -46,7 +47,7 @@ def assign(document: str, request: UsersRequest, site: SiteDep, principal: Admin
     return site.assign_document_cals(document, request.users, actor=actor(principal))
 
 
-@router.delete("/{document:path}/cals/{user}", response_model=RemovalOutcome, responses=responses(404))
+@router.delete("/{document:path}/cals/{user:holder}", response_model=RemovalOutcome, responses=responses(404))
 def remove(document: str, user: str, site: SiteDep, principal: Admin) -> RemovalOutcome:
     """Remove a Document CAL: freed at once, or quarantined until last used + 7 days."""
     return site.remove_document_cals(document, [user], actor=actor(principal))[0]
@@ -78,13 +79,13 @@ def release(document: str, site: SiteDep, principal: Admin) -> ReleaseOutcome:
 
 
 # Declared last: a document path may hold '/', so the /cals and /release routes above must be tried first.
-@router.get("/{document:path}", response_model=DocumentView, responses=responses(404))
+@router.get("/{document:document}", response_model=DocumentView, responses=responses(404))
 def get_document(document: str, site: SiteDep, _: Reader) -> DocumentView:
     """One document: CALs allocated and assigned, dynamic assignment, missing or not."""
     return _one(site, document)
 
 
-@router.patch("/{document:path}", response_model=DocumentView, responses=responses(400, 404, 409))
+@router.patch("/{document:document}", response_model=DocumentView, responses=responses(400, 404, 409))
 def patch_document(document: str, request: DocumentPatch, site: SiteDep, principal: Admin) -> DocumentView:
     """Set "Number of CALs allocated to this Document" and "Allow dynamic CAL assignment", in one change."""
     if request.cals_allocated is None and request.allow_dynamic_assignment is None:

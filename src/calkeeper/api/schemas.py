@@ -96,6 +96,28 @@ class SessionsEnded(BaseModel):
     ended: int = Field(description="How many sessions were open")
 
 
+class QueryParameters(BaseModel):
+    """The query of a GET that takes some: an unknown parameter (a misspelt ``limt``) is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NamedCalsQuery(QueryParameters):
+    after: str = Field("", max_length=300, description="Start after this user (next_after)")
+    limit: int = Field(100, ge=1, le=1000)
+    search: str = Field("", max_length=300, description="Only users whose name contains this")
+
+
+class AuditQuery(QueryParameters):
+    limit: int = Field(100, ge=1, le=10000)
+    action: str = Field("", max_length=60)
+    target: str = Field("", max_length=300)
+
+
+class DenialsQuery(QueryParameters):
+    limit: int = Field(100, ge=1, le=10000)
+
+
 def parse_body(model: type[BodyModel], content: bytes) -> BodyModel:
     """Validate a raw JSON body the way FastAPI would, raising its validation error for the one error shape."""
     try:

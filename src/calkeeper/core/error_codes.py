@@ -132,7 +132,7 @@ FALLBACK_BY_STATUS: dict[int, type[e.CalkeeperError]] = {
 
 # What each status means to a caller, for the API's documentation (OpenAPI).
 HTTP_STATUS_MEANING: dict[int, str] = {
-    400: "The body could not be read",
+    400: "The body could not be read, or the request's host name is not one the server answers to",
     401: "No valid API token: send 'Authorization: Bearer <token>'",
     403: "The token's role may not do this",
     404: "Something named in the request does not exist",
