@@ -522,7 +522,7 @@ def test_the_api_and_the_cli_refuse_a_lef_over_the_limit_with_the_same_error(api
     for lef in ("x" * (MAX_LEF_BYTES + 1), "é" * (MAX_LEF_BYTES // 2 + 1)):  # bytes count, not characters
         refused = api.call("PUT", "/api/v1/license", json={**license_fields, "lef": lef})
         from_api = error_of(refused, 422, "lef_malformed")
-        assert f"larger than {MAX_LEF_BYTES:,} bytes" in from_api["message"]
+        assert f"a LEF has at most {MAX_LEF_BYTES} bytes" in from_api["message"]
     huge = tmp_path / "huge.lef"
     with huge.open("wb") as file:
         file.truncate(300 * ONE_MB)  # sparse: the CLI must refuse it without reading it all

@@ -141,16 +141,18 @@ def _malformed(message: str) -> LicenseRejected:
 
 
 def check_size(size: int) -> None:
-    """Refuse a LEF of more than MAX_LEF_BYTES bytes, before reading or checking any of it."""
+    """Refuse a LEF of more than MAX_LEF_BYTES bytes (``size`` may be a lower bound), before checking any of it.
+
+    One message wherever the LEF comes from, whatever its size: the CLI reads no more than the limit.
+    """
     if size > MAX_LEF_BYTES:
-        raise _malformed(f"it is larger than {MAX_LEF_BYTES:,} bytes, and a LEF is a few hundred; check that it is "
-                         "the file the vendor sent")
+        raise _malformed(f"it is too large: a LEF has at most {MAX_LEF_BYTES} bytes (a vendor's has a few "
+                         "hundred); check that it is the file the vendor sent")
 
 
 def split_signature(text: str) -> tuple[bytes, str, bytes]:
     """Split a LEF into the signed body, the key id and the raw signature."""
-    if len(text) > MAX_LEF_BYTES:
-        raise _malformed(f"it has {len(text)} characters; a LEF has at most {MAX_LEF_BYTES}")
+    check_size(len(text))  # its characters first: no fewer than its bytes, and a huge text is not encoded
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which a JSON "\ud800" escape can carry
