@@ -23,7 +23,8 @@ from tests.e2e.browser import (
     signed_in,
 )
 
-PAGES = ["/license", "/cals", "/cals/assigned", "/leases", "/documents", "/users", "/audit", "/maintenance/clear"]
+PAGES = ["/license", "/cals", "/cals/assigned", "/leases", "/documents", "/users", "/audit", "/maintenance/clear",
+         "/console-users"]
 WATCH = """() => {
   window.violations = [];
   document.addEventListener("securitypolicyviolation",

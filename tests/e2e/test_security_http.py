@@ -425,7 +425,7 @@ def test_setting_patches_take_only_true_and_false(api: Api, value: object) -> No
 # -- 8. the browser's headers, no inline script or style, no URL from the Host header ----------------
 
 CONSOLE_PAGES = ["/", "/license", "/cals", "/cals/assigned", "/leases", "/documents", "/users", "/audit",
-                 "/maintenance/clear", "/documents?document=SalesFlash.qvw", "/users?search=ACME"]
+                 "/maintenance/clear", "/documents?document=SalesFlash.qvw", "/users?search=ACME", "/console-users"]
 
 
 def directives(policy: str) -> dict[str, str]:
