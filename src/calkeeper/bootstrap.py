@@ -89,12 +89,15 @@ def build_application(
     engine_options: dict[str, Any] | None = None,
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
+    second_machine_takes_over: bool = False,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
     ``trusted_keys`` are the license authority's pinned public keys by key id; ``clock`` lets tests
     and embedders move time; ``actor`` is who the audit trail names when a call does not say;
     ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the LEF.
+    ``second_machine_takes_over``: an open from a second machine while a Named or Document CAL is in
+    use on another ends the sessions there (True) instead of being refused (False, the default).
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     """
     engine = make_engine(database_url, **(engine_options or {}))
@@ -104,6 +107,7 @@ def build_application(
     uow = UnitOfWork(engine, clock)
     cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
     last_used, grant_tally = LastUsedWrites(), GrantTally()
+    session_limits = session_limits or SessionLimits()
     admin = AdminTransactions(uow, cache, last_used, actor)
     documents = Documents(admin=admin, root_folder=RootFolder(Path(root_folder)) if root_folder is not None else None)
     if migrate_schema:
@@ -116,9 +120,10 @@ def build_application(
         named_cals=NamedCals(admin=admin),
         documents=documents,
         document_cals=DocumentCals(admin=admin, documents=documents),
-        access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally),
+        access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally,
+                      sessions=session_limits, second_machine_takes_over=second_machine_takes_over),
         sessions=Sessions(admin=admin),
-        session_life=SessionLife(uow=uow, limits=session_limits or SessionLimits()),
+        session_life=SessionLife(uow=uow, limits=session_limits, writes=last_used),
         maintenance=Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {}),
         reports=Reports(admin=admin, grant_tally=grant_tally),
         tokens=Tokens(uow=uow, default_actor=actor),
@@ -145,6 +150,7 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         authority=authority or authority_from_settings(settings),
         session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),
                                      maximum=timedelta(hours=settings.session_max_hours)),
+        second_machine_takes_over=settings.second_machine_takes_over,
     )
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60,
                                         description="A session with no heartbeat or open for this long ends by itself")
     session_max_hours: float = Field(default=24.0, gt=0, le=31 * 24, description="The longest a session may last")
+    second_machine_takes_over: bool = Field(
+        default=False, description="A Named or Document CAL in use on one machine: an open from another machine ends "
+                                   "the sessions there and takes it over, instead of being refused")
     document_scan_seconds: float = Field(default=10.0, gt=0, le=86400,
                                          description="How often a server looks at the root folder for new documents")
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy, e.g. /calkeeper")

@@ -257,6 +257,7 @@ def open_site(
     engine_options: dict[str, Any] | None = None,
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
+    second_machine_takes_over: bool = False,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -266,5 +267,5 @@ def open_site(
     return LocalSite(build_application(
         database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
-        authority=authority, session_limits=session_limits,
+        authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
     ))

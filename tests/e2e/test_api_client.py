@@ -60,7 +60,7 @@ def test_the_gate_grants_a_document_cal_holder_and_the_session_can_be_ended(cal:
     assert isinstance(decision, Grant) and decision.cal_type is CalType.DOCUMENT
     assert decision.session_id == answer.session_id
     ended = cal.end_session(answer.session_id or "")
-    assert ended.session_id == answer.session_id and "nothing to release" in ended.outcome
+    assert ended.session_id == answer.session_id and "stays assigned" in ended.outcome
 
 
 def test_a_refused_open_is_an_answer_with_a_reason_and_is_listed_in_the_denials(
@@ -223,7 +223,7 @@ def test_the_cli_opens_and_closes_through_the_server_and_exits_1_when_refused_2_
     opened = server.cli("open", "ACME\\rep2", "SalesFlash.qvw", "--machine", "PC-2")
     assert "GRANTED with a Document CAL" in opened.stdout
     session = opened.stdout.split("Session: ")[1].split()[0]
-    assert "nothing to release" in server.cli("close", session).stdout
+    assert "stays assigned" in server.cli("close", session).stdout
     retire(server, cal, "Closed Analytix.qvw")
     denied = server.cli("open", "ACME\\rep2", "Closed Analytix.qvw", expect=1)
     assert "DENIED: the document Closed Analytix.qvw is missing" in denied.stderr

@@ -241,3 +241,23 @@ def test_an_unknown_identification_mode_is_refused(site):
     with pytest.raises(InvalidInput):
         site.update_cal_settings(identification_mode="ip-address")
     assert site.cal_overview().settings.identification_mode == "user"
+
+
+def test_after_switching_to_machines_the_users_cals_can_be_listed_removed_and_restored(site, key, clock):
+    apply_license(site, key, named=3)
+    site.assign_named_cals("ACME\\alice;ACME\\bob")
+    open_as(site, "ACME\\alice")  # used now: her removal quarantines
+    switched = site.update_cal_settings(identification_mode="machine")
+    assert switched.other_kind_named_cals == 2
+    assert switched.other_kind_note.startswith("2 Named CALs are still assigned to user names")
+    listed = {c.user: c.identity_kind for c in site.list_named_cals().items}
+    assert listed == {"ACME\\alice": "user", "ACME\\bob": "user"}
+    removed = site.remove_named_cals("ACME\\alice;ACME\\bob")
+    assert [(r.user, r.outcome) for r in removed] == [("ACME\\alice", "quarantined"), ("ACME\\bob", "freed")]
+    assert [r.outcome for r in site.restore_named_cals("ACME\\alice")] == ["restored"]
+    site.assign_named_cals("PC-7")
+    assert site.cal_overview().settings.other_kind_named_cals == 1
+    back = site.update_cal_settings(identification_mode="user")
+    assert back.other_kind_named_cals == 1 and "machine names" in back.other_kind_note
+    assert [r.outcome for r in site.remove_named_cals("PC-7")] == ["freed"]  # never used
+    assert site.cal_overview().settings.other_kind_named_cals == 0

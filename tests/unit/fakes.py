@@ -38,6 +38,7 @@ class FakePort:
         self.session: dict[str, int] = {}  # client key -> Session CAL id
         self.usage: dict[tuple[str, int], int] = {}  # (holder key, document id) -> Usage CAL id
         self.sessions: dict[str, tuple[CalType, int]] = {}  # started sessions
+        self.machines: dict[str, str] = {}  # the machine (key) of each started session that has not ended
         self.touched: list[tuple[CalType, int]] = []
         self.calls: list[str] = []
         self.in_license: dict[str, int] = {}  # the count each claim was told the license holds
@@ -126,7 +127,17 @@ class FakePort:
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
         session_id = f"{cal_type.value}-session-{next(self._ids)}"
         self.sessions[session_id] = (cal_type, cal_id)
+        self.machines[session_id] = request.machine.key
         return session_id
+
+    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
+                        active_since: datetime, started_since: datetime) -> list[str]:
+        return [m for sid, m in self.machines.items() if self.sessions[sid] == (cal_type, cal_id) and m != machine.key]
+
+    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
+        for sid in [sid for sid, m in self.machines.items()
+                    if self.sessions[sid] == (cal_type, cal_id) and m != machine.key]:
+            del self.machines[sid]
 
     # -- reading back ----------------------------------------------------------------------------
 

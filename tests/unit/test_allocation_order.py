@@ -406,3 +406,30 @@ def test_never_more_cals_are_in_use_than_the_license_holds(
     assert len(port.document) <= min(document, DYNAMIC_SALES.cals_allocated)
     assert len(port.session) <= session
     assert len(port.usage) <= usage
+
+
+# -- one machine at a time ---------------------------------------------------------------------------
+
+
+def test_a_named_cal_in_use_on_one_machine_refuses_another(port: FakePort) -> None:
+    port.give_named(ALICE)
+    granted(allocate(opening(machine=WS), rules(), port, NOW))
+    refused = denied(allocate(opening(machine=LAPTOP), rules(), port, NOW))
+    assert refused.code == "cal_in_use_on_other_machine"
+    assert "in use on machine ws-0042" in refused.reason.lower()
+    granted(allocate(opening(machine=WS, document=AR), rules(), port, NOW))  # the same machine: any number
+
+
+def test_a_second_machine_takes_the_cal_over_where_the_site_says_so(port: FakePort) -> None:
+    port.give_named(ALICE)
+    first = granted(allocate(opening(machine=WS), rules(), port, NOW))
+    taking = replace(rules(), second_machine_takes_over=True)
+    granted(allocate(opening(machine=LAPTOP), taking, port, NOW))
+    assert first.session_id not in port.machines  # ended
+
+
+def test_a_document_cal_in_use_on_one_machine_refuses_another(port: FakePort) -> None:
+    port.give_document(ALICE, SALES)
+    granted(allocate(opening(machine=WS), rules(), port, NOW))
+    refused = denied(allocate(opening(machine=LAPTOP), rules(), port, NOW))
+    assert "Document CAL for SalesFlash.qvw" in refused.reason

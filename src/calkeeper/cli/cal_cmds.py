@@ -33,6 +33,8 @@ def show_pools(ctx: typer.Context, as_json: bool = JSON) -> None:
             lease += " (but the license says LICENSE_LEASE;NO)"
         out.print(f"Allow license lease: {lease}")
         out.print(f"Identification: by {s.identification_mode} name")
+        if s.other_kind_note:
+            out.print(f"{s.other_kind_note}.")
         if s.maintenance:
             out.print("The server is in maintenance: opens are refused.")
 
@@ -54,10 +56,11 @@ def settings(
         result = ctx_of(ctx).site().update_cal_settings(
             allow_dynamic_assignment=dynamic, allow_license_lease=lease, identification_mode=identify
         )
+    note = f" {result.other_kind_note}." if result.other_kind_note else ""
     show(result, as_json, lambda: out.print(
         f"Saved. Dynamic CAL assignment: {'on' if result.allow_dynamic_assignment else 'off'}; "
         f"license lease: {'on' if result.allow_license_lease else 'off'}; "
-        f"identification by {result.identification_mode} name."
+        f"identification by {result.identification_mode} name.{note}"
     ))
 
 

@@ -47,7 +47,8 @@ async def save_settings(request: Request, who: Who) -> Response:
         return redirect(request, "/cals", error=[f"Nothing was saved: {error.message}."])
     return redirect(request, "/cals", ok=[
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "
-        f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."])
+        f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."
+        + (f" {saved.other_kind_note}." if saved.other_kind_note else "")])
 
 
 @router.get("/cals/assigned", response_class=HTMLResponse)

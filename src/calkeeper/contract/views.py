@@ -131,6 +131,20 @@ class CalSettings:
     identification_mode: str
     lease_allowed_by_license: bool
     maintenance: bool
+    # Named CALs still held by the other kind of identity (users when identifying by machine, and the
+    # reverse), kept from before a switch: they occupy the pool until removed
+    other_kind_named_cals: int = 0
+
+    @property
+    def other_kind_note(self) -> str:
+        """What an admin should know of the CALs of the other kind, or "" when there are none."""
+        n = self.other_kind_named_cals
+        if not n:
+            return ""
+        other = "user" if self.identification_mode == "machine" else "machine"
+        held = "Named CAL is" if n == 1 else "Named CALs are"
+        return (f"{n} {held} still assigned to {other} names (from before identification by "
+                f"{self.identification_mode} name); they occupy the pool until removed")
 
 
 @dataclass(frozen=True)

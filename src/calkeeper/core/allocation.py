@@ -12,11 +12,21 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
-from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, IdentificationMode, new_grant_id
+from calkeeper.core.cals import (
+    CalType,
+    ClientType,
+    Decision,
+    Denial,
+    Grant,
+    IdentificationMode,
+    SessionLimits,
+)
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.errors import InvalidInput
 from calkeeper.core.identities import Identity, parse_machine, parse_user
 from calkeeper.core.license import LicenseTerms
+
+DEFAULT_SESSION_LIMITS = SessionLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +37,10 @@ class SiteRules:
     allow_dynamic_assignment: bool
     identification_mode: IdentificationMode
     maintenance: bool
+    sessions: SessionLimits = DEFAULT_SESSION_LIMITS
+    # a Named or Document CAL in use on one machine: an open from another is refused (False), or ends the
+    # sessions there and moves the CAL to the new machine (True)
+    second_machine_takes_over: bool = False
 
 
 @dataclass(slots=True)
@@ -104,6 +118,16 @@ class HeldCals(Protocol):
     def touch(self, cal_type: CalType, cal_id: int) -> None:
         """Record "last used" on a Named or Document CAL (to the minute)."""
 
+    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
+                        active_since: datetime, started_since: datetime) -> list[str]:
+        """The other machines where a live session of this CAL runs (active and started since the times given)."""
+
+    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
+        """End the open sessions of this CAL on every machine but this one."""
+
+    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
+        """Record a granted open as a session on its CAL and return its id (``new_grant_id``)."""
+
 
 class AllocationPort(HeldCals, Protocol):
     """The claims the order makes, each atomic in the store (one transaction holds them all)."""
@@ -119,9 +143,6 @@ class AllocationPort(HeldCals, Protocol):
 
     def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
         """Reuse the holder's Usage CAL for the document within its hour or take a free one."""
-
-    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
-        """Record an open session held by a Session or Usage CAL and return its id (``new_grant_id``)."""
 
 
 def unlicensed_reason(rules: SiteRules, now: datetime) -> Denial | None:
@@ -161,29 +182,29 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     if user is not None:
         named_identity = named_holder(request, rules)
         # 1 and 2. a Named CAL held by U (or by M), or a Document CAL held by U for D
-        held = held_cal(request, rules, port)
+        held = held_cal(request, rules, port, now)
         if held is not None:
             return held
         # 3. dynamic Named CAL assignment
         if rules.allow_dynamic_assignment:
             cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED))
             if cal_id is not None:
-                return Grant(CalType.NAMED, new_grant_id(CalType.NAMED), user_name, doc.path,
-                             f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
+                return Grant(CalType.NAMED, port.start_session(request, CalType.NAMED, cal_id), user_name,
+                             doc.path, f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
                              cal_id=cal_id)
             # The claim waited for the pool's lock: a request of the same user (on another node) that
             # held it may have assigned this user a CAL since steps 1 and 2 looked. Use that one.
-            held = held_cal(request, rules, port)
+            held = held_cal(request, rules, port, now)
             if held is not None:
                 return held
         # 4. dynamic Document CAL assignment for D
         if doc.allow_dynamic_assignment and doc.cals_allocated > 0:
             cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT))
             if cal_id is not None:
-                return Grant(CalType.DOCUMENT, new_grant_id(CalType.DOCUMENT), user_name, doc.path,
-                             f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,
+                return Grant(CalType.DOCUMENT, port.start_session(request, CalType.DOCUMENT, cal_id), user_name,
+                             doc.path, f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,
                              cal_id=cal_id)
-            held = held_cal(request, rules, port)  # as after step 3
+            held = held_cal(request, rules, port, now)  # as after step 3
             if held is not None:
                 return held
     # 5. a Session CAL for this client instance
@@ -203,10 +224,13 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     return Denial(user_name, doc.path, f"no CAL available for {who} on {doc.path}", "no_cal_available")
 
 
-def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals) -> Grant | None:
+def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals, now: datetime) -> Decision | None:
     """Steps 1 and 2: the Named CAL U (or M) holds, else the Document CAL U holds for D, if any.
 
-    The database and the decision cache both answer through this one function.
+    A Named or Document CAL serves one machine at a time (any number of sessions there): while a live
+    session of it runs on another machine, the open is refused naming that machine, or, where the
+    site says so, takes the CAL over and ends the sessions there. The database and the decision cache
+    both answer through this one function.
     """
     user, doc = request.user, request.document
     if user is None:
@@ -214,12 +238,42 @@ def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals) -> Grant | 
     holder = named_holder(request, rules)
     cal_id = port.held_named_cal(holder)
     if cal_id is not None:
+        busy = _in_use_elsewhere(request, rules, port, _NAMED, cal_id, now, holder)
+        if busy is not None:
+            return busy
         port.touch(_NAMED, cal_id)
-        return Grant(_NAMED, new_grant_id(_NAMED), user.name, doc.path,
+        return Grant(_NAMED, port.start_session(request, _NAMED, cal_id), user.name, doc.path,
                      f"{holder.name} holds a Named User CAL", cal_id=cal_id)
     cal_id = port.held_document_cal(user, doc)
     if cal_id is not None:
+        busy = _in_use_elsewhere(request, rules, port, _DOCUMENT, cal_id, now, user)
+        if busy is not None:
+            return busy
         port.touch(_DOCUMENT, cal_id)
-        return Grant(_DOCUMENT, new_grant_id(_DOCUMENT), user.name, doc.path,
+        return Grant(_DOCUMENT, port.start_session(request, _DOCUMENT, cal_id), user.name, doc.path,
                      f"{user.name} holds a Document CAL for {doc.path}", cal_id=cal_id)
     return None
+
+
+def _in_use_elsewhere(request: OpenRequest, rules: SiteRules, port: HeldCals, cal_type: CalType, cal_id: int,
+                      now: datetime, holder: Identity) -> Denial | None:
+    """The refusal of an open from a second machine while the CAL is in use on another, if it is."""
+    if holder.kind == "machine":
+        return None  # a CAL held by a machine is on that machine by definition
+    others = port.machines_in_use(cal_type, cal_id, request.machine, active_since=now - rules.sessions.idle_timeout,
+                                  started_since=now - rules.sessions.maximum)
+    if not others:
+        return None
+    what = "Named User CAL" if cal_type is _NAMED else f"Document CAL for {request.document.path}"
+    if rules.second_machine_takes_over:
+        port.end_sessions_elsewhere(cal_type, cal_id, request.machine,
+                                    reason=f"taken over by an open of {holder.name} on {request.machine.name}")
+        return None
+    where = " and ".join(sorted(set(others)))
+    idle = rules.sessions.idle_timeout.total_seconds() / 60
+    return Denial(
+        request.user.name if request.user else None, request.document.path,
+        f"{holder.name}'s {what} is in use on machine {where}; a {what.split(' for ')[0]} serves one machine at a "
+        f"time: end the session there, or wait until it has been idle for {idle:g} minutes",
+        "cal_in_use_on_other_machine",
+    )

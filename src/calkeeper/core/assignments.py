@@ -49,7 +49,7 @@ class SiteState:
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
-    """A session held by a Session or Usage CAL: who, where, on which document, since when, last active when."""
+    """A granted open: its CAL, who, where, on which document, since when, last active when; why it ended."""
 
     id: str
     cal_type: str
@@ -62,6 +62,7 @@ class SessionRecord:
     document: str = ""
     started_at: datetime | None = None
     last_activity: datetime | None = None
+    end_reason: str | None = None  # when something other than its client ended it
 
 
 @dataclass(frozen=True, slots=True)

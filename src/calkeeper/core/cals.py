@@ -139,11 +139,6 @@ def new_grant_id(cal_type: CalType) -> str:
     return f"{_GRANT_PREFIX[cal_type]}{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
-def is_held_cal_grant(session_id: str) -> bool:
-    """True for the id of a grant by a Named or Document CAL, which holds no session record to end."""
-    return session_id[:2] in {"N-", "D-"} and len(session_id) == 34
-
-
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)  # QlikView Server's default
 SESSION_MAXIMUM = timedelta(hours=24)
 

@@ -98,7 +98,13 @@ def parse_machine(text: str) -> Identity:
 
 
 def parse_identity(text: str, *, kind: str) -> Identity:
-    """Parse a user or a machine name, as the identification mode wants."""
+    """Parse a user or a machine name, as the identification mode wants.
+
+    ``kind="any"``: a name with a backslash is a user, any other a machine (to remove or restore a CAL
+    of either kind, whatever the mode is now).
+    """
+    if kind == "any":
+        kind = "user" if "\\" in text else "machine"
     return parse_machine(text) if kind == "machine" else parse_user(text)
 
 

@@ -96,6 +96,12 @@ class Assignments:
             query = query.order_by(ordered, named_t.c.identity_key)
         return [named_assignment(r) for r in self.connection.execute(query.offset(offset)).mappings()]
 
+    def count_named_of_kind(self, kind: str) -> int:
+        """Named CALs held (quarantined ones included) by users or by machines."""
+        query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now),
+                                                                 named_t.c.identity_kind == kind)
+        return int(self.connection.execute(query).scalar_one())
+
     def count_named(self, *, search: str = "") -> int:
         if not search:
             return int(self.connection.execute(select(self.claims.named_occupied())).scalar_one())

@@ -22,7 +22,7 @@ from calkeeper.store.licenses import license_values
 
 SOURCES = ("manual", "dynamic")
 IDENTITY_KINDS = ("user", "machine")
-SESSION_CAL_TYPES = ("session", "usage")
+SESSION_CAL_TYPES = ("session", "usage", "named", "document")
 CLIENTS = tuple(c.value for c in ClientType)
 MODES = tuple(m.value for m in IdentificationMode)
 _CODE = re.compile(r"[a-z][a-z_]{0,39}")
@@ -47,6 +47,10 @@ def _machine(value: Any) -> str | None:
     return None if identity.name == value else "a machine name cannot begin or end with a space"
 
 
+def _optional_machine(value: Any) -> str | None:
+    return None if value is None else _machine(value)
+
+
 def _one_of(*allowed: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in allowed else f"it is one of {', '.join(allowed)}"
@@ -61,9 +65,10 @@ def _code(value: Any) -> str | None:
 COLUMN_RULES: dict[str, dict[str, Check]] = {
     "site_state": {"identification_mode": _one_of(*MODES)},
     "users": {"name": _user},
-    "named_cals": {"identity_kind": _one_of(*IDENTITY_KINDS), "source": _one_of(*SOURCES)},
+    "named_cals": {"identity_kind": _one_of(*IDENTITY_KINDS), "source": _one_of(*SOURCES),
+                   "machine": _optional_machine},
     "documents": {"path": lambda path: document_path_problem(path) or serving_problem(path)},
-    "document_cals": {"user_name": _user, "source": _one_of(*SOURCES)},
+    "document_cals": {"user_name": _user, "source": _one_of(*SOURCES), "machine": _optional_machine},
     "session_cals": {"user_name": _optional_user, "machine": _machine, "client": _one_of(*CLIENTS)},
     "usage_cals": {"user_name": _optional_user, "machine": _machine},
     "sessions": {"cal_type": _one_of(*SESSION_CAL_TYPES), "user_name": _optional_user, "machine": _machine,

@@ -9,12 +9,14 @@ Unique constraints stop the same user from holding two CALs of a kind.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, literal, or_, select, update
 
 from calkeeper.core.allocation import OpenRequest
+from calkeeper.core.assignments import SessionRecord
 from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, new_grant_id
 from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
@@ -29,6 +31,7 @@ from calkeeper.store.schema import (
     SessionCal,
     UsageCal,
 )
+from calkeeper.store.site_state import bump_generation
 
 named_t = table_of(NamedCal)
 doc_t = table_of(Document)
@@ -57,6 +60,8 @@ class Claims:
         self.postgres = postgres
         self.freed: list[tuple[str, str, datetime]] = []  # quarantines that ended, to audit
         self.touched: list[tuple[CalType, int, datetime]] = []
+        self.taken_over: list[SessionRecord] = []  # sessions another machine's open ended, to audit
+        self.machines: dict[tuple[CalType, int], str | None] = {}  # the machine each CAL read here served last
 
     # -- locks ---------------------------------------------------------------------------------
 
@@ -110,13 +115,17 @@ class Claims:
     # -- Named CALs ------------------------------------------------------------------------------
 
     def held_named_cal(self, identity: Identity) -> int | None:
-        return self.connection.execute(
-            select(named_t.c.id).where(
+        row = self.connection.execute(
+            select(named_t.c.id, named_t.c.machine).where(
                 named_t.c.identity_kind == identity.kind,
                 named_t.c.identity_key == identity.key,
                 named_t.c.removed_at.is_(None),
             )
-        ).scalar()
+        ).first()
+        if row is None:
+            return None
+        self.machines[(CalType.NAMED, row.id)] = row.machine
+        return int(row.id)
 
     def free_ended_quarantine(self, table: Table, **where: object) -> None:
         """Delete rows whose quarantine has ended (they no longer occupy anything) and note them."""
@@ -149,13 +158,17 @@ class Claims:
     # -- Document CALs ---------------------------------------------------------------------------
 
     def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
-        return self.connection.execute(
-            select(doccal_t.c.id).where(
+        row = self.connection.execute(
+            select(doccal_t.c.id, doccal_t.c.machine).where(
                 doccal_t.c.document_id == document.id,
                 doccal_t.c.user_key == user.key,
                 doccal_t.c.removed_at.is_(None),
             )
-        ).scalar()
+        ).first()
+        if row is None:
+            return None
+        self.machines[(CalType.DOCUMENT, row.id)] = row.machine
+        return int(row.id)
 
     def claim_document_cal(
         self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic"
@@ -289,7 +302,71 @@ class Claims:
                 last_activity=self.now,
             )
         )
+        if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
+            self._serves(cal_type, cal_id, request.machine)
         return session_id
+
+    def _serves(self, cal_type: CalType, cal_id: int, machine: Identity) -> None:
+        """Record the machine a Named or Document CAL serves now.
+
+        When it moves from one machine to another, every node's cache is told (the generation moves),
+        so none keeps answering opens from the machine it left.
+        """
+        key = (cal_type, cal_id)
+        before = self.machines.get(key, "")  # "" : not read in this transaction (a CAL just claimed)
+        if before is not None and before.casefold() == machine.key:
+            return
+        table = named_t if cal_type is CalType.NAMED else doccal_t
+        self.connection.execute(update(table).where(table.c.id == cal_id).values(machine=machine.name))
+        self.machines[key] = machine.name
+        if before:
+            bump_generation(self.connection)
+
+    def record_sessions(self, sessions: Sequence[Any]) -> None:
+        """Record sessions the decision cache granted (``StartedSession`` values), in one statement."""
+        if not sessions:
+            return
+        self.connection.execute(insert(session_t), [
+            {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
+             "document_id": s.document_id, "machine": s.machine, "client": s.client, "started_at": s.started_at,
+             "last_activity": s.started_at}
+            for s in sessions
+        ])
+
+    def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
+                       started_since: datetime) -> list[Any]:
+        last = func.coalesce(session_t.c.last_activity, session_t.c.started_at)
+        return list(self.connection.execute(
+            select(session_t.c.id, session_t.c.machine, session_t.c.user_name, session_t.c.document_id,
+                   session_t.c.client, session_t.c.started_at, session_t.c.last_activity).where(
+                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None),
+                last > active_since, session_t.c.started_at > started_since,
+            )
+        ))
+
+    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
+                        active_since: datetime, started_since: datetime) -> list[str]:
+        live = self._live_sessions(cal_type, cal_id, active_since=active_since, started_since=started_since)
+        return [row.machine for row in live if row.machine.casefold() != machine.key]
+
+    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
+        rows = self.connection.execute(
+            select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id).where(
+                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None)
+            )
+        ).mappings().all()
+        ended = [r for r in rows if str(r["machine"]).casefold() != machine.key]
+        if not ended:
+            return
+        self.connection.execute(
+            update(session_t).where(session_t.c.id.in_([r["id"] for r in ended]))
+            .values(ended_at=self.now, end_reason=reason[:200])
+        )
+        self.taken_over.extend(
+            SessionRecord(r["id"], r["cal_type"], r["cal_id"], self.now, r["user_name"], r["machine"], r["client"],
+                          r["document_id"], r["path"], r["started_at"], r["last_activity"], reason)
+            for r in ended
+        )
 
     def any_ended_quarantine(self) -> bool:
         """True when some removed CAL's quarantine has ended but its row is still there."""

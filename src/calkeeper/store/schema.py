@@ -98,6 +98,7 @@ class NamedCal(Base):
     last_used: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     quarantined_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    machine: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the machine it served last
     __table_args__ = (
         UniqueConstraint("identity_kind", "identity_key", name="uq_named_cals_identity"),
         CheckConstraint("source IN ('manual', 'dynamic')", name="source"),
@@ -136,6 +137,7 @@ class DocumentCal(Base):
     last_used: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     quarantined_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    machine: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the machine it served last
     __table_args__ = (
         UniqueConstraint("document_id", "user_key", name="uq_document_cals_document_user"),
         CheckConstraint("source IN ('manual', 'dynamic')", name="source"),
@@ -184,7 +186,7 @@ class UsageCal(Base):
 
 
 class Session(Base):
-    """An open (or ended) session held by a Session or Usage CAL."""
+    """An open (or ended) session: every granted open is one, whichever CAL serves it."""
 
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -197,8 +199,9 @@ class Session(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # a heartbeat or the start
+    end_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)  # when not ended by its client
     __table_args__ = (
-        CheckConstraint("cal_type IN ('session', 'usage')", name="cal_type"),
+        CheckConstraint("cal_type IN ('session', 'usage', 'named', 'document')", name="cal_type"),
         Index("ix_sessions_cal", "cal_type", "cal_id"),
         Index("ix_sessions_open", "ended_at"),
     )

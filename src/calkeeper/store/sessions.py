@@ -1,4 +1,4 @@
-"""Sessions held by Session and Usage CALs, the Session CALs of client instances, and Usage CALs consumed."""
+"""Sessions (every granted open), the Session CALs of client instances, and Usage CALs consumed."""
 
 from __future__ import annotations
 
@@ -91,4 +91,5 @@ def _session_cal(r: Any) -> SessionCalRecord:
 
 def _session(r: Any) -> SessionRecord:
     return SessionRecord(r["id"], r["cal_type"], r["cal_id"], r["ended_at"], r["user_name"], r["machine"], r["client"],
-                         r["document_id"], r["path"], r["started_at"], r["last_activity"] or r["started_at"])
+                         r["document_id"], r["path"], r["started_at"], r["last_activity"] or r["started_at"],
+                         r["end_reason"])

@@ -21,11 +21,11 @@ from calkeeper.core.allocation import (
     named_holder,
     unlicensed_reason,
 )
-from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant
+from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, SessionLimits
 from calkeeper.core.clock import Clock, to_minute
 from calkeeper.core.documents import DocumentInfo, document_key, match_document
 from calkeeper.core.identities import Identity
-from calkeeper.store.unit_of_work import UnitOfWork
+from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.admin import audit_freed, site_rules
 from calkeeper.usecases.decision_cache import (
     CachedHoldings,
@@ -34,6 +34,7 @@ from calkeeper.usecases.decision_cache import (
     HeldCal,
     LastUsedWrites,
     NeedsDatabase,
+    StartedSession,
 )
 from calkeeper.usecases.grant_tally import GrantTally
 
@@ -42,12 +43,15 @@ class Access:
     """Decides opens, in QlikView's order, and keeps the decision cache."""
 
     def __init__(self, *, uow: UnitOfWork, clock: Clock, cache: DecisionCache, last_used: LastUsedWrites,
-                 grant_tally: GrantTally) -> None:
+                 grant_tally: GrantTally, sessions: SessionLimits = SessionLimits(),
+                 second_machine_takes_over: bool = False) -> None:
         self.uow = uow
         self.clock = clock
         self.cache = cache
         self.last_used = last_used
         self.grant_tally = grant_tally
+        self.sessions = sessions
+        self.second_machine_takes_over = second_machine_takes_over
 
     def open_document(self, user: str | None, document: str, *, machine: str | None = None,
                       client: str | ClientType = ClientType.AJAX) -> Decision:
@@ -62,7 +66,8 @@ class Access:
         """The decision for a parsed question, from the cache when it can, else from the database."""
         state = self._state()
         request = ask.on(_document(state, ask.document))
-        grant = self._from_cache(request, state, write_through=self._write_last_used)
+        grant = self._from_cache(request, state, write_through=self._write_last_used,
+                                 session_through=self._write_session)
         if grant is not None:
             return grant
         decision = self._allocate(request, state)
@@ -81,24 +86,32 @@ class Access:
         return self._from_cache(ask.on(_document(state, ask.document)), state)
 
     def _from_cache(self, request: OpenRequest, state: CacheState, *,
-                    write_through: Callable[[CalType, int, datetime], None] | None = None) -> Grant | None:
+                    write_through: Callable[[CalType, int, datetime], None] | None = None,
+                    session_through: Callable[[StartedSession], None] | None = None) -> Grant | None:
         if request.user is None or request.document.missing:
             return None
         now = self.clock.now()  # one reading serves the license check, last used and the tally
         if unlicensed_reason(state.rules, now) is not None:
             return None
         try:
-            grant = held_cal(request, state.rules, CachedHoldings(state, now, self.last_used, write_through))
+            decision = held_cal(request, state.rules,
+                                CachedHoldings(state, now, self.last_used, write_through, session_through), now)
         except NeedsDatabase:
             return None
-        if grant is not None:
-            self.grant_tally.add(now, grant.cal_type)
-        return grant
+        if not isinstance(decision, Grant):
+            return None  # a refusal is for the database to make (and record)
+        self.grant_tally.add(now, decision.cal_type)
+        return decision
 
     def _write_last_used(self, cal_type: CalType, cal_id: int, minute: datetime) -> None:
         """Record "last used" at once, in a transaction of its own (where it is not deferred)."""
         with self.uow.write() as tx:
             tx.claims.touch(cal_type, cal_id, minute=minute)
+
+    def _write_session(self, started: StartedSession) -> None:
+        """Record a session the cache granted at once, in a transaction of its own (where it is not deferred)."""
+        with self.uow.write() as tx:
+            tx.claims.record_sessions([started])
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow.write() as tx:
@@ -108,7 +121,7 @@ class Access:
                 request = replace(request, user=Identity(shown, request.user.key, "user"))
             # every change to the settings or the license bumps the generation in its own transaction, so
             # while it is the one the cached rules were read at they are the rules in force; else re-read
-            rules = state.rules if tx.site_state.generation() == state.generation else site_rules(tx)
+            rules = state.rules if tx.site_state.generation() == state.generation else self._rules(tx)
             decision = allocate(request, rules, tx.claims, tx.now)
             if isinstance(decision, Denial):
                 tx.history.record_denial(user=decision.user, document=decision.document,
@@ -118,6 +131,9 @@ class Access:
                 assert holder is not None
                 action = "named_cal.assigned" if decision.cal_type is CalType.NAMED else "document_cal.assigned"
                 tx.history.audit("calkeeper", action, holder.name, source="dynamic", document=request.document.path)
+            for ended in tx.claims.taken_over:
+                tx.history.audit("calkeeper", "session.taken_over", ended.user_name or "", document=ended.document,
+                                 machine=ended.machine, cal=ended.cal_type, by_machine=request.machine.name)
             audit_freed(tx)
             if self.grant_tally.due():
                 self.grant_tally.flush(tx)
@@ -136,11 +152,14 @@ class Access:
             state = self.cache.confirm(generation)
             if state is not None:
                 return state
-            rules = site_rules(tx)
+            rules = self._rules(tx)
             documents = {d.key: d.info for d in tx.documents.all()}
         fresh = CacheState(generation, rules, documents)
         self.cache.replace(fresh)
         return fresh
+
+    def _rules(self, tx: Transaction) -> SiteRules:
+        return site_rules(tx, sessions=self.sessions, second_machine_takes_over=self.second_machine_takes_over)
 
     def keep_cache_fresh(self) -> None:
         """Confirm (or reload) the cached decisions now, so requests never wait for it."""
@@ -160,7 +179,7 @@ def _document(state: CacheState, name: str) -> DocumentInfo:
 def _remember(state: CacheState, request: OpenRequest, rules: SiteRules, grant: Grant, now: datetime) -> None:
     """Cache a CAL the database just served, so the user's next open skips the database."""
     assert request.user is not None and grant.cal_id is not None
-    held = HeldCal(grant.cal_id, to_minute(now))
+    held = HeldCal(grant.cal_id, to_minute(now), request.machine.key)
     if grant.cal_type is CalType.NAMED:
         holder = named_holder(request, rules)
         state.named[(holder.kind, holder.key)] = held

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from calkeeper.core.allocation import SiteRules
-from calkeeper.core.cals import IdentificationMode
+from calkeeper.core.cals import IdentificationMode, SessionLimits
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
 
@@ -44,7 +44,7 @@ class AdminTransactions:
     @contextmanager
     def read(self) -> Iterator[Transaction]:
         """The transaction of an admin listing: it reads "last used" as of now (writing deferred minutes in it)."""
-        if not self.last_used.pending:
+        if not self.last_used.any():
             with self.uow.read() as tx:
                 yield tx
             return
@@ -54,7 +54,8 @@ class AdminTransactions:
 
 
 def write_pending_last_used(tx: Transaction, writes: LastUsedWrites) -> None:
-    """Write the "last used" minutes a server deferred off the request path."""
+    """Write the sessions started and the "last used" minutes a server deferred off the request path."""
+    tx.claims.record_sessions(writes.take_sessions())
     for (cal_type, cal_id), minute in writes.take().items():
         tx.claims.touch(cal_type, cal_id, minute=minute)
 
@@ -77,7 +78,8 @@ def audit_freed(tx: Transaction) -> None:
     tx.claims.freed.clear()
 
 
-def site_rules(tx: Transaction) -> SiteRules:
+def site_rules(tx: Transaction, *, sessions: SessionLimits = SessionLimits(),
+               second_machine_takes_over: bool = False) -> SiteRules:
     """The license in force and the server-wide settings the allocation order runs under."""
     state = tx.site_state.get()
     return SiteRules(
@@ -85,4 +87,6 @@ def site_rules(tx: Transaction) -> SiteRules:
         allow_dynamic_assignment=state.allow_dynamic_assignment,
         identification_mode=IdentificationMode(state.identification_mode),
         maintenance=state.maintenance,
+        sessions=sessions,
+        second_machine_takes_over=second_machine_takes_over,
     )

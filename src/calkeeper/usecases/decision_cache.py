@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from calkeeper.core.allocation import SiteRules
-from calkeeper.core.cals import CalType
+from calkeeper.core.allocation import OpenRequest, SiteRules
+from calkeeper.core.cals import CalType, new_grant_id
 from calkeeper.core.clock import Clock, to_minute
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity
@@ -24,10 +24,25 @@ from calkeeper.core.identities import Identity
 
 @dataclass(slots=True)
 class HeldCal:
-    """A CAL a user holds, and the minute it was last recorded as used."""
+    """A CAL a user holds, the minute it was last recorded as used, and the machine (key) it serves."""
 
     cal_id: int
     last_used: datetime | None
+    machine: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    """A granted open the cache answered, to be recorded as a session."""
+
+    id: str
+    cal_type: CalType
+    cal_id: int
+    user_name: str | None
+    document_id: int
+    machine: str
+    client: str
+    started_at: datetime
 
 
 @dataclass
@@ -80,27 +95,40 @@ class DecisionCache:
 
 
 class LastUsedWrites:
-    """"Last used" minutes waiting to be written, when a server defers them off the request path.
+    """What repeat opens answered from memory must write: "last used" minutes and the sessions started.
 
-    Deferred (``deferred = True``, set by ``calkeeper serve``): a repeat open in a new minute records the
-    minute here and a background task writes them all every few seconds in one transaction, and before
-    every admin change (so a removal computes its quarantine from the right minute) and at shutdown.
+    Deferred (``deferred = True``, set by ``calkeeper serve``): a repeat open records the session it
+    starts (and, in a new minute, the minute) here, and a background task writes them all every
+    second or so in one transaction, and before every admin change (so a removal computes its
+    quarantine from the right minute), every heartbeat and at shutdown.
     Not deferred (the default, for the CLI and embedders): each such open writes at once.
     """
 
     def __init__(self) -> None:
         self.deferred = False
         self.pending: dict[tuple[Any, int], datetime] = {}
+        self.sessions: list[StartedSession] = []
         self.lock = threading.Lock()
 
     def add(self, cal_type: Any, cal_id: int, minute: datetime) -> None:
         with self.lock:
             self.pending[(cal_type, cal_id)] = minute
 
+    def add_session(self, session: StartedSession) -> None:
+        self.sessions.append(session)  # list.append is atomic; ``take_sessions`` swaps the list under the lock
+
     def take(self) -> dict[tuple[Any, int], datetime]:
         with self.lock:
             pending, self.pending = self.pending, {}
         return pending
+
+    def take_sessions(self) -> list[StartedSession]:
+        with self.lock:
+            sessions, self.sessions = self.sessions, []
+        return sessions
+
+    def any(self) -> bool:
+        return bool(self.pending or self.sessions)
 
 
 class NeedsDatabase(Exception):
@@ -110,17 +138,20 @@ class NeedsDatabase(Exception):
 class CachedHoldings:
     """Steps 1 and 2 of the allocation order answered from the cache (the core's ``HeldCals`` port).
 
-    A user it does not know as a holder is not a holder for it: the caller then asks the database,
-    which also decides every claim. Recording "last used" in a new minute joins the deferred writes (a
-    server), or is written at once through ``write_through`` (the CLI, embedders), or, where neither
-    is allowed (on an event loop), raises NeedsDatabase.
+    A user it does not know as a holder is not a holder for it, and a CAL it knows on another machine
+    than the open's is for the database to judge: the caller then asks the database, which also
+    decides every claim. What an open writes (the session it starts, "last used" in a new minute)
+    joins the deferred writes (a server), or is written at once through ``write_through`` (the CLI,
+    embedders), or, where neither is allowed (on an event loop), raises NeedsDatabase.
     """
 
-    __slots__ = ("found", "now", "state", "write_through", "writes")
+    __slots__ = ("found", "now", "session_through", "state", "write_through", "writes")
 
     def __init__(self, state: CacheState, now: datetime, writes: LastUsedWrites,
-                 write_through: Callable[[CalType, int, datetime], None] | None = None) -> None:
+                 write_through: Callable[[CalType, int, datetime], None] | None = None,
+                 session_through: Callable[[StartedSession], None] | None = None) -> None:
         self.state, self.now, self.writes, self.write_through = state, now, writes, write_through
+        self.session_through = session_through
         self.found: HeldCal | None = None
 
     def held_named_cal(self, identity: Identity) -> int | None:
@@ -144,3 +175,26 @@ class CachedHoldings:
         else:
             raise NeedsDatabase()
         held.last_used = minute
+
+    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
+                        active_since: datetime, started_since: datetime) -> list[str]:
+        held = self.found
+        if held is None or held.machine != machine.key:
+            raise NeedsDatabase()  # the CAL last served another machine: only the database knows if it still does
+        return []
+
+    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
+        raise NeedsDatabase()  # not reached: ``machines_in_use`` answers nothing for another machine
+
+    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
+        if not self.writes.deferred and self.session_through is None:
+            raise NeedsDatabase()
+        user = request.user
+        started = StartedSession(new_grant_id(cal_type), cal_type, cal_id, user.name if user else None,
+                                 request.document.id, request.machine.name, request.client.value, self.now)
+        if self.writes.deferred:
+            self.writes.add_session(started)
+        else:
+            assert self.session_through is not None
+            self.session_through(started)
+        return started.id

@@ -13,12 +13,14 @@ from calkeeper.usecases.admin import AdminTransactions
 
 def settings_of(tx: Transaction) -> CalSettings:
     state, terms = tx.site_state.get(), tx.licenses.terms()
+    other = "user" if state.identification_mode == "machine" else "machine"
     return CalSettings(
         allow_dynamic_assignment=state.allow_dynamic_assignment,
         allow_license_lease=state.allow_license_lease,
         identification_mode=state.identification_mode,
         lease_allowed_by_license=bool(terms.lease_allowed) if terms else False,
         maintenance=state.maintenance,
+        other_kind_named_cals=tx.assignments.count_named_of_kind(other),
     )
 
 

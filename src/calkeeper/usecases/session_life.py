@@ -1,13 +1,14 @@
 """A session's life after its open: heartbeats, Usage CALs consumed hour by hour, ending by itself.
 
-A session starts when the access gate grants a Session or Usage CAL. The app server touches it
+A session starts when the access gate grants an open, whichever CAL serves it. The app server touches it
 (a heartbeat) while the user works and ends it when the user leaves. A Usage CAL serves one
 document for 60 minutes: a session still going at the end of its hour consumes another, counted at
 each heartbeat and at the end; when none is left for the next hour, the heartbeat answers that the
 session must end, and the refusal is recorded like a denied open. A session with no sign of
 activity for the idle timeout, or older than the maximum length, ends by itself (the server's
 upkeep ends it, stamped at the time it expired); its Session CAL is then free at
-max(start + 15 minutes, that time).
+max(start + 15 minutes, that time). A Named or Document CAL serves the machine of its live sessions
+only (``core.allocation.held_cal``): once they have ended, another machine may use it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from calkeeper.core.cals import (
     CalType,
     ClientType,
     SessionLimits,
-    is_held_cal_grant,
     session_cal_release,
     usage_hours_to_consume,
 )
@@ -29,6 +29,8 @@ from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.errors import UnknownSession
 from calkeeper.core.identities import Identity
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
+from calkeeper.usecases.admin import write_pending_last_used
+from calkeeper.usecases.decision_cache import LastUsedWrites
 
 UPKEEP_ACTOR = "calkeeper"
 
@@ -41,7 +43,7 @@ def holder_of(session: SessionRecord) -> str:
 def _request(session: SessionRecord) -> OpenRequest:
     """The open a session was granted for, as the claims need it."""
     user = Identity(session.user_name, session.user_name.casefold(), "user") if session.user_name else None
-    machine = Identity(session.machine, session.machine.casefold(), "machine")
+    machine = Identity(session.machine, session.machine.casefold(), "machine")  # keys as core.identities makes them
     document = DocumentInfo(session.document_id, session.document, False, 0, False)
     return OpenRequest(user, machine, ClientType(session.client), document)
 
@@ -90,21 +92,27 @@ def end_session(tx: Transaction, session: SessionRecord, *, at: datetime) -> dat
 class SessionLife:
     """Heartbeats, and ending the sessions nobody ended."""
 
-    def __init__(self, *, uow: UnitOfWork, limits: SessionLimits) -> None:
+    def __init__(self, *, uow: UnitOfWork, limits: SessionLimits, writes: LastUsedWrites | None = None) -> None:
         self.uow = uow
         self.limits = limits
+        self.writes = writes or LastUsedWrites()
+
+    def _session(self, tx: Transaction, session_id: str) -> SessionRecord:
+        """The session, including one this node granted from memory and has not written yet."""
+        write_pending_last_used(tx, self.writes)
+        session = tx.sessions.get(session_id)
+        if session is None:
+            raise UnknownSession(f"there is no session '{session_id}'")
+        return session
 
     def touch_session(self, session_id: str) -> SessionTouch:
         """A heartbeat: the session goes on (consuming a Usage CAL for each new hour), or it must end, and why."""
         session_id = session_id.strip()
-        if is_held_cal_grant(session_id):
-            return SessionTouch(session_id, True, "Named and Document CALs are held until removed")
         with self.uow.write() as tx:
-            session = tx.sessions.get(session_id)
-            if session is None:
-                raise UnknownSession(f"there is no session '{session_id}'")
+            session = self._session(tx, session_id)
             if session.ended_at is not None:
-                return SessionTouch(session_id, False, "the session has ended; open the document again")
+                why = f" ({session.end_reason})" if session.end_reason else ""
+                return SessionTouch(session_id, False, f"the session has ended{why}; open the document again")
             assert session.started_at is not None and session.last_activity is not None
             expires, why = self.limits.expiry(session.started_at, session.last_activity)
             if expires <= tx.now:
@@ -123,12 +131,8 @@ class SessionLife:
         A session that had already expired (no upkeep ran since) ends at its expiry, not now.
         """
         session_id = session_id.strip()
-        if is_held_cal_grant(session_id):
-            return SessionEnd(session_id, "nothing to release: Named and Document CALs are held until removed")
         with self.uow.write() as tx:
-            session = tx.sessions.get(session_id)
-            if session is None:
-                raise UnknownSession(f"there is no session '{session_id}'")
+            session = self._session(tx, session_id)
             if session.ended_at is not None:
                 return SessionEnd(session_id, "already ended")
             assert session.started_at is not None and session.last_activity is not None
@@ -137,6 +141,10 @@ class SessionLife:
             released = end_session(tx, session, at=at)
             if session.cal_type == CalType.USAGE.value:
                 return SessionEnd(session_id, "ended; the Usage CAL comes back 28 days after it was consumed")
+            if session.cal_type in (CalType.NAMED.value, CalType.DOCUMENT.value):
+                kind = "Named User" if session.cal_type == CalType.NAMED.value else "Document"
+                return SessionEnd(session_id, f"ended; the {kind} CAL stays assigned, and once no session of it runs "
+                                              f"on {session.machine} it may serve another machine")
             if released is None:
                 return SessionEnd(session_id, "ended; the client's other sessions still hold its Session CAL")
             return SessionEnd(session_id, "ended; the Session CAL is free from the time given", released)

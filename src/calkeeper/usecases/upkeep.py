@@ -1,6 +1,7 @@
 """What a running server does off the request path, on every tick of its background task.
 
 - confirm (or reload) the decision cache, so no request waits for it;
+- write the sessions that repeat opens started from memory (every tick);
 - every few seconds, write the "last used" minutes and grant counts it kept in memory, and free the
   CALs whose quarantine has ended (each audited at the moment it ended), and end the sessions past
   their idle timeout or maximum length (``usecases.session_life``);
@@ -37,6 +38,8 @@ class Upkeep:
     def tick(self) -> None:
         now = self.clock.monotonic()
         self.access.keep_cache_fresh()
+        if self.last_used.sessions:  # sessions granted from memory are written on the next tick
+            self.write_deferred(only_due=True)
         if now - self.written_at >= self.write_every:
             self.written_at = now
             self.write_deferred(only_due=True)
@@ -57,7 +60,7 @@ class Upkeep:
     def write_deferred(self, *, only_due: bool = False) -> None:
         """Write deferred "last used" minutes, and the grant counts (when a minute has passed, or always)."""
         flush = self.grant_tally.due() or not only_due
-        if not self.last_used.pending and not flush:
+        if not self.last_used.any() and not flush:
             return
         with self.uow.write() as tx:
             write_pending_last_used(tx, self.last_used)
