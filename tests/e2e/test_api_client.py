@@ -164,8 +164,9 @@ def test_an_unreachable_server_raises_server_unavailable_naming_the_url() -> Non
 def test_the_async_client_makes_the_same_calls(server: RunningServer) -> None:
     async def scenario() -> None:
         async with AsyncCalkeeperClient(server.url, server.admin_token) as cal:
-            answers = await asyncio.gather(*(cal.access("ACME\\rep1", "SalesFlash.qvw", machine=f"PC-{n}")
-                                             for n in range(5)))
+            # any number of sessions from one machine (a second machine would be refused)
+            answers = await asyncio.gather(*(cal.access("ACME\\rep1", "SalesFlash.qvw", machine="PC-1")
+                                             for _ in range(5)))
             assert all(a.granted and a.cal_type == "document" for a in answers)
             assert len({a.session_id for a in answers}) == 5
             assert (await cal.cal_overview()).licensed
