@@ -173,13 +173,13 @@ def fifty_named_cals(content: Content) -> None:
     rows = content["tables"]["named_cals"]
     for number in range(48):
         rows.append({**rows[0], "id": 1000 + number, "identity_name": f"ACME\\user{number}",
-                     "identity_key": f"acme\\user{number}"})
+                     "identity_key": f"ACME\\USER{number}"})
 
 
 def more_session_cals_in_use(content: Content) -> None:
     template = {"user_name": None, "client": "ajax", "acquired_at": "2026-01-05T08:00:00+00:00", "released_at": None}
     content["tables"]["session_cals"] += [
-        {**template, "id": 100 + n, "machine": f"PC-{n}", "client_key": f"anonymous@pc-{n}|pc-{n}|ajax"}
+        {**template, "id": 100 + n, "machine": f"PC-{n}", "client_key": f"anonymous@PC-{n}|PC-{n}|ajax"}
         for n in range(6)]
 
 
@@ -275,7 +275,7 @@ def test_a_backup_without_its_digest_is_refused_as_changed_since_written(license
 
 def test_a_backup_carries_the_sha256_digest_of_its_canonical_content(licensed, tmp_path):
     content = json.loads(backed_up(licensed, tmp_path).read_text())
-    assert content["version"] == 2 and content["digest"].startswith("sha256:")
+    assert content["version"] == 3 and content["digest"].startswith("sha256:")
     assert content["digest"] == digest_of(content)
 
 
