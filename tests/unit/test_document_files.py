@@ -6,13 +6,16 @@ import pytest
 
 from calkeeper.core.documents import (
     DOCUMENT_PATH_MAX,
+    DocumentInfo,
     DocumentProblem,
     document_key,
     looks_like_document_file,
+    match_document,
     serving_problem,
     shown_path,
     sort_out_documents,
 )
+from calkeeper.core.errors import UnknownDocument
 
 SERVABLE = ["SalesFlash.qvw", "Finance/2026/Ledger.qvf", "Ünïcödé Analytix.qvw", "q?#%&+.qvw", "a b/c d.qvw"]
 
@@ -102,3 +105,25 @@ def test_files_whose_names_differ_only_in_unicode_form_count_as_differing_only_i
     assert contents.served == ["Cafe\u0301.qvw"]
     assert [p.path for p in contents.problems] == ["Caf\u00e9.qvw"]
     assert "differs only in case or Unicode form" in contents.problems[0].reason
+
+
+# -- how a name finds a document ------------------------------------------------------------------------
+
+SERVED = [DocumentInfo(1, "Finance/Budget.qvw", False, 0, False),
+          DocumentInfo(2, "Archive/Stra\u00dfe.qvf", False, 0, False)]
+
+
+@pytest.mark.parametrize("name", ["Finance/Budget.qvw", "finance\\BUDGET.QVW", "Finance/Budget", "budget",
+                                  "Budget.qvw", " BUDGET.qvw "])
+def test_a_document_is_found_by_its_path_without_its_extension_or_by_its_file_name(name: str) -> None:
+    assert match_document(SERVED, name).id == 1
+
+
+@pytest.mark.parametrize("name", ["stra\u00dfe", "STRA\u00dfE.QVF", "archive/Stra\u00dfe"])
+def test_a_document_is_found_by_its_name_as_windows_compares_it(name: str) -> None:
+    assert match_document(SERVED, name).id == 2
+
+
+def test_a_name_windows_tells_apart_finds_no_document() -> None:
+    with pytest.raises(UnknownDocument):
+        match_document(SERVED, "STRASSE")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from calkeeper.core.comparison import comparison_key
+from calkeeper.core.comparison import character_problem, comparison_key
 from calkeeper.core.errors import UnknownDocument
 
 DOCUMENT_SUFFIXES = frozenset({".qvw", ".qvf"})
@@ -74,7 +74,7 @@ def match_document(documents: Sequence[D], name: str, *, list_known: bool = True
     documents only for an admin's eyes (``list_known=False`` for the access gate).
     """
     wanted: str = document_key(name)
-    names: set[str] = {wanted, *(wanted + suffix for suffix in DOCUMENT_SUFFIXES)}
+    names: set[str] = {wanted, *(wanted + comparison_key(suffix) for suffix in DOCUMENT_SUFFIXES)}
     keyed = [(document_key(d.path), d) for d in documents]
     # the full path; then the path without its extension; then the file name alone, with or without it
     for hits in (
@@ -118,6 +118,17 @@ def document_path_problem(path: str) -> str | None:
         return "it has an empty, '.' or '..' folder; a document's path stays under the root folder"
     if not is_document_file(parts[-1]):
         return "it does not name a document file (.qvw or .qvf, not hidden)"
+    return None
+
+
+def mount_name_problem(name: str) -> str | None:
+    """Say why a name cannot name a mounted folder (a branch of the document tree), or return None."""
+    if not name or name != name.strip():
+        return "a mounted folder's name is not empty and has no blanks around it"
+    if name in {".", ".."} or any(ch in name for ch in "/\\:;="):
+        return "a mounted folder's name is one folder name: no '/', '\\', ':', ';' or '=', and not '.' or '..'"
+    if problem := character_problem(name):
+        return problem
     return None
 
 
