@@ -83,6 +83,7 @@ def build_application(
     clock: Clock | None = None,
     trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
     root_folder: str | Path | None = None,
+    mounted_folders: Mapping[str, str | Path] | None = None,
     actor: str = "api",
     migrate_schema: bool = True,
     cache_refresh_seconds: float = 0.5,
@@ -98,6 +99,7 @@ def build_application(
     ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the LEF.
     ``second_machine_takes_over``: an open from a second machine while a Named or Document CAL is in
     use on another ends the sessions there (True) instead of being refused (False, the default).
+    ``mounted_folders`` are the folders mounted under the root folder, by the name of their branch.
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     """
     engine = make_engine(database_url, **(engine_options or {}))
@@ -109,7 +111,9 @@ def build_application(
     last_used, grant_tally = LastUsedWrites(), GrantTally()
     session_limits = session_limits or SessionLimits()
     admin = AdminTransactions(uow, cache, last_used, actor)
-    documents = Documents(admin=admin, root_folder=RootFolder(Path(root_folder)) if root_folder is not None else None)
+    mounts = {name: Path(folder) for name, folder in (mounted_folders or {}).items()}
+    folder = RootFolder(Path(root_folder), mounts) if root_folder is not None else None
+    documents = Documents(admin=admin, root_folder=folder)
     if migrate_schema:
         documents.scan_documents(actor=actor)  # the first look at the root folder; upkeep and listings do the rest
     return Application(
@@ -145,7 +149,8 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
     keys_dir = settings.trusted_keys_dir
     return build_application(
         settings.database, clock=clock, trusted_keys=load_public_keys([keys_dir]) if keys_dir.exists() else {},
-        root_folder=settings.documents, actor=actor, migrate_schema=migrate_schema,
+        root_folder=settings.documents, mounted_folders=settings.mounted_folders, actor=actor,
+        migrate_schema=migrate_schema,
         cache_refresh_seconds=settings.cache_refresh_seconds, engine_options=engine_options,
         authority=authority or authority_from_settings(settings),
         session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from calkeeper.core.comparison import comparison_key
+from calkeeper.core.documents import mount_name_problem
 from calkeeper.core.errors import InvalidInput
 from calkeeper.infra.settings import default_data_dir, known_database
 
@@ -17,7 +19,7 @@ class Settings(BaseSettings):
 
     Layout of the data dir (each path can be set on its own):
         calkeeper.db      the SQLite database (the default; CALKEEPER_DATABASE_URL overrides)
-        documents/        the root folder of documents
+        documents/        the root folder of documents (CALKEEPER_MOUNTED_FOLDERS mounts more under it)
         trusted-keys/     the license authority's public keys (*.pub) this site accepts
         backups/          backups written before clearing CAL data
     """
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     root_folder: Path | None = None
+    mounted_folders: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict, description="Folders mounted under the root folder, each a branch of the document "
+                                          "tree: NAME=PATH pairs separated by ';' (Archive=/srv/archive;EU=/mnt/eu)")
     trusted_keys: Path | None = None
     cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
     session_idle_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60,
@@ -69,6 +74,36 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("mounted_folders", mode="before")
+    @classmethod
+    def _mounts(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        mounts: dict[str, str] = {}
+        for pair in value.split(";"):
+            if not pair.strip():
+                continue
+            name, sep, path = pair.partition("=")
+            name, path = name.strip(), path.strip()
+            if not sep or not path:
+                raise ValueError(f"a mounted folder is NAME=PATH, not '{pair.strip()}'")
+            mounts[name] = path
+        return mounts
+
+    @field_validator("mounted_folders")
+    @classmethod
+    def _mount_names(cls, value: dict[str, Path]) -> dict[str, Path]:
+        keys: set[str] = set()
+        for name, path in value.items():
+            if problem := mount_name_problem(name):
+                raise ValueError(f"'{name}' cannot name a mounted folder: {problem}")
+            if comparison_key(name) in keys:
+                raise ValueError(f"two mounted folders are named '{name}'")
+            if not path.is_absolute():
+                raise ValueError(f"the folder mounted as '{name}' must be an absolute path (got '{path}')")
+            keys.add(comparison_key(name))
+        return value
 
     @property
     def database(self) -> str:

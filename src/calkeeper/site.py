@@ -251,6 +251,7 @@ def open_site(
     clock: Clock | None = None,
     trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
     root_folder: str | Path | None = None,
+    mounted_folders: Mapping[str, str | Path] | None = None,
     actor: str = "api",
     migrate_schema: bool = True,
     cache_refresh_seconds: float = 0.5,
@@ -265,7 +266,8 @@ def open_site(
     builds a site from settings instead.
     """
     return LocalSite(build_application(
-        database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder, actor=actor,
+        database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder,
+        mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
     ))

@@ -173,13 +173,13 @@ def fifty_named_cals(content: Content) -> None:
     rows = content["tables"]["named_cals"]
     for number in range(48):
         rows.append({**rows[0], "id": 1000 + number, "identity_name": f"ACME\\user{number}",
-                     "identity_key": f"acme\\user{number}"})
+                     "identity_key": f"ACME\\USER{number}"})
 
 
 def more_session_cals_in_use(content: Content) -> None:
     template = {"user_name": None, "client": "ajax", "acquired_at": "2026-01-05T08:00:00+00:00", "released_at": None}
     content["tables"]["session_cals"] += [
-        {**template, "id": 100 + n, "machine": f"PC-{n}", "client_key": f"anonymous@pc-{n}|pc-{n}|ajax"}
+        {**template, "id": 100 + n, "machine": f"PC-{n}", "client_key": f"anonymous@PC-{n}|PC-{n}|ajax"}
         for n in range(6)]
 
 
@@ -275,7 +275,7 @@ def test_a_backup_without_its_digest_is_refused_as_changed_since_written(license
 
 def test_a_backup_carries_the_sha256_digest_of_its_canonical_content(licensed, tmp_path):
     content = json.loads(backed_up(licensed, tmp_path).read_text())
-    assert content["version"] == 2 and content["digest"].startswith("sha256:")
+    assert content["version"] == 3 and content["digest"].startswith("sha256:")
     assert content["digest"] == digest_of(content)
 
 
@@ -337,3 +337,38 @@ def test_an_unchanged_backup_still_restores_exactly(licensed, clock, tmp_path):
     licensed.restore(backup)
     after = {k: v for k, v in snapshot(licensed).items() if k != "audit"}
     assert after == before and pool(licensed, "session").assigned == 1
+
+
+# -- backups written when names were keyed by case folding (versions 1 and 2) ---------------------------
+
+
+def keyed_by_case_folding(content: Content) -> None:
+    """The backup as a release before version 3 wrote it: keys case-folded."""
+    content["version"] = 2
+    tables = content["tables"]
+    for row in tables["users"]:
+        row["key"] = row["name"].casefold()
+    for row in tables["named_cals"]:
+        row["identity_key"] = row["identity_name"].casefold()
+    for row in tables["document_cals"]:
+        row["user_key"] = row["user_name"].casefold()
+    for row in tables["documents"]:
+        row["path_key"] = row["path"].casefold()
+
+
+def test_a_version_2_backup_with_case_folded_keys_restores_with_keys_as_names_compare_now(licensed, tmp_path):
+    path = edited(backed_up(licensed, tmp_path), keyed_by_case_folding)
+    licensed.restore(path)
+    assert [c.user for c in licensed.list_named_cals().items] == [ALICE, BOB]
+    assert licensed.open_document(ALICE.upper(), SALES, machine="PC-1", client="ajax").cal_type == "named"
+    assert licensed.assign_named_cals(ALICE.lower())[0].outcome == "already assigned"
+
+
+def test_a_version_2_backup_whose_names_are_now_one_is_refused_naming_them(licensed, tmp_path):
+    def two_cafes(content: Content) -> None:
+        keyed_by_case_folding(content)
+        rows = content["tables"]["named_cals"]
+        rows.append({**rows[0], "id": 900, "identity_name": "ACME\\caf\u00e9", "identity_key": "acme\\caf\u00e9"})
+        rows.append({**rows[0], "id": 901, "identity_name": "ACME\\cafe\u0301", "identity_key": "acme\\cafe\u0301"})
+    error = refused(licensed, edited(backed_up(licensed, tmp_path), two_cafes))
+    assert "are one name now that names compare as Windows compares them" in error.message

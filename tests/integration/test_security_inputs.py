@@ -3,6 +3,7 @@ refused with a clear error, and one bad file in the root folder or one bad LEF b
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +27,9 @@ from tests.integration.authority_kit import ScriptedAuthority
 from tests.integration.steps import SALES, audit_entries, open_as, snapshot
 from tests.kit import ANALYTIX, apply_license, signed_lef
 
-# Valid as typed (109 characters), but 'ß' case-folds to 'ss': its key would have 213 characters.
-FOLDS_TOO_LONG = "ACME\\" + "ß" * 104
+# Valid as typed (109 characters), but U+0958 is two characters in NFC: its user part has 208.
+TOO_LONG_IN_NFC = "ACME\\" + "\u0958" * 104
+IN_NFC = unicodedata.normalize("NFC", TOO_LONG_IN_NFC)
 
 
 def column(table: type[schema.Base], name: str) -> int:
@@ -83,25 +85,25 @@ def test_the_longest_client_instance_key_fits_its_column() -> None:
     assert longest <= column(schema.SessionCal, "client_key")
 
 
-def test_a_user_name_too_long_once_case_folded_is_refused_at_the_access_gate_and_nothing_is_stored(
+def test_a_user_name_too_long_once_in_nfc_is_refused_at_the_access_gate_and_nothing_is_stored(
         site, key, database_url) -> None:
     apply_license(site, key, named=1, session=1, usage=1)
     before, rows = snapshot(site), stored_rows(database_url)
     with pytest.raises(InvalidUsers) as caught:
-        open_as(site, FOLDS_TOO_LONG)
-    assert f"'{FOLDS_TOO_LONG}' is not a valid user name" in caught.value.message
-    assert "213 characters" in caught.value.message
+        open_as(site, TOO_LONG_IN_NFC)
+    assert f"'{IN_NFC}' is not a valid user name" in caught.value.message
+    assert "208 characters" in caught.value.message
     assert (snapshot(site), stored_rows(database_url)) == (before, rows)
-    assert open_as(site, "ACME\\" + "ß" * 97).granted  # 199 characters case-folded: it fits
+    assert open_as(site, "ACME\\" + "ß" * 104).granted  # full case folding would make 213 characters: it fits
 
 
-def test_a_user_name_too_long_once_case_folded_is_refused_by_assign_named_cals_and_nothing_is_stored(
+def test_a_user_name_too_long_once_in_nfc_is_refused_by_assign_named_cals_and_nothing_is_stored(
         site, key, database_url) -> None:
     apply_license(site, key, named=2)
     before, rows = snapshot(site), stored_rows(database_url)
     with pytest.raises(InvalidUsers, match="nothing was applied: 1 entry is not valid") as caught:
-        site.assign_named_cals(f"ACME\\alice;{FOLDS_TOO_LONG}")
-    assert [d["entry"] for d in caught.value.details] == [FOLDS_TOO_LONG]
+        site.assign_named_cals(f"ACME\\alice;{TOO_LONG_IN_NFC}")
+    assert [d["entry"] for d in caught.value.details] == [IN_NFC]
     assert (snapshot(site), stored_rows(database_url)) == (before, rows)
 
 
@@ -244,7 +246,8 @@ def test_two_files_differing_only_in_case_serve_the_first_and_report_the_other(s
     put(root, "budget.QVW", "Budget.qvw")
     assert "Budget.qvw" in paths(site) and "budget.QVW" not in paths(site)
     assert site.document_problems() == [DocumentProblem(
-        "budget.QVW", "it differs only in case from Budget.qvw, which is served; rename or remove one of them")]
+        "budget.QVW", "it differs only in case or Unicode form from Budget.qvw, which is served; "
+                      "rename or remove one of them")]
 
 
 def test_a_file_differing_only_in_case_from_a_served_document_never_takes_its_place(site, key, root) -> None:

@@ -11,8 +11,8 @@ from calkeeper.core.errors import InvalidInput, InvalidUsers
 
 def test_a_question_is_parsed_into_identities_and_a_client_type() -> None:
     ask = AccessAsk.parse("ACME\\Alice", "SalesFlash.qvw", machine="PC-1", client="desktop")
-    assert ask.user is not None and (ask.user.name, ask.user.key) == ("ACME\\Alice", "acme\\alice")
-    assert (ask.machine.key, ask.client, ask.document) == ("pc-1", ClientType.DESKTOP, "SalesFlash.qvw")
+    assert ask.user is not None and (ask.user.name, ask.user.key) == ("ACME\\Alice", "ACME\\ALICE")
+    assert (ask.machine.key, ask.client, ask.document) == ("PC-1", ClientType.DESKTOP, "SalesFlash.qvw")
 
 
 @pytest.mark.parametrize("machine", [None, "", "   "])

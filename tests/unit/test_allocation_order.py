@@ -251,7 +251,7 @@ def test_a_usage_cal_already_held_for_the_document_is_reused_when_the_pool_is_fu
 def test_an_anonymous_user_gets_a_usage_cal_held_by_the_machine(port: FakePort) -> None:
     grant = granted(allocate(opening(user=None), rules(license=terms(session=0)), port, NOW))
     assert grant.cal_type is CalType.USAGE
-    assert list(port.usage) == [("anonymous@ws-0042", SALES.id)]
+    assert list(port.usage) == [("anonymous@WS-0042", SALES.id)]
 
 
 # -- 7. deny ------------------------------------------------------------------------------------------------

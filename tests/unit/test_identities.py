@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from calkeeper.core.comparison import comparison_key
 from calkeeper.core.errors import InvalidInput, InvalidUsers
 from calkeeper.core.identities import (
     DOMAIN_MAX,
@@ -172,31 +175,120 @@ def test_the_longest_user_name_is_accepted_and_one_character_more_is_refused_say
         parse_user("D" + longest)
 
 
-def test_a_name_whose_case_folded_key_is_too_long_is_refused_naming_the_entry() -> None:
-    name = "ACME\\" + "ß" * USER_PART_MAX  # 109 characters; case-folded, 'ß' becomes 'ss': 213
-    with pytest.raises(InvalidUsers) as caught:
+def test_a_name_that_nfc_makes_too_long_is_refused_naming_the_entry() -> None:
+    # U+0958 DEVANAGARI LETTER QA is one character typed, two in NFC (it is excluded from composition)
+    name = "ACME\\" + "\u0958" * USER_PART_MAX
+    with pytest.raises(InvalidUsers, match=f"has {2 * USER_PART_MAX} characters; at most {USER_PART_MAX}") as caught:
         parse_user(name)
-    assert f"'{name}' is not a valid user name" in caught.value.message
-    assert "compared case-insensitively it has 213 characters" in caught.value.message
-    assert caught.value.details == [{"entry": name, "problem": caught.value.details[0]["problem"]}]
+    assert caught.value.details[0]["entry"] == unicodedata.normalize("NFC", name)
 
 
-def test_a_name_that_just_fits_once_case_folded_is_accepted() -> None:
-    user = "ß" * ((USER_KEY_MAX - len("acme\\")) // 2)
-    assert len(parse_user(f"ACME\\{user}").key) <= USER_KEY_MAX
+def test_a_key_is_exactly_as_long_as_the_name_in_nfc() -> None:
+    user = "ß" * USER_PART_MAX  # full case folding would make 208 characters of it
+    identity = parse_user(f"ACME\\{user}")
+    assert len(identity.key) == len(identity.name) <= USER_KEY_MAX
 
 
-def test_a_list_with_a_name_too_long_once_folded_applies_nothing_and_names_it() -> None:
-    too_long = "ACME\\" + "ß" * 100
-    with pytest.raises(InvalidUsers, match="nothing was applied: 1 entry is not valid") as caught:
-        parse_identity_list(f"ACME\\alice;{too_long}")
-    assert [d["entry"] for d in caught.value.details] == [too_long]
-
-
-@pytest.mark.parametrize("bad", ["\x7f", "\x85", "\udcff"])
-def test_a_user_name_with_a_delete_a_c1_control_or_an_undecodable_byte_is_refused(bad: str) -> None:
-    with pytest.raises(InvalidUsers, match="character a user name cannot have"):
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        ("\x00", "U+0000 NULL"),
+        ("\x1b", "U+001B ESCAPE"),
+        ("\x7f", "U+007F DELETE"),
+        ("\x85", "U+0085 NEXT LINE"),
+        ("\x9b", "U+009B"),
+        ("\u2028", "U+2028 LINE SEPARATOR"),
+        ("\u2029", "U+2029 PARAGRAPH SEPARATOR"),
+        ("\u202a", "U+202A LEFT-TO-RIGHT EMBEDDING"),
+        ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("\u2066", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("\u2069", "U+2069 POP DIRECTIONAL ISOLATE"),
+        ("\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("\u200d", "U+200D ZERO WIDTH JOINER"),
+        ("\u200f", "U+200F RIGHT-TO-LEFT MARK"),
+        ("\u2060", "U+2060 WORD JOINER"),
+        ("\u00ad", "U+00AD SOFT HYPHEN"),
+        ("\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("\U000e0001", "U+E0001 LANGUAGE TAG"),
+        ("\udcff", "U+DCFF"),
+        ("\u0378", "U+0378"),
+        ("\uffff", "U+FFFF"),
+    ],
+)
+def test_a_user_name_with_a_control_or_format_character_is_refused_naming_it(bad: str, named: str) -> None:
+    with pytest.raises(InvalidUsers, match="which a name cannot have") as caught:
         parse_user(f"ACME\\al{bad}ice")
+    assert named in caught.value.message
+    assert bad not in caught.value.message  # quoted escaped, so that it cannot reorder or hide the message
+    assert "ACME\\al\\u" in caught.value.message or "ACME\\al\\U" in caught.value.message
+
+
+@pytest.mark.parametrize("bad", ["\u202e", "\x00", "\u200b"])
+def test_a_machine_name_with_a_control_or_format_character_is_refused_naming_it(bad: str) -> None:
+    with pytest.raises(InvalidUsers, match="U\\+"):
+        parse_machine(f"WS{bad}1")
+
+
+def test_a_list_names_the_refused_character_of_each_entry_and_applies_nothing() -> None:
+    with pytest.raises(InvalidUsers, match="nothing was applied: 2 entries") as caught:
+        parse_identity_list("ACME\\alice;ACME\\bo\u202eb;ACME\\c\u200barol")
+    assert ["U+202E" in d["problem"] for d in caught.value.details] == [True, False]
+    assert "U+200B ZERO WIDTH SPACE" in caught.value.details[1]["problem"]
+
+
+def test_a_private_use_character_is_kept() -> None:
+    assert parse_user("ACME\\al\ue000ice").name == "ACME\\al\ue000ice"
+
+
+# -- comparison as Windows compares names --------------------------------------------------------------
+
+
+def test_a_name_typed_precomposed_or_decomposed_is_one_user_shown_in_nfc() -> None:
+    precomposed, decomposed = parse_user("ACME\\caf\u00e9"), parse_user("ACME\\cafe\u0301")
+    assert precomposed.key == decomposed.key == "ACME\\CAF\u00c9"
+    assert decomposed.name == "ACME\\caf\u00e9"
+
+
+def test_sharp_s_is_not_expanded_so_strasse_and_its_capitals_are_two_users() -> None:
+    assert parse_user("ACME\\Straße").key == "ACME\\STRAßE"
+    assert parse_user("ACME\\Straße").key != parse_user("ACME\\STRASSE").key
+    assert parse_user("ACME\\straße").key == parse_user("ACME\\STRAßE").key
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("ACME\\\u0131an", "ACME\\IAN", True),  # dotless i upper-cases to I
+        ("ACME\\ian", "ACME\\IAN", True),
+        ("ACME\\\u0130an", "ACME\\ian", False),  # capital I with dot stays itself
+        ("ACME\\\u017fam", "ACME\\SAM", True),  # long s upper-cases to S
+        ("ACME\\\ufb00", "ACME\\FF", False),  # the ff ligature has no one-character capital
+        ("ACME\\\u03c3\u03c2", "ACME\\\u03a3\u03a3", True),  # sigma, final sigma, capital sigma
+        ("ACME\\\u1fb3", "ACME\\\u1fbc", True),  # alpha with ypogegrammeni: its simple capital
+        ("ACME\\k", "ACME\\\u212a", True),  # the Kelvin sign is K in NFC
+        ("ACME\\\U00010428", "ACME\\\U00010400", False),  # Deseret, beyond the BMP: Windows keeps its case
+    ],
+)
+def test_names_compare_by_simple_upper_casing_as_windows_does(one: str, other: str, same: bool) -> None:
+    assert (parse_user(one).key == parse_user(other).key) is same
+
+
+def test_a_list_ignores_a_name_repeated_in_another_unicode_form() -> None:
+    users = parse_identity_list("ACME\\caf\u00e9;ACME\\CAFE\u0301;ACME\\Straße;ACME\\STRASSE")
+    assert [u.name for u in users] == ["ACME\\caf\u00e9", "ACME\\Straße", "ACME\\STRASSE"]
+
+
+def test_machine_names_compare_by_upper_case() -> None:
+    assert parse_machine("ws-0042").key == "WS-0042"
+
+
+def test_simple_upper_casing_gives_one_character_for_each_and_is_stable() -> None:
+    for code in range(0x10000):
+        ch = chr(code)
+        key = comparison_key(ch)
+        if unicodedata.normalize("NFC", ch) == ch:
+            assert len(key) == 1, hex(code)
+            assert comparison_key(key) == key, hex(code)
 
 
 def test_the_longest_machine_name_is_accepted_and_one_character_more_is_refused_saying_so() -> None:
@@ -205,8 +297,9 @@ def test_the_longest_machine_name_is_accepted_and_one_character_more_is_refused_
         parse_machine("M" * (MACHINE_MAX + 1))
 
 
-# letters case folding makes longer ('ß' -> 'ss', 'ﬃ' -> 'ffi', 'ΐ' -> three code points), and any others
-FOLDING = st.one_of(st.sampled_from(["ß", "ﬃ", "ΐ", "ŉ", "A", "z", " ", "."]), st.characters())
+# letters full case folding makes longer ('ß' -> 'ss', 'ﬃ' -> 'ffi', 'ΐ' -> three code points), one NFC
+# makes longer (U+0958), a combining mark NFC composes, and any others
+FOLDING = st.one_of(st.sampled_from(["ß", "ﬃ", "ΐ", "ŉ", "\u0958", "\u0301", "A", "z", " ", "."]), st.characters())
 
 
 @given(st.text(alphabet="Ab9.-_", min_size=1, max_size=70), st.text(alphabet=FOLDING, min_size=1, max_size=140))

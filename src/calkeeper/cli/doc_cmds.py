@@ -16,8 +16,9 @@ app = typer.Typer(help="Documents and their Document CALs.", no_args_is_help=Tru
 
 @app.command("list")
 def list_documents(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """The documents in the root folder, their allocation and whether they went missing; then the files
-    there that cannot be served (also: 'doc problems')."""
+    """The documents in the root folder (folders linked into it and those mounted with
+    CALKEEPER_MOUNTED_FOLDERS=NAME=PATH;... are branches), their allocation and whether they went missing;
+    then the files there that cannot be served (also: 'doc problems')."""
     with reporting(as_json):
         site = ctx_of(ctx).site()
         documents = site.list_documents()

@@ -1,8 +1,10 @@
 """Documents as the rules see them, and how a name an admin or an app server gives finds one.
 
 A document is named by its path under the root folder, with '/' between folders. Names compare
-case-insensitively, '\\' counts as '/', and surrounding blanks are ignored: ``document_key`` is the one
-function that makes that comparison key, for the store, the decision cache and every lookup.
+case-insensitively as Windows compares file names (Unicode NFC, then simple upper-casing, so that
+``Straße.qvw`` and ``STRASSE.qvw`` are two documents), '\\' counts as '/', and surrounding blanks are
+ignored: ``document_key`` is the one function that makes that comparison key, for the store, the
+decision cache and every lookup.
 
 A file in the root folder is served only when that name finds it and nothing else, and when it fits
 the store: ``sort_out_documents`` sets aside, with the reason, every document file that cannot be.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from calkeeper.core.comparison import character_problem, comparison_key
 from calkeeper.core.errors import UnknownDocument
 
 DOCUMENT_SUFFIXES = frozenset({".qvw", ".qvf"})
@@ -23,8 +26,9 @@ DOCUMENT_PATH_MAX = 1000  # characters of a document's path, and of its comparis
 
 
 def document_key(name: str) -> str:
-    """The comparison key of a document name: trimmed, '/' between folders, case-folded."""
-    return name.strip().replace("\\", "/").casefold()
+    """The comparison key of a document name: trimmed, '/' between folders, compared as Windows (NTFS)
+    compares file names: NFC, then simple upper-casing (``calkeeper.core.comparison``)."""
+    return comparison_key(name.strip().replace("\\", "/"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,7 @@ def match_document(documents: Sequence[D], name: str, *, list_known: bool = True
     documents only for an admin's eyes (``list_known=False`` for the access gate).
     """
     wanted: str = document_key(name)
-    names: set[str] = {wanted, *(wanted + suffix for suffix in DOCUMENT_SUFFIXES)}
+    names: set[str] = {wanted, *(wanted + comparison_key(suffix) for suffix in DOCUMENT_SUFFIXES)}
     keyed = [(document_key(d.path), d) for d in documents]
     # the full path; then the path without its extension; then the file name alone, with or without it
     for hits in (
@@ -114,6 +118,17 @@ def document_path_problem(path: str) -> str | None:
         return "it has an empty, '.' or '..' folder; a document's path stays under the root folder"
     if not is_document_file(parts[-1]):
         return "it does not name a document file (.qvw or .qvf, not hidden)"
+    return None
+
+
+def mount_name_problem(name: str) -> str | None:
+    """Say why a name cannot name a mounted folder (a branch of the document tree), or return None."""
+    if not name or name != name.strip():
+        return "a mounted folder's name is not empty and has no blanks around it"
+    if name in {".", ".."} or any(ch in name for ch in "/\\:;="):
+        return "a mounted folder's name is one folder name: no '/', '\\', ':', ';' or '=', and not '.' or '..'"
+    if problem := character_problem(name):
+        return problem
     return None
 
 
@@ -184,9 +199,9 @@ def serving_problem(path: str) -> str | None:
 def sort_out_documents(on_disk: Iterable[str], *, known: Iterable[str] = ()) -> RootFolderContents:
     """Split the root folder's document files into those served and those that cannot be, with why.
 
-    Files whose paths differ only in case share one comparison key: the one the site already knows is
-    served (else the first in path order), and the others are reported, so that opening it never
-    changes which file it is.
+    Files whose paths differ only in case (or in Unicode form, NFC or not) share one comparison key: the
+    one the site already knows is served (else the first in path order), and the others are reported,
+    so that opening it never changes which file it is.
     """
     known_paths = set(known)
     problems: list[DocumentProblem] = []
@@ -202,7 +217,8 @@ def sort_out_documents(on_disk: Iterable[str], *, known: Iterable[str] = ()) -> 
         chosen = next((p for p in paths if p in known_paths), paths[0])
         served.append(chosen)
         problems.extend(
-            DocumentProblem(p, f"it differs only in case from {chosen}, which is served; rename or remove one of them")
+            DocumentProblem(p, f"it differs only in case or Unicode form from {chosen}, which is served; "
+                               "rename or remove one of them")
             for p in paths if p != chosen
         )
     return RootFolderContents(sorted(served), sorted(problems, key=lambda p: p.path))

@@ -1,11 +1,20 @@
 """User and machine names, and the ';' lists admins type into "Manage users".
 
-A user is ``DOMAIN\\user`` (Windows style) or ``CUSTOM\\user`` (header or ticket login). Names compare
-case-insensitively; the key of a name is its case-folded form, the first spelling seen is displayed.
+A user is ``DOMAIN\\user`` (Windows style) or ``CUSTOM\\user`` (header or ticket login). A name is first
+normalised to Unicode NFC (``café`` typed two ways is one user), then compared as Windows and Active
+Directory compare logon names: case-insensitively by *simple* upper-casing, one character for one
+(``calkeeper.core.comparison``), not by full case folding. So ``ACME\\Straße`` and ``ACME\\STRASSE`` are
+two accounts, as they are in Active Directory, while ``ACME\\ian`` with a dotless i (U+0131) is
+``ACME\\IAN``. The key of a name is that upper-cased form; the first spelling seen is the one
+displayed. Machine names are ASCII, so their key is their upper-case form.
 
-Every name this module accepts fits the store's columns, as displayed and as its key: case folding can
-make a name longer ('ß' becomes 'ss'), so the key is measured too. The limits are stated here, and a
-test holds them to the column lengths of ``calkeeper.store.schema``.
+A name holding a control or format character (C0, DEL, C1, U+2028/2029, bidi embeddings, overrides and
+isolates, zero-width characters, the byte order mark), a lone surrogate or an unassigned code point is
+refused, and the message names the character ("U+202E RIGHT-TO-LEFT OVERRIDE").
+
+Every name this module accepts fits the store's columns, as displayed and as its key (simple
+upper-casing keeps the length, so the key is as long as the NFC name; it is measured all the same). The
+limits are stated here, and a test holds them to the column lengths of ``calkeeper.store.schema``.
 """
 
 from __future__ import annotations
@@ -13,19 +22,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from calkeeper.core.comparison import character_problem, comparison_key, normalized, shown
 from calkeeper.core.errors import InvalidUsers
 
 DOMAIN_MAX = 64  # characters before the backslash: a DNS-style domain label, longer than NetBIOS's 15
 USER_PART_MAX = 104  # characters after it: Windows' limit on a logon name
 USER_NAME_MAX = DOMAIN_MAX + 1 + USER_PART_MAX  # a whole user name as displayed
-USER_KEY_MAX = 200  # a user name's case-folded key, by which it is stored and compared
+USER_KEY_MAX = 200  # a user name's comparison key, by which it is stored and compared
 MACHINE_MAX = 63  # a machine (host) name; ASCII only, so its key is as long as it is
 
 # Domain: a NetBIOS or DNS-style name. User: anything Windows allows in a logon name, which excludes
-# these characters: " / \ [ ] : ; | = , + * ? < > (and control characters; and lone surrogates, which
-# undecodable bytes become and no database can store).
+# these characters: " / \ [ ] : ; | = , + * ? < > (control and format characters, lone surrogates and
+# unassigned code points are refused before, naming the character).
 _DOMAIN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{DOMAIN_MAX - 1}}}")
-_USER_PART = re.compile(r"""[^"/\\\[\]:;|=,+*?<>\x00-\x1f\x7f-\x9f\ud800-\udfff]+""")
+_USER_PART = re.compile(r"""[^"/\\\[\]:;|=,+*?<>]+""")
 _MACHINE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MACHINE_MAX - 1}}}")
 
 
@@ -38,8 +48,22 @@ class Identity:
     kind: str  # "user" or "machine"
 
 
+def user_key(name: str) -> str:
+    """The key by which a user name is stored and compared (NFC, simple upper-casing)."""
+    return comparison_key(name)
+
+
+def machine_key(name: str) -> str:
+    """The key by which a machine name is stored and compared."""
+    return comparison_key(name)
+
+
 def user_problem(text: str) -> str | None:
-    """Say what is wrong with a user name, or return None when it is valid."""
+    """Say what is wrong with a user name (taken as it is, in NFC), or return None when it is valid."""
+    if problem := character_problem(text):
+        return problem
+    if text != normalized(text):
+        return "it is not in Unicode NFC form"
     if "\\" not in text:
         return "a user name is DOMAIN\\user (for example ACME\\alice)"
     domain, _, user = text.partition("\\")
@@ -57,27 +81,28 @@ def user_problem(text: str) -> str | None:
         return "a user name cannot begin or end with a space"
     if len(user) > USER_PART_MAX:
         return f"the user name after the backslash has {len(user)} characters; at most {USER_PART_MAX} are allowed"
-    key = len(text.casefold())
+    key = len(user_key(text))
     if key > USER_KEY_MAX:
-        return (f"compared case-insensitively it has {key} characters (case folding turns letters such as 'ß' "
-                f"into two); at most {USER_KEY_MAX} are allowed")
+        return f"compared case-insensitively it has {key} characters; at most {USER_KEY_MAX} are allowed"
     return None
 
 
 def parse_user(text: str) -> Identity:
     """Parse one user name; raise InvalidUsers naming it when it is not valid."""
-    name = text.strip()
+    name = normalized(text).strip()
     problem = user_problem(name)
     if problem is not None:
         raise InvalidUsers(
-            f"'{name}' is not a valid user name: {problem}",
-            details=[{"entry": name, "problem": problem}],
+            f"'{shown(name)}' is not a valid user name: {problem}",
+            details=[{"entry": shown(name), "problem": problem}],
         )
-    return Identity(name=name, key=name.casefold(), kind="user")
+    return Identity(name=name, key=user_key(name), kind="user")
 
 
 def machine_problem(text: str) -> str | None:
     """Say what is wrong with a machine name, or return None when it is valid."""
+    if problem := character_problem(text):
+        return problem
     if len(text) > MACHINE_MAX:
         return f"a machine name has at most {MACHINE_MAX} characters (this one has {len(text)})"
     if not _MACHINE.fullmatch(text):
@@ -87,14 +112,14 @@ def machine_problem(text: str) -> str | None:
 
 def parse_machine(text: str) -> Identity:
     """Parse a machine name (for identification by machine); raise InvalidUsers when invalid."""
-    name = text.strip()
+    name = normalized(text).strip()
     problem = machine_problem(name)
     if problem is not None:
         raise InvalidUsers(
-            f"'{name}' is not a valid machine name: {problem}",
-            details=[{"entry": name, "problem": problem}],
+            f"'{shown(name)}' is not a valid machine name: {problem}",
+            details=[{"entry": shown(name), "problem": problem}],
         )
-    return Identity(name=name, key=name.casefold(), kind="machine")
+    return Identity(name=name, key=machine_key(name), kind="machine")
 
 
 def parse_identity(text: str, *, kind: str) -> Identity:
@@ -111,14 +136,14 @@ def parse_identity(text: str, *, kind: str) -> Identity:
 def parse_identity_list(entries: str | list[str], *, kind: str = "user") -> list[Identity]:
     """Parse a ``;`` list (or a list of strings) into distinct identities, all or nothing.
 
-    Blanks and duplicates (case-insensitive) are ignored. When any entry is invalid, InvalidUsers
+    Blanks and duplicates (as names compare) are ignored. When any entry is invalid, InvalidUsers
     names every invalid entry and nothing is returned.
     """
     raw = entries.split(";") if isinstance(entries, str) else [e for item in entries for e in item.split(";")]
     seen: dict[str, Identity] = {}
     problems: list[dict[str, str]] = []
     for entry in raw:
-        name = entry.strip()
+        name = normalized(entry).strip()
         if not name:
             continue
         try:

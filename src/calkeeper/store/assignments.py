@@ -9,6 +9,7 @@ from sqlalchemy import Connection, String, delete, func, literal, select, update
 
 from calkeeper.core.assignments import CalAssignment
 from calkeeper.core.cals import CalType, Pool
+from calkeeper.core.comparison import comparison_key
 from calkeeper.core.identities import Identity
 from calkeeper.core.license import LicenseTerms
 from calkeeper.store.claims import Claims, doc_t, doccal_t, named_t, occupying
@@ -83,7 +84,7 @@ class Assignments:
         """A page of Named CALs: in name order after the key ``after``, or in another order from ``offset``."""
         query = select(named_t).where(occupying(named_t, self.now)).limit(limit)
         if search:
-            query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+            query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
         if sort == "user":
             query = query.order_by(named_t.c.identity_key)
             if after:
@@ -106,7 +107,7 @@ class Assignments:
         if not search:
             return int(self.connection.execute(select(self.claims.named_occupied())).scalar_one())
         query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now))
-        query = query.where(named_t.c.identity_key.contains(search.casefold(), autoescape=True))
+        query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
         return int(self.connection.execute(query).scalar_one())
 
     def quarantined(self, *, limit: int = 100) -> list[tuple[str, str | None, datetime]]:

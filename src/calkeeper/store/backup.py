@@ -1,11 +1,12 @@
 """Backups of a site's data as one JSON file: writing them, reading them back checked, and loading them.
 
-A backup (format ``calkeeper-backup``, version 2) holds every table but the audit trail, and ``digest``:
+A backup (format ``calkeeper-backup``, version 3) holds every table but the audit trail, and ``digest``:
 the SHA-256 of its canonical content. A file damaged or edited since it was written is refused before
 anything of it is read into the database. Version 1 files, written before backups carried a digest, are
-still read, with every other check. The digest finds damage, not forgery: whoever edits a file can
-compute a new one, so what a restore puts in force is checked as live input is (``backup_rows``, and
-the license checks of the restore).
+still read, with every other check. Versions 1 and 2 keyed names by case folding; their keys are
+recomputed as names compare now (``backup_rows.rekeyed``) before they are checked. The digest finds
+damage, not forgery: whoever edits a file can compute a new one, so what a restore puts in force is
+checked as live input is (``backup_rows``, and the license checks of the restore).
 
 The audit trail is never part of a backup and never overwritten: restoring appends to it.
 """
@@ -43,8 +44,9 @@ from calkeeper.store.schema import (
 from calkeeper.store.schema import DenialRecord as Denial
 
 FORMAT = "calkeeper-backup"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: written before backups carried a digest
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: written before backups carried a digest; 1 and 2: keys case-folded
+KEYED_AS_WINDOWS = 3  # the first version whose keys are names compared as Windows compares them
 MAX_FILE_BYTES = 512 * 2**20  # far above a large site's backup; a larger file is refused unread
 MAX_INTEGER = 2**31 - 1  # every whole number of a backup fits the database's 32-bit columns
 DIGEST_PREFIX = "sha256:"

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calkeeper.core.cals import ClientType, IdentificationMode
+from calkeeper.core.comparison import normalized
 from calkeeper.core.documents import document_key, document_path_problem, serving_problem
 from calkeeper.core.errors import BackupError, InvalidUsers
-from calkeeper.core.identities import parse_machine, user_problem
+from calkeeper.core.identities import machine_key, parse_machine, user_key, user_problem
 from calkeeper.core.license import LicenseTerms
 from calkeeper.store.backup import Rows
 from calkeeper.store.licenses import license_values
@@ -79,7 +80,7 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
 
 def _holder_key(user_name: str | None, machine: str) -> str:
     # as core.allocation.OpenRequest.holder_key: the user's key, or the machine's for an anonymous user
-    return user_name.casefold() if user_name else f"anonymous@{machine.casefold()}"
+    return user_key(user_name) if user_name else f"anonymous@{machine_key(machine)}"
 
 
 def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tuple[str, str]]:
@@ -91,18 +92,19 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tu
             wrong.append((column, problem))
 
     if table == "users":
-        must("key", row["key"] == row["name"].casefold(), "it is not the case-folded name")
+        must("key", row["key"] == user_key(row["name"]), "it is not the name's comparison key")
     elif table == "named_cals":
         problem = (_machine if row["identity_kind"] == "machine" else _user)(row["identity_name"])
         must("identity_name", problem is None, problem or "")
-        must("identity_key", row["identity_key"] == row["identity_name"].casefold(), "it is not the case-folded name")
+        wanted = (machine_key if row["identity_kind"] == "machine" else user_key)(row["identity_name"])
+        must("identity_key", row["identity_key"] == wanted, "it is not the name's comparison key")
     elif table == "documents":
         must("path_key", row["path_key"] == document_key(row["path"]), "it is not the path's comparison key")
     elif table == "document_cals":
-        must("user_key", row["user_key"] == row["user_name"].casefold(), "it is not the case-folded name")
+        must("user_key", row["user_key"] == user_key(row["user_name"]), "it is not the name's comparison key")
         must("document_id", row["document_id"] in documents, "no document of the backup has this id")
     elif table == "session_cals":
-        expected = f"{_holder_key(row['user_name'], row['machine'])}|{row['machine'].casefold()}|{row['client']}"
+        expected = f"{_holder_key(row['user_name'], row['machine'])}|{machine_key(row['machine'])}|{row['client']}"
         must("client_key", row["client_key"] == expected, "it is not the user, machine and client it names")
     elif table == "usage_cals":
         must("holder_key", row["holder_key"] == _holder_key(row["user_name"], row["machine"]),
@@ -135,6 +137,48 @@ def check_rows(tables: Rows) -> None:
             "the backup holds what this server never records, so it was edited or damaged: "
             f"{'; '.join(problems[:LISTED])}{more}", details=problems[:100],
         )
+
+
+def rekeyed(tables: Rows) -> Rows:
+    """The rows of a backup written when names were keyed by case folding (versions 1 and 2), with names in
+    NFC and keys as names compare now; refuse (BackupError) one in which two names now compare as one."""
+    def nfc(value: str | None) -> str | None:
+        return normalized(value) if value is not None else None
+
+    def rows(table: str, **derive: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+        result = []
+        for row in tables[table]:
+            row = {**row, **{c: nfc(row[c]) for c in ("name", "identity_name", "user_name") if c in row}}
+            result.append({**row, **{column: make(row) for column, make in derive.items()}})
+        return result
+
+    def key_of(kind: str, name: Any) -> Any:
+        return name if not isinstance(name, str) else (machine_key if kind == "machine" else user_key)(name)
+
+    new = {**tables}
+    new["users"] = rows("users", key=lambda r: key_of("user", r["name"]))
+    new["named_cals"] = rows("named_cals", identity_key=lambda r: key_of(r["identity_kind"], r["identity_name"]))
+    new["documents"] = rows("documents", path_key=lambda r: document_key(r["path"]) if isinstance(r["path"], str)
+                            else r["path_key"])
+    new["document_cals"] = rows("document_cals", user_key=lambda r: key_of("user", r["user_name"]))
+    new["usage_cals"] = rows("usage_cals", holder_key=lambda r: _holder_key(r["user_name"], r["machine"]))
+    new["session_cals"] = rows("session_cals", client_key=lambda r: (
+        f"{_holder_key(r['user_name'], r['machine'])}|{machine_key(r['machine'])}|{r['client']}"))
+    new["sessions"] = rows("sessions")
+    new["denials"] = rows("denials")
+    for table, unique in (("users", ("key",)), ("named_cals", ("identity_kind", "identity_key")),
+                          ("documents", ("path_key",)), ("document_cals", ("document_id", "user_key"))):
+        seen: dict[tuple[Any, ...], Any] = {}
+        for row in new[table]:
+            value = tuple(row[c] for c in unique)
+            name = row.get("name") or row.get("identity_name") or row.get("user_name") or row.get("path")
+            if value in seen:
+                raise BackupError(
+                    f"the backup was written when names compared by case folding, and {_shown(seen[value])} and "
+                    f"{_shown(name)} ({table}) are one name now that names compare as Windows compares them; "
+                    "restore it on the release that wrote it and upgrade the database instead, which merges them")
+            seen[value] = name
+    return new
 
 
 # The tables of CAL data, as an admin counts them.

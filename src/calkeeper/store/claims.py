@@ -20,7 +20,7 @@ from calkeeper.core.assignments import SessionRecord
 from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, new_grant_id
 from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
-from calkeeper.core.identities import Identity
+from calkeeper.core.identities import Identity, machine_key
 from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     CalPool,
@@ -314,7 +314,7 @@ class Claims:
         """
         key = (cal_type, cal_id)
         before = self.machines.get(key, "")  # "" : not read in this transaction (a CAL just claimed)
-        if before is not None and before.casefold() == machine.key:
+        if before is not None and machine_key(before) == machine.key:
             return
         table = named_t if cal_type is CalType.NAMED else doccal_t
         self.connection.execute(update(table).where(table.c.id == cal_id).values(machine=machine.name))
@@ -347,7 +347,7 @@ class Claims:
     def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
                         active_since: datetime, started_since: datetime) -> list[str]:
         live = self._live_sessions(cal_type, cal_id, active_since=active_since, started_since=started_since)
-        return [row.machine for row in live if row.machine.casefold() != machine.key]
+        return [row.machine for row in live if machine_key(row.machine) != machine.key]
 
     def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
         rows = self.connection.execute(
@@ -355,7 +355,7 @@ class Claims:
                 session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None)
             )
         ).mappings().all()
-        ended = [r for r in rows if str(r["machine"]).casefold() != machine.key]
+        ended = [r for r in rows if machine_key(str(r["machine"])) != machine.key]
         if not ended:
             return
         self.connection.execute(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from calkeeper.contract.views import ConsoleUserView
+from calkeeper.core.comparison import comparison_key
 from calkeeper.infra.database import table_of
 from calkeeper.store.schema import ConsoleSession, ConsoleUser
 
@@ -44,7 +45,7 @@ class ConsoleUsers:
         self.now = now
 
     def find(self, username: str, *, enabled_only: bool = False) -> ConsoleAccount | None:
-        query = select(users_t).where(users_t.c.username_key == username.strip().casefold())
+        query = select(users_t).where(users_t.c.username_key == comparison_key(username.strip()))
         if enabled_only:
             query = query.where(users_t.c.disabled_at.is_(None))
         row = self.connection.execute(query).mappings().first()
@@ -52,7 +53,7 @@ class ConsoleUsers:
 
     def add(self, *, username: str, password_hash: str, role: str) -> int:
         return int(self.connection.execute(insert(users_t).values(
-            username=username, username_key=username.casefold(), password_hash=password_hash, role=role,
+            username=username, username_key=comparison_key(username.strip()), password_hash=password_hash, role=role,
             created_at=self.now).returning(users_t.c.id)).scalar_one())
 
     def replace(self, user_id: int, *, password_hash: str, role: str) -> None:

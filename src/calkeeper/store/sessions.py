@@ -71,7 +71,7 @@ class Sessions:
         """The Session CALs a user's client instances hold now."""
         held = or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > self.now)
         rows = self.connection.execute(
-            select(session_cal_t).where(func.lower(session_cal_t.c.user_name) == user.key, held)
+            select(session_cal_t).where(session_cal_t.c.client_key.startswith(f"{user.key}|", autoescape=True), held)
         ).mappings()
         return [_session_cal(r) for r in rows]
 

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from calkeeper.core.comparison import comparison_key
 from calkeeper.core.identities import Identity
 from calkeeper.infra.database import table_of
 from calkeeper.store.schema import User
@@ -37,7 +38,7 @@ class Users:
         """Users whose name contains the text, in name order."""
         query = select(user_t.c.name, user_t.c.key).order_by(user_t.c.key).limit(limit)
         if text:
-            query = query.where(user_t.c.key.contains(text.casefold(), autoescape=True))
+            query = query.where(user_t.c.key.contains(comparison_key(text), autoescape=True))
         return [Identity(name, key, "user") for name, key in self.connection.execute(query)]
 
     def shown_name(self, identity: Identity) -> str:

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from calkeeper.contract.views import ConsoleUserView
+from calkeeper.core.comparison import character_problem, comparison_key, normalized, shown
 from calkeeper.core.errors import InvalidInput, NotFound, Refused, SignInRefused
 from calkeeper.store.console_users import ConsoleAccount
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
@@ -77,7 +78,9 @@ class ConsoleUsers:
     def create_console_user(self, *, username: str, password: str, role: str, actor: str | None = None,
                             replace: bool = False) -> ConsoleUserView:
         """Create a console user (or, with replace, set a new password and role for an existing one)."""
-        name = username.strip()
+        name = normalized(username).strip()
+        if problem := character_problem(name):
+            raise InvalidInput(f"'{shown(name)}' is not a valid console user name: {problem}")
         if not name or len(name) > 100 or any(c.isspace() for c in name):
             raise InvalidInput("a console user name has 1 to 100 characters and no spaces")
         if role not in CONSOLE_ROLES:
@@ -96,7 +99,7 @@ class ConsoleUsers:
             else:
                 user_id, created = existing.view.id, existing.view.created_at
                 tx.console_users.replace(user_id, password_hash=hashed, role=role)
-                self.by_name.forget(tx, name.casefold())  # a new password lets the user try again at once
+                self.by_name.forget(tx, comparison_key(name))  # a new password lets the user try again at once
             tx.history.audit(actor or self.default_actor, "console_user.saved", name, role=role)
         return ConsoleUserView(user_id, name, role, created, False)
 
@@ -109,8 +112,8 @@ class ConsoleUsers:
         a failure before the password is checked, so that attempts at once on several workers cannot
         outrun the brake, and forgotten when it succeeds.
         """
-        name = username.strip()[:100]
-        subject = name.casefold()
+        name = normalized(username).strip()[:100]
+        subject = comparison_key(name)
         with self.uow.read() as tx:  # a refused caller costs a read only
             self._unless_braked(tx, name, subject, address)
         with self.uow.write() as tx:  # checked again under the write lock: other attempts may have counted meanwhile
@@ -190,7 +193,7 @@ class ConsoleUsers:
             if user.disabled:
                 tx.console_users.set_disabled(user.id, False)
                 tx.history.audit(actor or self.default_actor, "console_user.enabled", user.username)
-            self.by_name.forget(tx, user.username.casefold())
+            self.by_name.forget(tx, comparison_key(user.username))
         return replace(user, disabled=False)
 
     def delete_console_user(self, username: str, *, actor: str | None = None) -> ConsoleUserView:

@@ -53,7 +53,9 @@ class Documents:
     def _contents(self, known: list[DocumentRecord]) -> RootFolderContents:
         """The document files on disk, sorted out into those served and those that cannot be."""
         assert self.root_folder is not None
-        return sort_out_documents(self.root_folder.documents(), known=[d.path for d in known])
+        on_disk, folder_problems = self.root_folder.scan()
+        contents = sort_out_documents(on_disk, known=[d.path for d in known])
+        return RootFolderContents(contents.served, [*folder_problems, *contents.problems])
 
     def _sync(self, tx: Transaction, on_disk: list[str], actor: str) -> None:
         known = {d.key: d for d in tx.documents.all()}

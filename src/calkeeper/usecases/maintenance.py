@@ -14,7 +14,7 @@ from calkeeper.core.clock import Clock
 from calkeeper.core.errors import BackupError, InMaintenance, LicenseRejected
 from calkeeper.core.license import LicenseTerms, check_license, check_recorded_license
 from calkeeper.store import backup as backups
-from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row
+from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row, rekeyed
 from calkeeper.store.unit_of_work import Transaction
 from calkeeper.usecases.admin import AdminTransactions
 
@@ -55,9 +55,10 @@ class Maintenance:
         source = Path(path)
         backup = backups.read_file(source)
         licenses, in_force = self._checked_licenses(backup.tables["licenses"])
-        check_rows(backup.tables)
-        check_unlicensed(backup.tables)
-        tables = {**backup.tables, "licenses": licenses}
+        rows = backup.tables if backup.version >= backups.KEYED_AS_WINDOWS else rekeyed(backup.tables)
+        check_rows(rows)
+        check_unlicensed(rows)
+        tables = {**rows, "licenses": licenses}
         with self.admin.change() as tx:
             for cal_type in CalType:
                 tx.claims.lock_pool(cal_type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from calkeeper.contract.views import AssignedCal, AssignOutcome, CalPage, RemovalOutcome
 from calkeeper.core.assignments import CalAssignment
 from calkeeper.core.cals import CalType, quarantine_end
+from calkeeper.core.comparison import comparison_key
 from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.store.unit_of_work import Transaction
@@ -154,7 +155,7 @@ class NamedCals:
         if offset < 0:
             raise InvalidInput("the offset cannot be negative")
         with self.admin.read() as tx:
-            cals = tx.assignments.list_named(after=after.casefold(), limit=limit + 1, search=search, sort=sort,
+            cals = tx.assignments.list_named(after=comparison_key(after), limit=limit + 1, search=search, sort=sort,
                                              offset=offset)
             total = tx.assignments.count_named(search=search)
         more = len(cals) > limit

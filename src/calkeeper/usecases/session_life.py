@@ -27,7 +27,7 @@ from calkeeper.core.cals import (
 )
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.errors import UnknownSession
-from calkeeper.core.identities import Identity
+from calkeeper.core.identities import Identity, machine_key, user_key
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.admin import write_pending_last_used
 from calkeeper.usecases.decision_cache import LastUsedWrites
@@ -42,8 +42,8 @@ def holder_of(session: SessionRecord) -> str:
 
 def _request(session: SessionRecord) -> OpenRequest:
     """The open a session was granted for, as the claims need it."""
-    user = Identity(session.user_name, session.user_name.casefold(), "user") if session.user_name else None
-    machine = Identity(session.machine, session.machine.casefold(), "machine")  # keys as core.identities makes them
+    user = Identity(session.user_name, user_key(session.user_name), "user") if session.user_name else None
+    machine = Identity(session.machine, machine_key(session.machine), "machine")
     document = DocumentInfo(session.document_id, session.document, False, 0, False)
     return OpenRequest(user, machine, ClientType(session.client), document)
 
