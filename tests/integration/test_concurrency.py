@@ -20,6 +20,7 @@ import calkeeper
 from calkeeper.authority.signing import SigningKey
 from calkeeper.core.cals import CalType
 from calkeeper.core.errors import NoCalAvailable
+from calkeeper.core.identities import user_key
 from calkeeper.store.claims import Claims
 from tests.conftest import require_postgres
 from tests.kit import apply_license, postgres_database
@@ -123,7 +124,7 @@ def tally(outcomes: list[Outcome]) -> Counter[str]:
 
 
 def granted_users(outcomes: list[Outcome], cal_type: str) -> set[str]:
-    return {user.casefold() for kind, user in outcomes if kind == cal_type}
+    return {user_key(user) for kind, user in outcomes if kind == cal_type}
 
 
 # -- sites ------------------------------------------------------------------------------------------
@@ -210,8 +211,8 @@ def test_manual_batch_assigns_racing_dynamic_opens_never_exceed_the_license(make
     with node_a.app.engine.connect() as connection:
         holders = set(connection.exec_driver_sql("SELECT identity_key FROM named_cals").scalars())
     assert len(holders) <= 20
-    assigned = [batch.casefold().split(";") for kind, batch in outcomes if kind == "assigned"]
-    refused = [batch.casefold().split(";") for kind, batch in outcomes if kind == "refused"]
+    assigned = [[user_key(u) for u in batch.split(";")] for kind, batch in outcomes if kind == "assigned"]
+    refused = [[user_key(u) for u in batch.split(";")] for kind, batch in outcomes if kind == "refused"]
     # all or nothing, even under contention: a batch is held entirely or not at all
     assert all(set(batch) <= holders for batch in assigned)
     assert all(not set(batch) & holders for batch in refused)
@@ -239,7 +240,7 @@ def test_two_hundred_opens_at_once_get_exactly_the_fifteen_document_cals_allocat
     assert tally(outcomes) == {"document": 15, "denied:no_cal_available": USERS - 15}
     assert count_rows(site, "document_cals") == 15
     assert count_rows(site, "named_cals") == 1
-    holders = {cal.user.casefold() for cal in site.list_document_cals(DOCUMENT)}
+    holders = {user_key(cal.user) for cal in site.list_document_cals(DOCUMENT)}
     assert holders == granted_users(outcomes, "document")
     [view] = [d for d in site.list_documents() if d.path == DOCUMENT]
     assert (view.cals_allocated, view.cals_assigned) == (15, 15)

@@ -125,12 +125,21 @@ def parse_machine(text: str) -> Identity:
 def parse_identity(text: str, *, kind: str) -> Identity:
     """Parse a user or a machine name, as the identification mode wants.
 
-    ``kind="any"``: a name with a backslash is a user, any other a machine (to remove or restore a CAL
-    of either kind, whatever the mode is now).
+    ``kind="user+machine"`` (or ``"machine+user"``): a name of either kind, the first preferred (to
+    remove or restore a Named CAL of either kind whatever the mode is now); a name valid as neither
+    is refused with the preferred kind's reason.
     """
-    if kind == "any":
-        kind = "user" if "\\" in text else "machine"
-    return parse_machine(text) if kind == "machine" else parse_user(text)
+    first, _, other = kind.partition("+")
+    try:
+        return parse_machine(text) if first == "machine" else parse_user(text)
+    except InvalidUsers:
+        if not other:
+            raise
+        try:
+            return parse_machine(text) if other == "machine" else parse_user(text)
+        except InvalidUsers:
+            pass
+        raise
 
 
 def parse_identity_list(entries: str | list[str], *, kind: str = "user") -> list[Identity]:

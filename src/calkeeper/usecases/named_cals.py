@@ -30,6 +30,11 @@ def identity_kind(tx: Transaction) -> str:
     return "machine" if tx.site_state.get().identification_mode == "machine" else "user"
 
 
+def either_kind(tx: Transaction) -> str:
+    """A Named CAL of either kind, the one in use now preferred: CALs kept from before a mode switch stay manageable."""
+    return "machine+user" if identity_kind(tx) == "machine" else "user+machine"
+
+
 class NamedCals:
     """The Named User CALs an admin manages (dynamic ones are claimed by the access gate)."""
 
@@ -89,22 +94,22 @@ class NamedCals:
         """
         with self.admin.change() as tx:
             # a CAL of either kind can go: users' CALs kept from before a switch to machines, and the reverse
-            identities = parse_identity_list(users, kind="any")
+            identities = parse_identity_list(users, kind=either_kind(tx))
             return self._remove(tx, identities, self.admin.actor(actor))
 
     def restore_named_cals(self, users: str | list[str], *, actor: str | None = None) -> list[AssignOutcome]:
         """Undo removals while their quarantine lasts: the same CAL, with its history, to the same user."""
         with self.admin.change() as tx:
-            identities = parse_identity_list(users, kind="any")
+            identities = parse_identity_list(users, kind=either_kind(tx))
             return self._restore(tx, identities, self.admin.actor(actor))
 
     def apply_named_changes(self, *, remove: list[str], restore: list[str],
                             actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
         """The console's Apply: staged removals and restores in one transaction, all or nothing."""
         with self.admin.change() as tx:
-            actor = self.admin.actor(actor)
-            restored = self._restore(tx, parse_identity_list(restore, kind="any"), actor) if restore else []
-            removed = self._remove(tx, parse_identity_list(remove, kind="any"), actor) if remove else []
+            kind, actor = either_kind(tx), self.admin.actor(actor)
+            restored = self._restore(tx, parse_identity_list(restore, kind=kind), actor) if restore else []
+            removed = self._remove(tx, parse_identity_list(remove, kind=kind), actor) if remove else []
             return removed, restored
 
     def _remove(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
