@@ -100,3 +100,36 @@ def test_backups_keep_the_directory_and_rules_and_clearing_keeps_rules_not_their
     directory_site.restore(outcome.backup)
     assert directory_site.list_group_rules()[0].holders == 2
     assert len(directory_site.search_directory("", kind="group")) == 3
+
+
+class DownDirectory:
+    """A directory that cannot be asked (its server is down)."""
+
+    kind = "ldap"
+
+    def members(self, group):
+        from calkeeper.core.errors import DirectoryUnavailable
+        raise DirectoryUnavailable("the directory at ldap://ldap.acme.example cannot be reached (timed out)")
+
+
+def test_the_servers_syncs_wait_a_minute_while_the_directory_is_down_then_keep_their_pace(directory_site, key,
+                                                                                       clock):
+    from datetime import timedelta
+
+    from calkeeper.usecases.group_rules import ScheduledSync
+
+    apply_license(directory_site, key, named=5)
+    directory_site.add_group_rule("Sales")
+    rules = directory_site.app.group_rules
+    working, rules.directory = rules.directory, DownDirectory()
+    scheduled = ScheduledSync(rules, every=timedelta(minutes=30))
+    assert "waits" in scheduled.run_if_due().waiting
+    assert scheduled.run_if_due() is None  # not due again yet
+    clock.advance(timedelta(minutes=1))
+    assert scheduled.run_if_due().waiting
+    assert [a.action for a in directory_site.audit(action="directory.sync_waiting")] == ["directory.sync_waiting"]
+    rules.directory = working
+    clock.advance(timedelta(minutes=1))
+    assert scheduled.run_if_due().rules[0].assign
+    clock.advance(timedelta(minutes=29))
+    assert scheduled.run_if_due() is None
