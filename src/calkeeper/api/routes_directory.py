@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
 from calkeeper.api.json_bodies import StrictJsonRoute
@@ -27,7 +27,7 @@ class SearchQuery(QueryParameters):
 class GroupAssignRequest(Body):
     group: str = Field(..., max_length=500, description="The group's name or DN")
     document: str | None = Field(None, max_length=1000, description="Document CALs for this document; null: Named")
-    all_or_nothing: bool = Field(False, description="Assign nobody unless every member gets a CAL")
+    all_or_nothing: StrictBool = Field(False, description="Assign nobody unless every member gets a CAL")
 
 
 class GroupRuleRequest(Body):
@@ -36,7 +36,7 @@ class GroupRuleRequest(Body):
 
 
 class SyncRequest(Body):
-    dry_run: bool = Field(False, description="Only say what the sync would do")
+    dry_run: StrictBool = Field(False, description="Only say what the sync would do")
 
 
 class ImportRequest(Body):
