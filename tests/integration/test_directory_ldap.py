@@ -194,15 +194,20 @@ def test_all_or_nothing_assigns_nobody_when_cals_run_short(ldap_site, key):
     assert ldap_site.list_named_cals().total == 0
 
 
-def test_a_sync_gives_new_members_cals_and_quarantines_those_of_leavers(ldap_site, key, slapd, clock):
+def set_members(slapd: ldap_kit.Slapd, group: str, *users: str) -> None:
+    conn = slapd.admin()
+    conn.modify(ldap_kit.group_dn(group), {"member": [("MODIFY_REPLACE", [ldap_kit.user_dn(u) for u in users])]})
+    conn.unbind()
+
+
+def test_a_sync_gives_new_members_cals_and_quarantines_those_of_leavers(ldap_site, key, slapd, request):
     apply_license(ldap_site, key, named=5)
     ldap_site.add_group_rule("finance")
     first = ldap_site.sync_directory()
     assert [(o.user, o.outcome) for o in first.rules[0].assign] == [("ACME\\dave", "assigned")]
     ldap_site.open_document("ACME\\dave", "SalesFlash.qvw")
-    conn = slapd.admin()
-    conn.modify(ldap_kit.group_dn("finance"), {"member": [("MODIFY_REPLACE", [ldap_kit.user_dn("bob")])]})
-    conn.unbind()
+    set_members(slapd, "finance", "bob")  # dave left, bob joined
+    request.addfinalizer(lambda: set_members(slapd, "finance", "dave"))
     preview = ldap_site.sync_directory(dry_run=True)
     assert preview.dry_run and [(o.user, o.outcome) for o in preview.rules[0].remove] == [("ACME\\dave", "quarantined")]
     assert ldap_site.user_cals("ACME\\dave").named_cal.quarantined_until is None  # the dry run changed nothing
