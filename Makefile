@@ -21,9 +21,12 @@ PORT   ?= 8080
 run: setup
 	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper serve --demo --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's Chromium; the HTTP benchmark uses wrk. Both come from Debian.
+# The browser tests drive Debian's Chromium, the directory tests a real OpenLDAP slapd; the HTTP benchmark
+# uses wrk. All come from Debian.
 system-packages:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -x /usr/sbin/slapd && command -v ldapsearch >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
 
 bench-packages:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

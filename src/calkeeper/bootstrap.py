@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import SessionLimits
 from calkeeper.core.clock import Clock, SystemClock
+from calkeeper.core.directory import Directory
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
 from calkeeper.infra.private_paths import make_private, private_folder
@@ -28,11 +29,15 @@ from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.access import Access
 from calkeeper.usecases.admin import AdminTransactions
+from calkeeper.usecases.builtin_directory import BuiltinDirectory
 from calkeeper.usecases.console_users import ConsoleUsers
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
+from calkeeper.usecases.directory import DirectoryAdmin
+from calkeeper.usecases.directory_sign_in import DirectoryRoles, DirectorySignIn, TrustedProxies
 from calkeeper.usecases.document_cals import DocumentCals
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.grant_tally import GrantTally
+from calkeeper.usecases.group_rules import GroupRules
 from calkeeper.usecases.idempotency import Idempotency
 from calkeeper.usecases.licensing import Licensing
 from calkeeper.usecases.maintenance import Maintenance
@@ -71,6 +76,11 @@ class Application:
     tokens: Tokens
     console_users: ConsoleUsers
     idempotency: Idempotency
+    builtin_directory: BuiltinDirectory
+    directory: Directory  # the built-in one, or LDAP / Active Directory
+    directory_admin: DirectoryAdmin
+    group_rules: GroupRules
+    trusted_proxies: TrustedProxies
 
     def close(self) -> None:
         """Release the database connections."""
@@ -91,6 +101,9 @@ def build_application(
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
+    directory: Directory | None = None,
+    directory_roles: DirectoryRoles | None = None,
+    trusted_proxies: TrustedProxies | None = None,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -101,6 +114,8 @@ def build_application(
     use on another ends the sessions there (True) instead of being refused (False, the default).
     ``mounted_folders`` are the folders mounted under the root folder, by the name of their branch.
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
+    ``directory`` is the site's LDAP directory (None: the built-in one); ``directory_roles`` the groups whose
+    members sign in to the console (None: only local console accounts); ``trusted_proxies`` single sign-on.
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
@@ -116,6 +131,9 @@ def build_application(
     documents = Documents(admin=admin, root_folder=folder)
     if migrate_schema:
         documents.scan_documents(actor=actor)  # the first look at the root folder; upkeep and listings do the rest
+    builtin = BuiltinDirectory(uow=uow, default_actor=actor)
+    directory = directory or builtin
+    sign_in = DirectorySignIn(directory=directory, roles=directory_roles) if directory_roles else None
     return Application(
         engine=engine, uow=uow, clock=clock, authority=authority, cache=cache, last_used=last_used,
         grant_tally=grant_tally,
@@ -131,8 +149,13 @@ def build_application(
         maintenance=Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {}),
         reports=Reports(admin=admin, grant_tally=grant_tally),
         tokens=Tokens(uow=uow, default_actor=actor),
-        console_users=ConsoleUsers(uow=uow, default_actor=actor),
+        console_users=ConsoleUsers(uow=uow, default_actor=actor, directory=sign_in),
         idempotency=Idempotency(uow=uow),
+        builtin_directory=builtin,
+        directory=directory,
+        directory_admin=DirectoryAdmin(directory=directory, admin=admin, documents=documents),
+        group_rules=GroupRules(directory=directory, admin=admin, documents=documents, clock=clock),
+        trusted_proxies=trusted_proxies or TrustedProxies(None),
     )
 
 
@@ -156,7 +179,32 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),
                                      maximum=timedelta(hours=settings.session_max_hours)),
         second_machine_takes_over=settings.second_machine_takes_over,
+        directory=directory_from_settings(settings),
+        directory_roles=(DirectoryRoles(settings.directory_admins_group, settings.directory_viewers_group)
+                         if settings.directory_admins_group or settings.directory_viewers_group else None),
+        trusted_proxies=TrustedProxies(settings.sso_header, tuple(settings.sso_proxies)),
     )
+
+
+def directory_from_settings(settings: Settings) -> Directory | None:
+    """The LDAP or Active Directory directory the settings describe; None: the built-in directory."""
+    if not settings.directory_url:
+        return None
+    from calkeeper.directory.ldap_directory import LdapConfig, LdapDirectory  # ldap3: only when a site uses LDAP
+
+    ad = settings.directory_type == "active_directory"
+    return LdapDirectory(LdapConfig(
+        url=settings.directory_url, user_base=settings.directory_user_base, group_base=settings.directory_group_base,
+        domain=settings.directory_domain, bind_dn=settings.directory_bind_dn or None,
+        bind_password=settings.directory_password(), active_directory=ad, start_tls=settings.directory_start_tls,
+        ca_file=str(settings.directory_ca_file) if settings.directory_ca_file else None,
+        login_attribute=settings.directory_login_attribute or ("sAMAccountName" if ad else "uid"),
+        display_attribute=settings.directory_display_attribute,
+        user_filter=settings.directory_user_filter or ("(&(objectCategory=person)(objectClass=user))" if ad
+                                                       else "(objectClass=inetOrgPerson)"),
+        group_filter=settings.directory_group_filter or ("(objectClass=group)" if ad else "(objectClass=groupOfNames)"),
+        timeout_seconds=settings.directory_timeout_seconds,
+    ))
 
 
 def _private_folders(settings: Settings) -> None:

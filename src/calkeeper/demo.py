@@ -19,6 +19,16 @@ DEMO_ORGANIZATION = "ACME Corporation"
 ANALYTIX = ["Advertising Analytix.qvw", "SalesFlash.qvw", "AR Analytix.qvw", "Contract Analytix.qvw"]
 NAMED_USERS = "ACME\\alice;ACME\\bob"
 SALES_REPS = "ACME\\rep1;ACME\\rep2"
+# The built-in directory of the demo: its users and groups (no passwords: they do not sign in).
+DIRECTORY_USERS = """user,display_name,groups
+ACME\\alice,Alice Adams,Analysts
+ACME\\bob,Bob Brown,Analysts
+ACME\\carol,Carol Clark,Finance
+ACME\\dave,Dave Dunn,Finance
+ACME\\rep1,Rita Reed,Sales
+ACME\\rep2,Ray Rowe,Sales
+ACME\\rep3,Rosa Ruiz,Sales
+"""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
             site.assign_document_cals("SalesFlash.qvw", SALES_REPS)
             site.update_document("AR Analytix.qvw", cals_allocated=5)
             site.assign_document_cals("AR Analytix.qvw", "ACME\\carol")
+            site.import_directory_users(DIRECTORY_USERS)
     finally:
         site.close()
     return DemoSite(data, settings.database, DEMO_SERIAL, control_number(DEMO_SERIAL), lef_file, created)

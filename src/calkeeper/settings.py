@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calkeeper.core.comparison import comparison_key
@@ -55,6 +55,69 @@ class Settings(BaseSettings):
     trusted_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host names the server answers to, comma-separated "
                                           "(calkeeper.example.org,*.example.org); empty: any")
+
+    # -- the site's directory (docs/directory.md): none set means the built-in directory -------------------
+    directory_url: str | None = Field(default=None, description="ldap://HOST (StartTLS) or ldaps://HOST; "
+                                                                "empty: the built-in directory")
+    directory_type: Literal["ldap", "active_directory"] = "ldap"
+    directory_start_tls: bool = Field(default=True, description="StartTLS on ldap:// (turn off only on a "
+                                                                "loopback or otherwise protected network)")
+    directory_ca_file: Path | None = Field(default=None, description="The CA certificates the server's is checked "
+                                                                     "against (default: the system's)")
+    directory_bind_dn: str | None = None
+    directory_bind_password: str | None = Field(default=None, repr=False)
+    directory_bind_password_file: Path | None = None
+    directory_user_base: str = ""
+    directory_group_base: str = ""
+    directory_domain: str = Field(default="", description="The DOMAIN of DOMAIN\\user names, e.g. ACME")
+    directory_login_attribute: str | None = Field(default=None, description="default: sAMAccountName (AD), uid")
+    directory_display_attribute: str = "displayName"
+    directory_user_filter: str | None = None
+    directory_group_filter: str | None = None
+    directory_timeout_seconds: float = Field(default=5.0, ge=1, le=120)
+    directory_sync_minutes: float = Field(default=0, ge=0, le=7 * 24 * 60,
+                                          description="Sync the group rules this often (0: only when asked)")
+    directory_admins_group: str | None = Field(default=None, description="Its members sign in as console admins")
+    directory_viewers_group: str | None = Field(default=None, description="Its members sign in as console viewers")
+    sso_header: str | None = Field(default=None, description="The header a reverse proxy names the signed-in "
+                                                             "user in, e.g. X-Remote-User")
+    sso_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses (or networks) of the proxies whose SSO header is believed")
+
+    @field_validator("sso_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _directory_complete(self) -> Settings:
+        if self.directory_url:
+            if not self.directory_url.lower().startswith(("ldap://", "ldaps://")):
+                raise ValueError(f"the directory URL must start with ldap:// or ldaps:// (got '{self.directory_url}')")
+            missing = [name for name in ("directory_user_base", "directory_group_base", "directory_domain")
+                       if not getattr(self, name).strip()]
+            if missing:
+                raise ValueError(f"an LDAP directory needs {', '.join(f'CALKEEPER_{m.upper()}' for m in missing)}")
+            if self.directory_bind_dn and not self.directory_bind_password and not self.directory_bind_password_file:
+                raise ValueError("the directory's bind DN needs a password: set CALKEEPER_DIRECTORY_BIND_PASSWORD "
+                                 "or CALKEEPER_DIRECTORY_BIND_PASSWORD_FILE")
+            if self.directory_bind_password_file and not self.directory_bind_password_file.is_file():
+                raise ValueError(f"the directory's bind password file {self.directory_bind_password_file} "
+                                 "cannot be read")
+            if (self.directory_bind_password or "").strip().casefold() in {"change-me", "changeme", "secret",
+                                                                           "password"}:
+                raise ValueError("the directory's bind password is a placeholder: set the real one")
+        if self.sso_header and not self.sso_proxies:
+            raise ValueError("single sign-on needs CALKEEPER_SSO_PROXIES: the proxies whose header is believed")
+        return self
+
+    def directory_password(self) -> str:
+        """The directory's bind password, from the setting or its file (never printed)."""
+        if self.directory_bind_password:
+            return self.directory_bind_password
+        if self.directory_bind_password_file:
+            return self.directory_bind_password_file.read_text(encoding="utf-8").strip()
+        return ""
 
     @field_validator("database_url")
     @classmethod

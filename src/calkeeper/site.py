@@ -29,7 +29,10 @@ from calkeeper.contract.views import (
     ClearOutcome,
     ConsoleUserView,
     DenialView,
+    DirectoryImport,
     DocumentView,
+    GroupAssignment,
+    GroupRuleView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -37,12 +40,14 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     SessionEnd,
     SessionTouch,
+    SyncReport,
     TokenView,
     UserCals,
 )
 from calkeeper.core.authority import LicenseAuthority
 from calkeeper.core.cals import ClientType, Decision, SessionLimits
 from calkeeper.core.clock import Clock
+from calkeeper.core.directory import Directory, DirectoryCheck, DirectoryEntry
 from calkeeper.core.documents import DocumentProblem
 from calkeeper.core.errors import InvalidInput
 
@@ -240,6 +245,34 @@ class LocalSite:
     def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
         return self.app.console_users.end_console_sessions(username, actor=actor)
 
+    # -- the site's directory: search, groups, group rules -------------------------------------------------
+
+    def directory_test(self) -> DirectoryCheck:
+        return self.app.directory_admin.check()
+
+    def search_directory(self, text: str = "", *, kind: str = "user", limit: int = 50) -> list[DirectoryEntry]:
+        return self.app.directory_admin.search(text, kind=kind, limit=limit)
+
+    def assign_group(self, group: str, *, document: str | None = None, all_or_nothing: bool = False,
+                     actor: str | None = None) -> GroupAssignment:
+        return self.app.directory_admin.assign_group(group, document=document, all_or_nothing=all_or_nothing,
+                                                     actor=actor)
+
+    def list_group_rules(self) -> list[GroupRuleView]:
+        return self.app.group_rules.list_group_rules()
+
+    def add_group_rule(self, group: str, *, document: str | None = None, actor: str | None = None) -> GroupRuleView:
+        return self.app.group_rules.add_group_rule(group, document=document, actor=actor)
+
+    def remove_group_rule(self, rule_id: int, *, actor: str | None = None) -> GroupRuleView:
+        return self.app.group_rules.remove_group_rule(rule_id, actor=actor)
+
+    def sync_directory(self, *, dry_run: bool = False, actor: str | None = None) -> SyncReport:
+        return self.app.group_rules.sync_directory(dry_run=dry_run, actor=actor)
+
+    def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
+        return self.app.builtin_directory.import_users(csv_text, actor=actor)
+
 
 def _keeps_the_contract(site: LocalSite) -> SiteOperations:
     return site  # mypy checks here that LocalSite has every operation of the contract, with its types
@@ -259,6 +292,7 @@ def open_site(
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
+    directory: Directory | None = None,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -270,4 +304,5 @@ def open_site(
         mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
+        directory=directory,
     ))

@@ -11,12 +11,14 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from calkeeper.api import (
     body_limit,
@@ -24,6 +26,7 @@ from calkeeper.api import (
     routes_access,
     routes_admin,
     routes_backups,
+    routes_directory,
     routes_documents,
     routes_health,
     routes_tokens,
@@ -41,9 +44,11 @@ from calkeeper.console import routes as console
 from calkeeper.core.error_codes import status_for
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.infra import http_errors
+from calkeeper.infra.peer import PeerAddress
 from calkeeper.settings import Settings, load_settings
 from calkeeper.site import LocalSite
 from calkeeper.usecases.daily_license_check import DailyLicenseCheck, run_daily_checks
+from calkeeper.usecases.group_rules import ScheduledSync, run_scheduled_syncs
 from calkeeper.usecases.upkeep import Upkeep
 
 
@@ -61,6 +66,10 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         if settings.authority_daily_check and application.authority is not None:
             checks = asyncio.create_task(run_daily_checks(DailyLicenseCheck(application.licensing,
                                                                             clock=application.clock)))
+        syncs = None
+        if settings.directory_sync_minutes > 0:
+            every = timedelta(minutes=settings.directory_sync_minutes)
+            syncs = asyncio.create_task(run_scheduled_syncs(ScheduledSync(application.group_rules, every=every)))
         application.last_used.deferred = True
         upkeep = Upkeep(uow=application.uow, clock=application.clock, access=application.access,
                         documents=application.documents, session_life=application.session_life,
@@ -70,8 +79,9 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         task = asyncio.create_task(_keep_up(upkeep, settings.cache_refresh_seconds))
         yield
         task.cancel()
-        if checks is not None:
-            checks.cancel()
+        for background in (checks, syncs):
+            if background is not None:
+                background.cancel()
         with suppress(CalkeeperError):
             upkeep.write_deferred()
         if own:
@@ -106,8 +116,13 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TimingMiddleware)
+    # X-Forwarded-For is believed from the forwarded_allow_ips proxies (uvicorn's rule, run here rather than by
+    # uvicorn) after PeerAddress noted the address the request came from, which single sign-on checks.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    app.add_middleware(PeerAddress)
 
-    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_health, routes_tokens, docs):
+    for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_directory, routes_health,
+                   routes_tokens, docs):
         app.include_router(module.router)
     app.include_router(routes_documents.problems_router)
     console.install(app)

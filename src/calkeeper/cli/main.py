@@ -13,6 +13,7 @@ from calkeeper.cli import (
     access_cmds,
     authority_cmds,
     cal_cmds,
+    directory_cmds,
     doc_cmds,
     license_cmds,
     maintenance_cmds,
@@ -84,6 +85,8 @@ app.add_typer(license_cmds.app, name="license")
 app.add_typer(cal_cmds.app, name="cal")
 app.add_typer(doc_cmds.app, name="doc")
 app.add_typer(authority_cmds.app, name="authority")
+app.add_typer(directory_cmds.app, name="directory")
+app.add_typer(directory_cmds.users, name="users")
 app.add_typer(serve_cmds.tokens, name="token")
 app.add_typer(serve_cmds.admins, name="admin")
 app.command("serve")(serve_cmds.serve)

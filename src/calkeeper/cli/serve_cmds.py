@@ -59,7 +59,8 @@ def serve(
             site.create_console_user(username="admin", password=password, role="admin", replace=True)
         live = [t for t in site.list_tokens() if t.revoked_at is None]
         cli.close()
-    settings = settings.model_copy(update={"root_path": root_path, "database_url": settings.database})
+    settings = settings.model_copy(update={"root_path": root_path, "database_url": settings.database,
+                                           "forwarded_allow_ips": forwarded_allow_ips})
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
     url = f"http://{host}:{port}{root_path}"
@@ -71,7 +72,8 @@ def serve(
         out.print(f"Try: curl -H 'Authorization: Bearer {secret}' {url}/api/v1/cals")
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
-    options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": True,
+    # X-Forwarded-For is read by the app itself (create_app), after it noted the proxy's own address
+    options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": False,
                "forwarded_allow_ips": forwarded_allow_ips, "log_config": _log_config(), "log_level": None,
                "access_log": access_log, "http": HTTP_PROTOCOL}
     if workers == 1:

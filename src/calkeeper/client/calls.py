@@ -21,7 +21,10 @@ from calkeeper.contract.views import (
     ClearOutcome,
     ConsoleUserView,
     DenialView,
+    DirectoryImport,
     DocumentView,
+    GroupAssignment,
+    GroupRuleView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -29,11 +32,13 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     SessionEnd,
     SessionTouch,
+    SyncReport,
     TokenView,
     UserCals,
     from_json,
 )
 from calkeeper.core.cals import CalType, Decision, Denial, Grant
+from calkeeper.core.directory import DirectoryCheck, DirectoryEntry
 from calkeeper.core.documents import DocumentProblem
 
 
@@ -310,3 +315,39 @@ class Calls:
     @staticmethod
     def end_console_sessions(username: str) -> Call:
         return _send("POST", f"/console-users/{_seg(username)}/sessions/end", _sessions_ended)
+
+    # -- the site's directory ----------------------------------------------------------------------------
+
+    @staticmethod
+    def directory_test() -> Call:
+        return _get("/directory/test", DirectoryCheck)
+
+    @staticmethod
+    def search_directory(text: str, kind: str, limit: int) -> Call:
+        return Call("GET", "/api/v1/directory/search", _reader(list[DirectoryEntry]),
+                    params={"q": text, "kind": kind, "limit": limit})
+
+    @staticmethod
+    def assign_group(group: str, document: str | None, all_or_nothing: bool) -> Call:
+        body = {"group": group, "document": document, "all_or_nothing": all_or_nothing}
+        return _send("POST", "/directory/groups/assign", GroupAssignment, body)
+
+    @staticmethod
+    def list_group_rules() -> Call:
+        return _get("/directory/rules", list[GroupRuleView])
+
+    @staticmethod
+    def add_group_rule(group: str, document: str | None) -> Call:
+        return _send("POST", "/directory/rules", GroupRuleView, {"group": group, "document": document})
+
+    @staticmethod
+    def remove_group_rule(rule_id: int) -> Call:
+        return _send("DELETE", f"/directory/rules/{int(rule_id)}", GroupRuleView)
+
+    @staticmethod
+    def sync_directory(dry_run: bool) -> Call:
+        return _send("POST", "/directory/sync", SyncReport, {"dry_run": dry_run})
+
+    @staticmethod
+    def import_directory_users(csv_text: str) -> Call:
+        return _send("POST", "/directory/users/import", DirectoryImport, {"csv": csv_text})

@@ -22,7 +22,10 @@ from calkeeper.contract.views import (
     ClearOutcome,
     ConsoleUserView,
     DenialView,
+    DirectoryImport,
     DocumentView,
+    GroupAssignment,
+    GroupRuleView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -30,10 +33,12 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     SessionEnd,
     SessionTouch,
+    SyncReport,
     TokenView,
     UserCals,
 )
 from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.directory import DirectoryCheck, DirectoryEntry
 from calkeeper.core.documents import DocumentProblem
 from calkeeper.core.errors import BackupError, InvalidInput, NoLicense
 
@@ -205,6 +210,33 @@ class RemoteSite:
 
     def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
         return self.client.end_console_sessions(username)
+
+    # -- the site's directory: search, groups, group rules -------------------------------------------------
+
+    def directory_test(self) -> DirectoryCheck:
+        return self.client.directory_test()
+
+    def search_directory(self, text: str = "", *, kind: str = "user", limit: int = 50) -> list[DirectoryEntry]:
+        return self.client.search_directory(text, kind=kind, limit=limit)
+
+    def assign_group(self, group: str, *, document: str | None = None, all_or_nothing: bool = False,
+                     actor: str | None = None) -> GroupAssignment:
+        return self.client.assign_group(group, document=document, all_or_nothing=all_or_nothing)
+
+    def list_group_rules(self) -> list[GroupRuleView]:
+        return self.client.list_group_rules()
+
+    def add_group_rule(self, group: str, *, document: str | None = None, actor: str | None = None) -> GroupRuleView:
+        return self.client.add_group_rule(group, document=document)
+
+    def remove_group_rule(self, rule_id: int, *, actor: str | None = None) -> GroupRuleView:
+        return self.client.remove_group_rule(rule_id)
+
+    def sync_directory(self, *, dry_run: bool = False, actor: str | None = None) -> SyncReport:
+        return self.client.sync_directory(dry_run=dry_run)
+
+    def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
+        return self.client.import_directory_users(csv_text)
 
 
 _implements: type[SiteOperations] = RemoteSite  # mypy holds RemoteSite to every operation's signature

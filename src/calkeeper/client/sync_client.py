@@ -20,7 +20,10 @@ from calkeeper.contract.views import (
     ClearOutcome,
     ConsoleUserView,
     DenialView,
+    DirectoryImport,
     DocumentView,
+    GroupAssignment,
+    GroupRuleView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -28,9 +31,11 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     SessionEnd,
     SessionTouch,
+    SyncReport,
     TokenView,
     UserCals,
 )
+from calkeeper.core.directory import DirectoryCheck, DirectoryEntry
 from calkeeper.core.documents import DocumentProblem
 
 
@@ -252,3 +257,38 @@ class CalkeeperClient(ClientBase):
     def end_console_sessions(self, username: str) -> int:
         """End a console user's open sessions; how many there were."""
         return self._run(Calls.end_console_sessions(username))
+
+    # -- the site's directory ----------------------------------------------------------------------------
+
+    def directory_test(self) -> DirectoryCheck:
+        """Connect, bind and search the site's directory."""
+        return self._run(Calls.directory_test())
+
+    def search_directory(self, text: str = "", *, kind: str = "user", limit: int = 50) -> list[DirectoryEntry]:
+        """Users (or groups, with member counts) of the directory whose name contains the text."""
+        return self._run(Calls.search_directory(text, kind, limit))
+
+    def assign_group(self, group: str, *, document: str | None = None,
+                     all_or_nothing: bool = False) -> GroupAssignment:
+        """Give every member of a group a Named CAL (or a Document CAL for ``document``) once."""
+        return self._run(Calls.assign_group(group, document, all_or_nothing))
+
+    def list_group_rules(self) -> list[GroupRuleView]:
+        """The group rules."""
+        return self._run(Calls.list_group_rules())
+
+    def add_group_rule(self, group: str, *, document: str | None = None) -> GroupRuleView:
+        """Add a group rule."""
+        return self._run(Calls.add_group_rule(group, document))
+
+    def remove_group_rule(self, rule_id: int) -> GroupRuleView:
+        """Remove a group rule; the CALs it gave stay."""
+        return self._run(Calls.remove_group_rule(rule_id))
+
+    def sync_directory(self, *, dry_run: bool = False) -> SyncReport:
+        """Sync the group rules with the directory (``dry_run``: only say what it would do)."""
+        return self._run(Calls.sync_directory(dry_run))
+
+    def import_directory_users(self, csv_text: str) -> DirectoryImport:
+        """Add or replace built-in directory users from CSV text; all or nothing."""
+        return self._run(Calls.import_directory_users(csv_text))

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from calkeeper.console import (
     routes_cals,
     routes_console_users,
+    routes_directory,
     routes_documents,
     routes_license,
     routes_more,
@@ -21,7 +22,8 @@ from calkeeper.console.web import BadCsrf, NotSignedIn, ViewerCannotChange, sign
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="console_static")
-    for module in (routes_session, routes_license, routes_cals, routes_documents, routes_more, routes_console_users):
+    for module in (routes_session, routes_license, routes_cals, routes_documents, routes_more, routes_console_users,
+                   routes_directory):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

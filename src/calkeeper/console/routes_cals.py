@@ -70,9 +70,17 @@ def _assigned(request: Request, who: ConsoleIdentity, *, q: str = "", sort: str 
     cals = application_of(request).named_cals.list_named_cals(limit=PAGE_SIZE, search=q, sort=sort,
                                                               offset=(page_number - 1) * PAGE_SIZE)
     pages = max(1, -(-cals.total // PAGE_SIZE))
-    found = site.find_users(find) if manage and find else []
+    found, groups, directory_problem = [], [], ""
+    if manage and find:
+        try:
+            found = [e.name for e in site.search_directory(find, kind="user", limit=PAGE_SIZE)]
+            groups = site.search_directory(find, kind="group", limit=20)
+        except CalkeeperError as error:  # the directory is down: the users this site has seen still show
+            directory_problem = error.message
+            found = site.find_users(find)
     return page(request, "cals_assigned.html", who, cals=cals, q=q, sort=sort, sorts=SORTS, page_number=page_number,
-                pages=pages, manage=manage, find=find, found=found, typed=typed, problems=problems or [],
+                pages=pages, manage=manage, find=find, found=found, groups=groups, directory_problem=directory_problem,
+                typed=typed, problems=problems or [],
                 pool=next(p for p in site.cal_overview().pools if p.cal_type == "named"))
 
 

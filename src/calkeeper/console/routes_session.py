@@ -14,6 +14,7 @@ from calkeeper.console.charts import grants_chart
 from calkeeper.console.web import (
     PRE_CSRF_COOKIE,
     SESSION_COOKIE,
+    application_of,
     console_users,
     form_of,
     identity,
@@ -24,6 +25,7 @@ from calkeeper.console.web import (
 )
 from calkeeper.core.error_codes import status_of
 from calkeeper.core.errors import SignInRefused
+from calkeeper.infra.peer import peer_of
 from calkeeper.usecases.console_users import ConsoleIdentity
 
 router = APIRouter(include_in_schema=False)
@@ -36,7 +38,18 @@ def _safe_next(target: str) -> str:
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "/") -> Response:
+async def sign_in_page(request: Request, next: str = "/") -> Response:
+    proxied = application_of(request).trusted_proxies.user(peer_of(request.scope), dict(request.headers))
+    if proxied:  # single sign-on: a trusted reverse proxy already signed the user in
+        address = request.client.host if request.client else "unknown"
+        try:
+            secret, _ = await run_in_threadpool(console_users(request).sso_sign_in, proxied, address=address)
+        except SignInRefused as error:
+            response = page(request, "sign_in.html", None, csrf_token=new_csrf(), next=_safe_next(next),
+                            error=f"{error.message[:1].upper()}{error.message[1:]}.")
+            response.status_code = status_of(error)
+            return response
+        return _signed_in(request, secret, next)
     token = new_csrf()
     response = page(request, "sign_in.html", None, csrf_token=token, next=_safe_next(next), error=None)
     response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/", max_age=3600)
@@ -72,6 +85,10 @@ async def sign_in(
                         username=username)
         response.status_code = status_of(error)
         return response
+    return _signed_in(request, secret, next)
+
+
+def _signed_in(request: Request, secret: str, next: str) -> Response:
     root = str(request.app.url_path_for("console_root")).rstrip("/")
     signed_in = RedirectResponse(root + _safe_next(next), status_code=303)
     signed_in.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/",

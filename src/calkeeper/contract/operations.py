@@ -24,7 +24,10 @@ from calkeeper.contract.views import (
     ClearOutcome,
     ConsoleUserView,
     DenialView,
+    DirectoryImport,
     DocumentView,
+    GroupAssignment,
+    GroupRuleView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -32,10 +35,12 @@ from calkeeper.contract.views import (
     RemovalOutcome,
     SessionEnd,
     SessionTouch,
+    SyncReport,
     TokenView,
     UserCals,
 )
 from calkeeper.core.cals import ClientType, Decision
+from calkeeper.core.directory import DirectoryCheck, DirectoryEntry
 from calkeeper.core.documents import DocumentProblem
 
 
@@ -209,6 +214,41 @@ class SiteOperations(Protocol):
 
     def end_console_sessions(self, username: str, *, actor: str | None = None) -> int:
         """End a console user's open sessions (they must sign in again); how many there were."""
+        ...
+
+    # -- the site's directory: search, groups, group rules -------------------------------------------------
+
+    def directory_test(self) -> DirectoryCheck:
+        """Connect, bind and search the site's directory; DirectoryUnavailable says in plain words what is wrong."""
+        ...
+
+    def search_directory(self, text: str = "", *, kind: str = "user", limit: int = 50) -> list[DirectoryEntry]:
+        """Users (or groups, with member counts) of the directory whose name contains the text."""
+        ...
+
+    def assign_group(self, group: str, *, document: str | None = None, all_or_nothing: bool = False,
+                     actor: str | None = None) -> GroupAssignment:
+        """Give every member of a group a Named CAL (or a Document CAL for ``document``) once, member by member."""
+        ...
+
+    def list_group_rules(self) -> list[GroupRuleView]:
+        """The group rules, with how many members hold a CAL each gave."""
+        ...
+
+    def add_group_rule(self, group: str, *, document: str | None = None, actor: str | None = None) -> GroupRuleView:
+        """Add a rule: the members of the group hold a Named CAL (or a Document CAL for ``document``)."""
+        ...
+
+    def remove_group_rule(self, rule_id: int, *, actor: str | None = None) -> GroupRuleView:
+        """Remove a group rule; the CALs it gave stay with their holders."""
+        ...
+
+    def sync_directory(self, *, dry_run: bool = False, actor: str | None = None) -> SyncReport:
+        """Bring the CALs of every group rule in step with its group (``dry_run``: only say what it would do)."""
+        ...
+
+    def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
+        """Add or replace built-in directory users from CSV text; all or nothing, each bad row named."""
         ...
 
     def close(self) -> None:

@@ -282,3 +282,75 @@ class ConsoleUserView:
     role: str
     created_at: datetime
     disabled: bool
+
+
+@dataclass(frozen=True)
+class MemberOutcome:
+    """What an assignment to a group, or a sync, did (or would do) for one member.
+
+    ``outcome``: "assigned", "restored", "already assigned", "no CAL left", "freed", "quarantined",
+    "not held" (the CAL the rule gave was removed meanwhile) or "skipped" (``detail`` says why).
+    """
+
+    user: str
+    outcome: str
+    detail: str = ""
+    quarantined_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GroupAssignment:
+    """Assigning CALs to a group's members once: what each member got."""
+
+    group: str
+    cal_type: str
+    document: str | None
+    members: int
+    assigned: int
+    outcomes: list[MemberOutcome]
+
+
+@dataclass(frozen=True)
+class GroupRuleView:
+    """A group rule: the members of ``group`` hold a Named CAL (or a Document CAL for ``document``)."""
+
+    id: int
+    group: str
+    cal_type: str
+    document: str | None
+    created_at: datetime
+    created_by: str
+    holders: int  # members holding a CAL this rule gave
+
+
+@dataclass(frozen=True)
+class RuleSync:
+    """One rule's part of a sync: whom it gives a CAL, whose CAL it takes back, or why it could not run."""
+
+    rule: GroupRuleView
+    members: int
+    assign: list[MemberOutcome]
+    remove: list[MemberOutcome]
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """A sync of every group rule (or what one would do, with ``dry_run``).
+
+    ``waiting`` says why nothing was done when the directory could not be asked: the sync runs again later.
+    """
+
+    dry_run: bool
+    at: datetime
+    rules: list[RuleSync]
+    waiting: str = ""
+
+
+@dataclass(frozen=True)
+class DirectoryImport:
+    """Users imported into the built-in directory."""
+
+    added: int
+    replaced: int
+    groups: int

@@ -15,6 +15,7 @@
     │   │                                 unknown_console_user
     │   ├── UnknownDocument      404  2   unknown_document
     │   ├── UnknownUser          404  2   unknown_user
+    │   ├── UnknownGroup         404  2   unknown_group
     │   └── UnknownSession       404  2   unknown_session
     ├── Refused                  409  1   refused, last_console_admin
     │   ├── LicenseRejected      422  1   license_rejected, serial_not_found,
@@ -30,6 +31,8 @@
     │   └── IdempotencyConflict  409  1   idempotency_conflict
     ├── BackupError              422  1   backup_invalid, backup_over_license
     ├── AuthorityUnavailable     502  1   authority_unreachable, authority_error
+    ├── DirectoryUnavailable     502  1   directory_unreachable, directory_tls_failed, directory_bind_failed,
+    │                                     directory_base_not_found
     ├── StoreUnavailable         503  1   store_unavailable
     │   └── ServerUnavailable    503  1   server_unavailable (client)
     ├── ApiAuthError             401  1   unauthorized
@@ -37,6 +40,7 @@
     │                            429  1   too_many_requests
     └── SignInRefused            401  1   sign_in_refused (console)
                                  429  1   too_many_sign_ins (console)
+                                 503  1   directory_sign_in_unavailable (console: the directory cannot be asked)
 
 Exit codes: 0 done, 1 refused by a rule (or anything else that went wrong), 2 bad usage or bad input.
 
@@ -101,6 +105,7 @@ TABLE: tuple[ErrorCode, ...] = (
            "unknown_console_user"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
     *_rows(e.UnknownUser, 404, EXIT_USAGE, "unknown_user"),
+    *_rows(e.UnknownGroup, 404, EXIT_USAGE, "unknown_group"),
     *_rows(e.UnknownSession, 404, EXIT_USAGE, "unknown_session"),
     *_rows(e.Refused, 409, EXIT_REFUSED, "refused", "last_console_admin"),
     *_rows(e.LicenseRejected, 422, EXIT_REFUSED, "license_rejected", "serial_not_found", *LICENSE_CHECKS),
@@ -112,6 +117,8 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.IdempotencyConflict, 409, EXIT_REFUSED, "idempotency_conflict"),
     *_rows(e.BackupError, 422, EXIT_REFUSED, "backup_invalid", "backup_over_license"),
     *_rows(e.AuthorityUnavailable, 502, EXIT_REFUSED, "authority_unreachable", "authority_error"),
+    *_rows(e.DirectoryUnavailable, 502, EXIT_REFUSED, "directory_unreachable", "directory_tls_failed",
+           "directory_bind_failed", "directory_base_not_found"),
     *_rows(e.StoreUnavailable, 503, EXIT_REFUSED, "store_unavailable"),
     *_rows(e.ServerUnavailable, 503, EXIT_REFUSED, "server_unavailable"),
     *_rows(e.ApiAuthError, 401, EXIT_REFUSED, "unauthorized"),
@@ -119,6 +126,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.ApiAuthError, 429, EXIT_REFUSED, "too_many_requests"),
     *_rows(e.SignInRefused, 401, EXIT_REFUSED, "sign_in_refused"),
     *_rows(e.SignInRefused, 429, EXIT_REFUSED, "too_many_sign_ins"),
+    *_rows(e.SignInRefused, 503, EXIT_REFUSED, "directory_sign_in_unavailable"),
 )
 
 BY_CODE: dict[str, ErrorCode] = {row.code: row for row in TABLE}
@@ -143,7 +151,7 @@ HTTP_STATUS_MEANING: dict[int, str] = {
     422: "The request, or a value in it, is not valid",
     429: "Too many bad API tokens from this address",
     500: "An unexpected error; it has been logged",
-    502: "The license authority cannot be reached or answers badly",
+    502: "The license authority or the site's directory cannot be reached or answers badly",
     503: "The database cannot be reached, or CAL data is being cleared",
 }
 

@@ -6,6 +6,7 @@
     ├── NotFound
     │   ├── UnknownDocument
     │   ├── UnknownUser            no CAL of that kind for the user
+    │   ├── UnknownGroup           no group of the directory has that name
     │   └── UnknownSession
     ├── Refused                    a licensing rule says no
     │   ├── LicenseRejected        a license that cannot be applied (which check failed is the code)
@@ -17,6 +18,7 @@
     │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
     ├── BackupError                a backup file that cannot be read, written or restored
     ├── AuthorityUnavailable       the license authority cannot be reached, is too slow, or answers badly
+    ├── DirectoryUnavailable       the directory cannot be asked: unreachable, TLS, its own credentials, its base
     ├── StoreUnavailable           the database cannot be reached
     │   └── ServerUnavailable      (client) the CAL server cannot be reached, or did not answer in time
     ├── ApiAuthError               (client) the server refused the caller's token or its role
@@ -62,6 +64,10 @@ class UnknownDocument(NotFound):
 
 class UnknownUser(NotFound):
     code = "unknown_user"
+
+
+class UnknownGroup(NotFound):
+    code = "unknown_group"
 
 
 class UnknownSession(NotFound):
@@ -110,6 +116,16 @@ class AuthorityUnavailable(CalkeeperError):
     """The license authority could not be asked: ``authority_unreachable`` or ``authority_error``."""
 
     code = "authority_unreachable"
+
+
+class DirectoryUnavailable(CalkeeperError):
+    """The directory could not be asked: ``directory_unreachable`` (down, too slow), ``directory_tls_failed``,
+    ``directory_bind_failed`` (calkeeper's own bind DN or password is refused) or ``directory_base_not_found``.
+
+    A user's wrong password is not this error: that is a sign-in refused. The message never holds a password.
+    """
+
+    code = "directory_unreachable"
 
 
 class StoreUnavailable(CalkeeperError):

@@ -31,8 +31,13 @@ from calkeeper.core.errors import BackupError
 from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     Base,
+    DirectoryGroup,
+    DirectoryMember,
+    DirectoryUser,
     Document,
     DocumentCal,
+    GroupRule,
+    GroupRuleCal,
     LicenseRecord,
     NamedCal,
     Session,
@@ -51,7 +56,11 @@ MAX_FILE_BYTES = 512 * 2**20  # far above a large site's backup; a larger file i
 MAX_INTEGER = 2**31 - 1  # every whole number of a backup fits the database's 32-bit columns
 DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
-TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial]
+TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
+          DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal]
+# Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
+LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
+                          "group_rule_cals"})
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -133,7 +142,7 @@ def read_file(path: Path) -> Backup:
                           f"{', '.join(_shown(name) for name in unknown)}, which a version {version} backup does not")
     tables = content.get("tables")
     expected = {table_of(m).name for m in TABLES}
-    if not isinstance(tables, dict) or set(tables) != expected:
+    if not isinstance(tables, dict) or not expected - LATER_TABLES <= set(tables) <= expected:
         raise BackupError(f"{path} is incomplete: it must hold the tables {', '.join(sorted(expected))}")
     for name, rows in tables.items():
         columns = set(Base.metadata.tables[name].columns.keys())
@@ -144,7 +153,8 @@ def read_file(path: Path) -> Backup:
     decoded = {}
     for model in TABLES:
         table = table_of(model)
-        decoded[table.name] = [_decode(table, row) for row in tables[table.name]]
+        if table.name in tables:
+            decoded[table.name] = [_decode(table, row) for row in tables[table.name]]
     return Backup(decoded, version)
 
 
@@ -274,11 +284,13 @@ def load(connection: Connection, tables: Rows) -> dict[str, int]:
 
 def _load(connection: Connection, tables: Rows) -> dict[str, int]:
     for model in reversed(TABLES):
-        if model is not SiteState:
+        if model is not SiteState and table_of(model).name in tables:
             connection.execute(delete(table_of(model)))
     counts = {}
     for model in TABLES:
         table = table_of(model)
+        if table.name not in tables:
+            continue  # a backup written before this table: what the site holds in it stays
         rows = tables[table.name]
         if model is SiteState:
             values = {k: v for k, v in rows[0].items() if k not in {"id", "generation"}}

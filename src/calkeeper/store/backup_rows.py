@@ -75,6 +75,9 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
     "sessions": {"cal_type": _one_of(*SESSION_CAL_TYPES), "user_name": _optional_user, "machine": _machine,
                  "client": _one_of(*CLIENTS)},
     "denials": {"user_name": _optional_user, "machine": _machine, "code": _code},
+    "directory_users": {"name": _user},
+    "group_rules": {"cal_type": _one_of("named", "document")},
+    "group_rule_cals": {"user_name": _user},
 }
 
 
@@ -83,7 +86,8 @@ def _holder_key(user_name: str | None, machine: str) -> str:
     return user_key(user_name) if user_name else f"anonymous@{machine_key(machine)}"
 
 
-def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tuple[str, str]]:
+def _derived(table: str, row: Mapping[str, Any], documents: set[int],
+             refs: Mapping[str, set[Any]] | None = None) -> list[tuple[str, str]]:
     """The columns a row's other columns decide (keys, references), with what is wrong with each."""
     wrong: list[tuple[str, str]] = []
 
@@ -113,6 +117,20 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tu
              "no document of the backup has this id")
     elif table == "sessions":
         must("document_id", row["document_id"] in documents, "no document of the backup has this id")
+    elif table in {"directory_users", "directory_groups"}:
+        must("key", row["key"] == row["name"].casefold(), "it is not the case-folded name")
+    elif table == "directory_members":
+        known = refs or {}
+        must("group_key", row["group_key"] in known.get("directory_groups", set()), "no group of the backup has it")
+        must("user_key", row["user_key"] in known.get("directory_users", set()), "no user of the backup has it")
+    elif table == "group_rules":
+        must("group_key", row["group_key"] == row["group_name"].casefold(), "it is not the case-folded name")
+        must("document_id", (row["document_id"] is None) == (row["cal_type"] == "named")
+             and (row["document_id"] is None or row["document_id"] in documents),
+             "a Document CAL rule names a document of the backup, a Named CAL rule none")
+    elif table == "group_rule_cals":
+        must("user_key", row["user_key"] == row["user_name"].casefold(), "it is not the case-folded name")
+        must("rule_id", row["rule_id"] in (refs or {}).get("group_rules", set()), "no group rule of the backup has it")
     if table in {"named_cals", "document_cals"}:
         must("quarantined_until", row["quarantined_until"] is None or row["removed_at"] is not None,
              "a CAL is quarantined only once removed")
@@ -122,13 +140,16 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int]) -> list[tu
 def check_rows(tables: Rows) -> None:
     """Refuse (BackupError) a backup any of whose rows holds what live input could not give."""
     documents = {row["id"] for row in tables["documents"]}
+    refs = {"directory_users": {row["key"] for row in tables.get("directory_users", [])},
+            "directory_groups": {row["key"] for row in tables.get("directory_groups", [])},
+            "group_rules": {row["id"] for row in tables.get("group_rules", [])}}
     problems: list[str] = []
     for table, rows in tables.items():
         rules = COLUMN_RULES.get(table, {})
         for number, row in enumerate(rows, start=1):
             wrong = [(c, p) for c, check in rules.items() if row[c] is not None and (p := check(row[c])) is not None]
             if not wrong:  # the derived columns are checked once the ones they derive from are valid
-                wrong = _derived(table, row, documents)
+                wrong = _derived(table, row, documents, refs)
             problems += [f"{table} row {number}, {column} {_shown(row[column])}: {problem}"
                          for column, problem in wrong]
     if problems:

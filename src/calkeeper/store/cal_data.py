@@ -8,12 +8,18 @@ from sqlalchemy import Connection, delete, update
 
 from calkeeper.store import backup
 from calkeeper.store.claims import doc_t, doccal_t, named_t, session_cal_t, session_t, usage_t
+from calkeeper.store.directory import rule_cals_t
 from calkeeper.store.site_state import bump_generation
 
 
 def clear_cal_data(connection: Connection) -> dict[str, int]:
-    """Remove every assignment, allocation, quarantine, session and usage record; return how many of each."""
+    """Remove every assignment, allocation, quarantine, session and usage record; return how many of each.
+
+    Group rules stay (they are configuration); the record of which CAL each rule gave goes with the CALs,
+    so the next sync gives every member a CAL again as far as CALs last.
+    """
     counts = {}
+    connection.execute(delete(rule_cals_t))
     for name, table in (("sessions", session_t), ("session_cals", session_cal_t), ("usage_cals", usage_t),
                         ("document_cals", doccal_t), ("named_cals", named_t)):
         counts[name] = connection.execute(delete(table)).rowcount

@@ -311,3 +311,59 @@ class GrantCount(Base):
     hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     cal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     granted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DirectoryUser(Base):
+    """A user of the built-in directory: a ``DOMAIN\\user`` name, a display name and an argon2 password hash."""
+
+    __tablename__ = "directory_users"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: no password sign-in
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DirectoryGroup(Base):
+    """A group of the built-in directory."""
+
+    __tablename__ = "directory_groups"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class DirectoryMember(Base):
+    """A user's membership of a built-in directory group."""
+
+    __tablename__ = "directory_members"
+    group_key: Mapped[str] = mapped_column(ForeignKey("directory_groups.key", ondelete="CASCADE"), primary_key=True)
+    user_key: Mapped[str] = mapped_column(ForeignKey("directory_users.key", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (Index("ix_directory_members_user_key", "user_key"),)
+
+
+class GroupRule(Base):
+    """A group rule: the members of a directory group hold a Named CAL, or a Document CAL for one document."""
+
+    __tablename__ = "group_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_name: Mapped[str] = mapped_column(String(500))
+    group_key: Mapped[str] = mapped_column(String(500))
+    cal_type: Mapped[str] = mapped_column(String(16))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (
+        CheckConstraint("cal_type IN ('named', 'document')", name="cal_type"),
+        CheckConstraint("(cal_type = 'document') = (document_id IS NOT NULL)", name="document_for_document_cals"),
+        Index("ix_group_rules_group_key", "group_key"),
+    )
+
+
+class GroupRuleCal(Base):
+    """A CAL a group rule gave to a member: a sync takes back only these, when the member leaves the group."""
+
+    __tablename__ = "group_rule_cals"
+    rule_id: Mapped[int] = mapped_column(ForeignKey("group_rules.id", ondelete="CASCADE"), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -23,6 +23,7 @@ from calkeeper.store.auth_failures import AuthFailures
 from calkeeper.store.cal_data import SiteData
 from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
+from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
 from calkeeper.store.documents import Documents
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
@@ -79,6 +80,14 @@ class Transaction:
     @cached_property
     def console_users(self) -> ConsoleUsers:
         return ConsoleUsers(self.connection, self.now)
+
+    @cached_property
+    def directory(self) -> BuiltinDirectoryRecords:
+        return BuiltinDirectoryRecords(self.connection, self.now)
+
+    @cached_property
+    def group_rules(self) -> GroupRules:
+        return GroupRules(self.connection, self.now)
 
     @cached_property
     def auth_failures(self) -> AuthFailures:

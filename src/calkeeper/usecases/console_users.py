@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,6 +22,7 @@ from calkeeper.core.comparison import character_problem, comparison_key, normali
 from calkeeper.core.errors import InvalidInput, NotFound, Refused, SignInRefused
 from calkeeper.store.console_users import ConsoleAccount
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
+from calkeeper.usecases.directory_sign_in import DirectorySignIn, directory_console_user, is_directory_account
 from calkeeper.usecases.failure_brake import SIGN_IN_BY_ADDRESS, SIGN_IN_BY_NAME, SharedBrake, Verdict
 from calkeeper.usecases.passwords import SHORTEST, password_problem
 
@@ -69,9 +70,10 @@ def _too_many(whose: str, verdict: Verdict) -> SignInRefused:
 class ConsoleUsers:
     """Who may use the management console, and their sessions."""
 
-    def __init__(self, *, uow: UnitOfWork, default_actor: str) -> None:
+    def __init__(self, *, uow: UnitOfWork, default_actor: str, directory: DirectorySignIn | None = None) -> None:
         self.uow = uow
         self.default_actor = default_actor
+        self.directory = directory  # None: only local console accounts sign in
         self.by_name = SharedBrake("sign_in_user", SIGN_IN_BY_NAME)
         self.by_address = SharedBrake("sign_in_address", SIGN_IN_BY_ADDRESS)
 
@@ -121,18 +123,49 @@ class ConsoleUsers:
             name_failure, name_verdict = self.by_name.fail(tx, subject)
             address_failure, address_verdict = self.by_address.fail(tx, address)
             account = tx.console_users.find(name)
-        refusal = _refusal(account, password)
-        if account is None or refusal:
-            self._failed(name, address, refusal or "unknown user", name_verdict, address_verdict)
-        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        user = account.view
+        if self.directory is not None and (account is None or is_directory_account(account)):
+            found, refusal, role = self.directory.check_password(name, password)
+            if found is not None and not refusal:  # the directory names the user, maybe not as typed
+                held = self._held_account(found.name)
+                refusal = "disabled user" if held is not None and held.view.disabled else ""
+        else:
+            refusal, found, role = _refusal(account, password) if account else "unknown user", None, None
+        if refusal:
+            self._failed(name, address, refusal, name_verdict, address_verdict)
         with self.uow.write() as tx:
             tx.auth_failures.forget([name_failure, address_failure])  # the attempt was no failure
             self.by_name.forget(tx, subject)
-            expires = tx.now + SESSION_LIFETIME
-            tx.console_users.start_session(session_id=_session_id(secret), user_id=user.id, csrf_token=csrf,
-                                           expires_at=expires)
-            tx.history.audit(f"console:{user.username}", "console.signed_in", user.username, address=address)
+            user = directory_console_user(tx, found, role) if found and role else account.view  # type: ignore[union-attr]
+            return self._start_session(tx, user, address)
+
+    def sso_sign_in(self, user: str, *, address: str = "unknown") -> tuple[str, ConsoleIdentity]:
+        """Sign in the user a trusted reverse proxy names (single sign-on), with the role their groups give."""
+        if self.directory is None:
+            raise SignInRefused("single sign-on needs the site's directory for console roles")
+        found, role = self.directory.vouched(user)
+        if found is None or role is None:
+            reason = "unknown directory user" if found is None else "in neither console group of the directory"
+            with self.uow.write() as tx:
+                tx.history.audit(f"address:{address}", "console.sign_in_failed", user[:200], reason=reason,
+                                 via="proxy")
+            raise SignInRefused(f"the proxy signed in '{user}', who may not use the console ({reason})")
+        with self.uow.write() as tx:
+            held = tx.console_users.find(found.name)
+            if held is not None and held.view.disabled:
+                raise SignInRefused(f"'{found.name}' is a disabled console user")
+            return self._start_session(tx, directory_console_user(tx, found, role), address, via="proxy")
+
+    def _held_account(self, name: str) -> ConsoleAccount | None:
+        with self.uow.read() as tx:
+            return tx.console_users.find(name)
+
+    def _start_session(self, tx: Transaction, user: ConsoleUserView, address: str,
+                       **how: Any) -> tuple[str, ConsoleIdentity]:
+        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        expires = tx.now + SESSION_LIFETIME
+        tx.console_users.start_session(session_id=_session_id(secret), user_id=user.id, csrf_token=csrf,
+                                       expires_at=expires)
+        tx.history.audit(f"console:{user.username}", "console.signed_in", user.username, address=address, **how)
         return secret, ConsoleIdentity(user.id, user.username, user.role, csrf, expires)
 
     def _unless_braked(self, tx: Transaction, name: str, subject: str, address: str) -> None:
