@@ -62,7 +62,7 @@ def test_the_access_gate_grants_the_named_cal_a_user_holds_and_says_so(api: Api)
 def test_an_anonymous_client_gets_a_session_cal_and_the_app_server_ends_the_session(api: Api) -> None:
     assert api.ok("PATCH", "/api/v1/cals/settings", json={"allow_dynamic_assignment": False}) == {
         "allow_dynamic_assignment": False, "allow_license_lease": True, "identification_mode": "user",
-        "lease_allowed_by_license": True, "maintenance": False}
+        "lease_allowed_by_license": True, "maintenance": False, "other_kind_named_cals": 0}
     answer = open_doc(api, "Contract Analytix.qvw", machine="KIOSK-1")
     assert (answer["cal_type"], answer["user"]) == ("session", None)
     ended = api.ok("POST", f"/api/v1/sessions/{answer['session_id']}/end")

@@ -365,7 +365,7 @@ def test_files_in_the_root_folder_that_cannot_be_served_are_listed_on_the_docume
     expect(problems.get_by_role("row", name="Budget.qvw")).to_contain_text("begins or ends with a blank")
     expect(problems.get_by_role("row", name="a\\b.qvw")).to_contain_text("holds a backslash")
     expect(problems.get_by_role("row", name="salesflash.QVW")).to_contain_text(
-        f"differs only in case from {SALES}, which is served")
+        f"differs only in case or Unicode form from {SALES}, which is served")
     shoot(admin, "documents-cannot-be-served")
     admin.get_by_role("link", name=SALES).click()
     expect(admin.get_by_role("heading", name=SALES)).to_be_visible()
