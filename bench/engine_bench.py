@@ -86,7 +86,7 @@ from calkeeper.core.cals import CalType, Grant
 from calkeeper.core.documents import document_key
 from calkeeper.core.identities import machine_key, user_key
 from calkeeper.store.schema import Document, DocumentCal, NamedCal, User
-from calkeeper.usecases.admin import write_pending_last_used
+from calkeeper.usecases.admin import writing_pending
 from calkeeper.usecases.decision_cache import HeldCal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,8 +256,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
             d = open_(u, DOCUMENT, machine=MACHINE)
             if not (isinstance(d, Grant) and d.cal_type is cal_type):
                 raise RuntimeError(f"a repeat open of {u} was not served by its CAL: {d!r}")
-    with site.app.uow.write() as tx:
-        write_pending_last_used(tx, site.app.last_used)
+    with writing_pending(site.app.uow, site.app.last_used):
+        pass
     out["rss_after"] = rss()
 
     # the driver's key lookup over the same users

@@ -42,6 +42,7 @@ from calkeeper.usecases.idempotency import Idempotency
 from calkeeper.usecases.licensing import Licensing
 from calkeeper.usecases.maintenance import Maintenance
 from calkeeper.usecases.named_cals import NamedCals
+from calkeeper.usecases.outage import Outage
 from calkeeper.usecases.pools import Pools
 from calkeeper.usecases.reports import Reports
 from calkeeper.usecases.session_life import SessionLife
@@ -71,6 +72,7 @@ class Application:
     access: Access
     sessions: Sessions
     session_life: SessionLife
+    outage: Outage
     maintenance: Maintenance
     reports: Reports
     tokens: Tokens
@@ -101,6 +103,7 @@ def build_application(
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
+    degraded_minutes: float = 0.0,
     directory: Directory | None = None,
     directory_roles: DirectoryRoles | None = None,
     trusted_proxies: TrustedProxies | None = None,
@@ -112,6 +115,8 @@ def build_application(
     ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the LEF.
     ``second_machine_takes_over``: an open from a second machine while a Named or Document CAL is in
     use on another ends the sessions there (True) instead of being refused (False, the default).
+    ``degraded_minutes``: while the database is unavailable, holders' opens are answered from memory for
+    at most this long (0, the default here: never; the server's setting defaults to 5).
     ``mounted_folders`` are the folders mounted under the root folder, by the name of their branch.
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     ``directory`` is the site's LDAP directory (None: the built-in one); ``directory_roles`` the groups whose
@@ -125,6 +130,7 @@ def build_application(
     cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
     last_used, grant_tally = LastUsedWrites(), GrantTally()
     session_limits = session_limits or SessionLimits()
+    outage = Outage(uow=uow, clock=clock, window=timedelta(minutes=degraded_minutes))
     admin = AdminTransactions(uow, cache, last_used, actor)
     mounts = {name: Path(folder) for name, folder in (mounted_folders or {}).items()}
     folder = RootFolder(Path(root_folder), mounts) if root_folder is not None else None
@@ -143,7 +149,8 @@ def build_application(
         documents=documents,
         document_cals=DocumentCals(admin=admin, documents=documents),
         access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally,
-                      sessions=session_limits, second_machine_takes_over=second_machine_takes_over),
+                      sessions=session_limits, second_machine_takes_over=second_machine_takes_over, outage=outage),
+        outage=outage,
         sessions=Sessions(admin=admin),
         session_life=SessionLife(uow=uow, limits=session_limits, writes=last_used),
         maintenance=Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {}),
@@ -179,6 +186,7 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         session_limits=SessionLimits(idle_timeout=timedelta(minutes=settings.session_idle_minutes),
                                      maximum=timedelta(hours=settings.session_max_hours)),
         second_machine_takes_over=settings.second_machine_takes_over,
+        degraded_minutes=settings.degraded_minutes,
         directory=directory_from_settings(settings),
         directory_roles=(DirectoryRoles(settings.directory_admins_group, settings.directory_viewers_group)
                          if settings.directory_admins_group or settings.directory_viewers_group else None),

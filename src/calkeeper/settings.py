@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60,
                                         description="A session with no heartbeat or open for this long ends by itself")
     session_max_hours: float = Field(default=24.0, gt=0, le=31 * 24, description="The longest a session may last")
+    degraded_minutes: float = Field(
+        default=5.0, ge=0, le=24 * 60,
+        description="While the database is unavailable, opens by users who hold a CAL are answered from memory "
+                    "for at most this long (0: never)")
     second_machine_takes_over: bool = Field(
         default=False, description="A Named or Document CAL in use on one machine: an open from another machine ends "
                                    "the sessions there and takes it over, instead of being refused")

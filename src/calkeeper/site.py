@@ -293,6 +293,7 @@ def open_site(
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
     directory: Directory | None = None,
+    degraded_minutes: float = 0.0,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -304,5 +305,5 @@ def open_site(
         mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
-        directory=directory,
+        directory=directory, degraded_minutes=degraded_minutes,
     ))

@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api.asgi import API_PREFIX, header, route_path
 from calkeeper.contract.views import TokenView
-from calkeeper.core.errors import CalkeeperError
+from calkeeper.core.errors import CalkeeperError, StoreUnavailable
 from calkeeper.infra.http_errors import ApiError, error_response
 from calkeeper.infra.tokens import hash_token
 from calkeeper.usecases.failure_brake import Verdict
+from calkeeper.usecases.outage import Outage
 from calkeeper.usecases.tokens import Tokens
 
 TOKEN_TTL_SECONDS = 1.0
@@ -61,7 +62,7 @@ class TokenGuard:
             await self._unless_refused(tokens, address)
             raise ApiError("unauthorized", "send an API token: 'Authorization: Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
-        token = await self._lookup(tokens, secret.strip())
+        token = await self._lookup(tokens, secret.strip(), scope["app"].state.application.outage)
         if token is None:
             await self._brake(tokens, address, secret.strip(), f"{scope.get('method', '')} {scope.get('path', '')}")
             raise ApiError("unauthorized", "the API token is not valid or was revoked",
@@ -101,7 +102,7 @@ class TokenGuard:
             return
         raise ApiError("too_many_requests", REFUSAL, {"Retry-After": str(max(1, round(until - now)))})
 
-    async def _lookup(self, tokens: Tokens, secret: str) -> TokenView | None:
+    async def _lookup(self, tokens: Tokens, secret: str, outage: Outage) -> TokenView | None:
         key = hash_token(secret)
         hit = self.verified.get(key)
         now = time.monotonic()
@@ -110,6 +111,11 @@ class TokenGuard:
         self.refreshing.add(key)
         try:
             token = await run_in_threadpool(tokens.verify_token, secret)
+        except StoreUnavailable:
+            # a token this node knew valid keeps working while the outage allows answers from memory
+            if hit is not None and hit[0] is not None and outage.may_answer_from_memory():
+                return hit[0]
+            raise
         finally:
             self.refreshing.discard(key)
         if len(self.verified) > 10_000:

@@ -19,6 +19,8 @@ from calkeeper.usecases.pools import Pools
 
 GRANTS = Counter("calkeeper_grants_total", "Opens granted, by CAL type", ["cal_type"])
 DENIALS = Counter("calkeeper_denials_total", "Opens denied, by reason code", ["code"])
+DEGRADED = Counter("calkeeper_degraded_grants_total",
+                   "Opens granted from memory while the CAL database was unavailable, by CAL type", ["cal_type"])
 LATENCY = Histogram(
     "calkeeper_request_seconds", "HTTP request latency by route", ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
@@ -40,6 +42,8 @@ def child(metric: Any, *labels: str) -> Any:
 def record_decision(decision: Decision) -> None:
     if decision.granted:
         child(GRANTS, decision.cal_type.value).inc()  # type: ignore[union-attr]
+        if decision.degraded:  # type: ignore[union-attr]
+            child(DEGRADED, decision.cal_type.value).inc()  # type: ignore[union-attr]
     else:
         child(DENIALS, decision.code).inc()  # type: ignore[union-attr]
 

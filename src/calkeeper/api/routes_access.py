@@ -23,10 +23,10 @@ def answer(decision: Decision) -> dict[str, object]:
     if isinstance(decision, Grant):
         return {"granted": True, "cal_type": decision.cal_type.value, "session_id": decision.session_id,
                 "user": decision.user, "document": decision.document, "reason": decision.reason, "code": None,
-                "dynamic": decision.dynamic, "cal_id": decision.cal_id}
+                "dynamic": decision.dynamic, "cal_id": decision.cal_id, "degraded": decision.degraded}
     return {"granted": False, "cal_type": None, "session_id": None, "user": decision.user,
             "document": decision.document, "reason": decision.reason, "code": decision.code, "dynamic": False,
-            "cal_id": None}
+            "cal_id": None, "degraded": False}
 
 
 _ACCESS_BODY = {
@@ -50,6 +50,8 @@ async def access(request: Request) -> Response:
     if decision is None:
         decision = await run_in_threadpool(access.decide, ask)
     record_decision(decision)
+    if isinstance(decision, Grant) and decision.degraded:
+        return JSONResponse(answer(decision), headers={"X-Calkeeper-Degraded": "true"})
     return JSONResponse(answer(decision))
 
 

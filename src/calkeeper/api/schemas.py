@@ -36,6 +36,8 @@ class AccessAnswer(BaseModel):
     code: str | None = None
     dynamic: bool = False
     cal_id: int | None = Field(None, description="The Named or Document CAL used, when one was")
+    degraded: bool = Field(False, description="Answered from the node's memory while the CAL database was "
+                                              "unavailable (the header X-Calkeeper-Degraded says so too)")
 
 
 class LicenseRequest(Body):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,14 @@ from calkeeper.console import (
     routes_session,
 )
 from calkeeper.console.web import BadCsrf, NotSignedIn, ViewerCannotChange, sign_in_redirect
+from calkeeper.core.errors import StoreUnavailable
+from calkeeper.infra.http_errors import error_response
+
+
+def wants_page(request: Request) -> bool:
+    """A console page (not the REST API, health or metrics) is being asked for."""
+    path = request.scope.get("path", "")
+    return not (path.startswith("/api/") or path in {"/readyz", "/healthz", "/metrics"})
 
 
 def install(app: FastAPI) -> None:
@@ -34,6 +43,18 @@ def install(app: FastAPI) -> None:
     async def _viewer(_: Request, __: ViewerCannotChange) -> Response:
         return HTMLResponse("<h1>Not allowed</h1><p>Your console role is viewer: you can see everything and change "
                             "nothing. Ask an admin.</p>", 403)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, error: StoreUnavailable) -> Response:
+        if not wants_page(request):
+            return error_response(error)
+        return HTMLResponse(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CAL database unavailable - "
+            "calkeeper</title></head><body><main><h1>The CAL database is unavailable</h1>"
+            f"<p>{html.escape(error.message)}.</p><p>Users who hold a CAL may still be opening documents for a "
+            "few minutes; nothing can be changed until the database is back. This page does not refresh by "
+            "itself: <a href=\"\">try again</a>.</p></main></body></html>",
+            503, headers={"Retry-After": "5"})
 
     @app.exception_handler(BadCsrf)
     async def _csrf(_: Request, __: BadCsrf) -> Response:

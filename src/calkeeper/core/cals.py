@@ -89,6 +89,7 @@ class Grant:
     reason: str
     dynamic: bool = False  # the CAL was assigned by this open
     cal_id: int | None = None  # the Named or Document CAL used
+    degraded: bool = False  # answered from memory while the database was unavailable
 
     granted = True
 

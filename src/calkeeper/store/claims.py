@@ -323,15 +323,25 @@ class Claims:
             bump_generation(self.connection)
 
     def record_sessions(self, sessions: Sequence[Any]) -> None:
-        """Record sessions the decision cache granted (``StartedSession`` values), in one statement."""
-        if not sessions:
-            return
-        self.connection.execute(insert(session_t), [
-            {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
-             "document_id": s.document_id, "machine": s.machine, "client": s.client, "started_at": s.started_at,
-             "last_activity": s.started_at}
-            for s in sessions
-        ])
+        """Record sessions the decision cache granted (``StartedSession`` values), a thousand per statement.
+
+        One whose document was released since, or that is recorded already (a batch written again after
+        a commit whose answer was lost), is left out, so that no batch can fail for good.
+        """
+        for start in range(0, len(sessions), 1000):
+            chunk = sessions[start:start + 1000]
+            documents = {s.document_id for s in chunk}
+            known = set(self.connection.execute(select(doc_t.c.id).where(doc_t.c.id.in_(documents))).scalars())
+            recorded = set(self.connection.execute(
+                select(session_t.c.id).where(session_t.c.id.in_([s.id for s in chunk]))).scalars())
+            rows = [
+                {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
+                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "started_at": s.started_at,
+                 "last_activity": s.started_at}
+                for s in chunk if s.document_id in known and s.id not in recorded
+            ]
+            if rows:
+                self.connection.execute(insert(session_t), rows)
 
     def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
                        started_since: datetime) -> list[Any]:

@@ -7,7 +7,7 @@ made on first use, all on the one connection. Repositories return the core's val
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -44,6 +44,8 @@ class Transaction:
         self.now = now
         self.postgres = postgres
         self.claims = Claims(connection, now, postgres=postgres)  # the allocation port
+        # what to undo in memory when the transaction does not commit (counts taken to be written, say)
+        self.if_not_committed: list[Callable[[], None]] = []
 
     @cached_property
     def site_state(self) -> SiteStateRepository:
@@ -122,23 +124,32 @@ class UnitOfWork:
     @contextmanager
     def __call__(self, *, write: bool = True) -> Iterator[Transaction]:
         """Run the body in one transaction; commit when it returns, roll back when it raises."""
+        tx: Transaction | None = None
         try:
             with self.engine.connect() as connection:
                 connection = connection.execution_options(calkeeper_write=write)
                 with connection.begin():
-                    yield Transaction(connection, self.clock.now(), postgres=self.postgres)
-        except (OperationalError, DBAPIError) as error:
-            if "database is locked" in str(error.orig):
-                raise StoreUnavailable(
-                    "the CAL database is busy with other changes and did not answer in time; nothing was "
-                    "changed. Try again"
-                ) from error
-            if _is_unavailable(error):
-                raise self._unavailable(error) from error
+                    tx = Transaction(connection, self.clock.now(), postgres=self.postgres)
+                    yield tx
+        except BaseException as error:
+            for undo in tx.if_not_committed if tx is not None else ():
+                undo()
+            if isinstance(error, OperationalError | DBAPIError):
+                self._raise_for(error)
             raise
         if self.unavailable_since is not None:
             log.warning("the CAL database answers again (it was unavailable since %s)", _utc(self.unavailable_since))
             self.unavailable_since = None
+
+    def _raise_for(self, error: DBAPIError) -> None:
+        """Raise StoreUnavailable where a database error means the database cannot serve now; else return."""
+        if "database is locked" in str(error.orig):
+            raise StoreUnavailable(
+                "the CAL database is busy with other changes and did not answer in time; nothing was "
+                "changed. Try again"
+            ) from error
+        if _is_unavailable(error):
+            raise self._unavailable(error) from error
 
     def _unavailable(self, error: DBAPIError) -> StoreUnavailable:
         """The error callers see names no host, port or database: those go to the log, once per outage."""

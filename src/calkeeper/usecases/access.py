@@ -8,6 +8,7 @@ ones the site has discovered (see ``usecases.documents``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +25,7 @@ from calkeeper.core.allocation import (
 from calkeeper.core.cals import CalType, ClientType, Decision, Denial, Grant, SessionLimits
 from calkeeper.core.clock import Clock, to_minute
 from calkeeper.core.documents import DocumentInfo, document_key, match_document
+from calkeeper.core.errors import StoreUnavailable
 from calkeeper.core.identities import Identity
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.admin import audit_freed, site_rules
@@ -37,6 +39,9 @@ from calkeeper.usecases.decision_cache import (
     StartedSession,
 )
 from calkeeper.usecases.grant_tally import GrantTally
+from calkeeper.usecases.outage import Outage
+
+log = logging.getLogger("calkeeper.access")
 
 
 class Access:
@@ -44,7 +49,7 @@ class Access:
 
     def __init__(self, *, uow: UnitOfWork, clock: Clock, cache: DecisionCache, last_used: LastUsedWrites,
                  grant_tally: GrantTally, sessions: SessionLimits = SessionLimits(),
-                 second_machine_takes_over: bool = False) -> None:
+                 second_machine_takes_over: bool = False, outage: Outage | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.cache = cache
@@ -52,6 +57,7 @@ class Access:
         self.grant_tally = grant_tally
         self.sessions = sessions
         self.second_machine_takes_over = second_machine_takes_over
+        self.outage = outage or Outage(uow=uow, clock=clock)
 
     def open_document(self, user: str | None, document: str, *, machine: str | None = None,
                       client: str | ClientType = ClientType.AJAX) -> Decision:
@@ -63,17 +69,47 @@ class Access:
         return self.decide(AccessAsk.parse(user, document, machine=machine, client=client))
 
     def decide(self, ask: AccessAsk) -> Decision:
-        """The decision for a parsed question, from the cache when it can, else from the database."""
-        state = self._state()
-        request = ask.on(_document(state, ask.document))
-        grant = self._from_cache(request, state, write_through=self._write_last_used,
-                                 session_through=self._write_session)
-        if grant is not None:
-            return grant
-        decision = self._allocate(request, state)
+        """The decision for a parsed question, from the cache when it can, else from the database.
+
+        While the database is unavailable, a holder the cache knows is granted in degraded mode (within
+        the outage's window); any other open raises StoreUnavailable.
+        """
+        try:
+            waiting = self.outage.wait_before_trying()
+            if waiting is not None:
+                raise waiting
+            state = self._state()
+            request = ask.on(_document(state, ask.document))
+            grant = self._from_cache(request, state, write_through=self._write_last_used,
+                                     session_through=self._write_session)
+            if grant is not None:
+                return grant
+            decision = self._allocate(request, state)
+        except StoreUnavailable:
+            degraded = self._degraded(ask)
+            if degraded is None:
+                raise
+            return degraded
         if isinstance(decision, Grant):
             self.grant_tally.add(self.clock.now(), decision.cal_type)
         return decision
+
+    def _degraded(self, ask: AccessAsk) -> Grant | None:
+        """A holder's open answered from what this node knew before the database went away, if allowed.
+
+        Only steps 1 and 2 on the machine the CAL serves: nothing new is claimed. What the grant writes
+        waits in memory (bounded) for the database to come back.
+        """
+        state = self.cache.state
+        writes = self.last_used
+        if state is None or not self.outage.may_answer_from_memory() or writes.full():
+            return None
+        request = ask.on(_document(state, ask.document))
+        grant = self._from_cache(request, state, write_through=writes.add, session_through=writes.add_session)
+        if grant is None:
+            return None
+        return replace(grant, degraded=True,
+                       reason=f"{grant.reason} (answered while the CAL database is unavailable)")
 
     def cached_decision(self, ask: AccessAsk) -> Decision | None:
         """The decision ``decide`` would make, when memory alone can make it; else None.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from calkeeper.core.allocation import SiteRules
 from calkeeper.core.cals import IdentificationMode, SessionLimits
+from calkeeper.core.errors import StoreUnavailable
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
 
@@ -33,13 +34,17 @@ class AdminTransactions:
         After it, committed or not: this node's cached decisions are dropped (other nodes see the
         generation move).
         """
+        changed = True
         try:
-            with self.uow.write() as tx:
-                write_pending_last_used(tx, self.last_used)
+            with writing_pending(self.uow, self.last_used) as tx:
                 free_ended_quarantines(tx)
                 yield tx
+        except StoreUnavailable:
+            changed = False  # nothing was: the node keeps what it knew, to answer holders while the outage lasts
+            raise
         finally:
-            self.cache.invalidate()
+            if changed:
+                self.cache.invalidate()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -48,16 +53,28 @@ class AdminTransactions:
             with self.uow.read() as tx:
                 yield tx
             return
-        with self.uow.write() as tx:
-            write_pending_last_used(tx, self.last_used)
+        with writing_pending(self.uow, writes=self.last_used) as tx:
             yield tx
 
 
-def write_pending_last_used(tx: Transaction, writes: LastUsedWrites) -> None:
-    """Write the sessions started and the "last used" minutes a server deferred off the request path."""
-    tx.claims.record_sessions(writes.take_sessions())
-    for (cal_type, cal_id), minute in writes.take().items():
-        tx.claims.touch(cal_type, cal_id, minute=minute)
+@contextmanager
+def writing_pending(uow: UnitOfWork, writes: LastUsedWrites) -> Iterator[Transaction]:
+    """A write transaction that first writes what repeat opens left waiting (their sessions, "last used").
+
+    When the transaction does not commit (a refused change, a database outage), what it took is put
+    back to wait for the next one: nothing waiting is lost to a failed change.
+    """
+    taken = writes.take_all()
+    try:
+        with uow.write() as tx:
+            sessions, minutes = taken
+            tx.claims.record_sessions(sessions)
+            for (cal_type, cal_id), minute in minutes.items():
+                tx.claims.touch(cal_type, cal_id, minute=minute)
+            yield tx
+    except BaseException:
+        writes.put_back(taken)
+        raise
 
 
 def free_ended_quarantines(tx: Transaction) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from calkeeper.contract.views import LicenseUpdate, LicenseView
 from calkeeper.core.clock import Clock
-from calkeeper.core.errors import CalkeeperError
+from calkeeper.core.errors import CalkeeperError, StoreUnavailable
 
 log = logging.getLogger("calkeeper.license")
 
@@ -90,6 +90,8 @@ async def run_daily_checks(check: DailyLicenseCheck, *, poll_seconds: float = 30
     while True:
         try:
             await asyncio.to_thread(check.run_if_due)
+        except StoreUnavailable:
+            log.info("the daily license check waits for the CAL database")  # due still: runs once it is back
         except Exception:  # a bug here must not stop the server; it is logged and retried
             log.exception("the daily license check failed unexpectedly")
         await asyncio.sleep(poll_seconds)

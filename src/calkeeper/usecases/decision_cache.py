@@ -104,11 +104,17 @@ class LastUsedWrites:
     Not deferred (the default, for the CLI and embedders): each such open writes at once.
     """
 
+    MAX_SESSIONS = 100_000  # sessions kept waiting at most (during a database outage): about 20 MB
+
     def __init__(self) -> None:
         self.deferred = False
         self.pending: dict[tuple[Any, int], datetime] = {}
         self.sessions: list[StartedSession] = []
         self.lock = threading.Lock()
+        self.dropped = 0  # sessions that could not be kept (over the bound); counted, logged by the caller
+
+    def full(self) -> bool:
+        return len(self.sessions) >= self.MAX_SESSIONS
 
     def add(self, cal_type: Any, cal_id: int, minute: datetime) -> None:
         with self.lock:
@@ -129,6 +135,26 @@ class LastUsedWrites:
 
     def any(self) -> bool:
         return bool(self.pending or self.sessions)
+
+    def take_all(self) -> tuple[list[StartedSession], dict[tuple[Any, int], datetime]]:
+        """Everything waiting, to be written in one transaction (``put_back`` when it fails)."""
+        with self.lock:
+            sessions, pending = self.sessions, self.pending
+            self.sessions, self.pending = [], {}
+        return sessions, pending
+
+    def put_back(self, taken: tuple[list[StartedSession], dict[tuple[Any, int], datetime]]) -> None:
+        """Keep what a failed transaction did not write, ahead of what came since (within the bound)."""
+        sessions, pending = taken
+        with self.lock:
+            kept = sessions + self.sessions
+            if len(kept) > self.MAX_SESSIONS:
+                self.dropped += len(kept) - self.MAX_SESSIONS
+                kept = kept[-self.MAX_SESSIONS:]
+            self.sessions = kept
+            for key, minute in pending.items():
+                if key not in self.pending or self.pending[key] < minute:
+                    self.pending[key] = minute
 
 
 class NeedsDatabase(Exception):

@@ -39,12 +39,22 @@ class GrantTally:
         """True when the counts have waited a minute (the chart is by the hour)."""
         return bool(self.pending) and time.monotonic() - self.flushed_at > self.FLUSH_EVERY_SECONDS
 
-    def flush(self, tx: Transaction) -> None:
-        """Add the pending counts to the table inside the caller's transaction."""
+    def take(self) -> Counter[tuple[datetime, str]]:
+        """The pending counts, to be written in a transaction (``put_back`` when it fails)."""
         with self.lock:
             pending, self.pending = self.pending, Counter()
             self.flushed_at = time.monotonic()
-        tx.history.add_grant_counts(pending)
+        return pending
+
+    def put_back(self, counts: Counter[tuple[datetime, str]]) -> None:
+        with self.lock:
+            self.pending.update(counts)
+
+    def flush(self, tx: Transaction) -> None:
+        """Add the pending counts to the table inside the caller's transaction (kept if it does not commit)."""
+        counts = self.take()
+        tx.if_not_committed.append(lambda: self.put_back(counts))
+        tx.history.add_grant_counts(counts)
 
 
 def grants_per_hour(tx: Transaction, *, since: datetime) -> dict[str, list[tuple[datetime, int]]]:

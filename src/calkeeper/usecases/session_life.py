@@ -29,7 +29,7 @@ from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.errors import UnknownSession
 from calkeeper.core.identities import Identity, machine_key, user_key
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
-from calkeeper.usecases.admin import write_pending_last_used
+from calkeeper.usecases.admin import writing_pending
 from calkeeper.usecases.decision_cache import LastUsedWrites
 
 UPKEEP_ACTOR = "calkeeper"
@@ -98,8 +98,7 @@ class SessionLife:
         self.writes = writes or LastUsedWrites()
 
     def _session(self, tx: Transaction, session_id: str) -> SessionRecord:
-        """The session, including one this node granted from memory and has not written yet."""
-        write_pending_last_used(tx, self.writes)
+        """The session, including one this node granted from memory (the transaction wrote those first)."""
         session = tx.sessions.get(session_id)
         if session is None:
             raise UnknownSession(f"there is no session '{session_id}'")
@@ -108,7 +107,7 @@ class SessionLife:
     def touch_session(self, session_id: str) -> SessionTouch:
         """A heartbeat: the session goes on (consuming a Usage CAL for each new hour), or it must end, and why."""
         session_id = session_id.strip()
-        with self.uow.write() as tx:
+        with writing_pending(self.uow, self.writes) as tx:
             session = self._session(tx, session_id)
             if session.ended_at is not None:
                 why = f" ({session.end_reason})" if session.end_reason else ""
@@ -131,7 +130,7 @@ class SessionLife:
         A session that had already expired (no upkeep ran since) ends at its expiry, not now.
         """
         session_id = session_id.strip()
-        with self.uow.write() as tx:
+        with writing_pending(self.uow, self.writes) as tx:
             session = self._session(tx, session_id)
             if session.ended_at is not None:
                 return SessionEnd(session_id, "already ended")

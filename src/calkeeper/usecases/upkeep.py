@@ -13,7 +13,7 @@ from __future__ import annotations
 from calkeeper.core.clock import Clock
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.access import Access
-from calkeeper.usecases.admin import free_ended_quarantines, write_pending_last_used
+from calkeeper.usecases.admin import free_ended_quarantines, writing_pending
 from calkeeper.usecases.decision_cache import LastUsedWrites
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.grant_tally import GrantTally
@@ -62,7 +62,6 @@ class Upkeep:
         flush = self.grant_tally.due() or not only_due
         if not self.last_used.any() and not flush:
             return
-        with self.uow.write() as tx:
-            write_pending_last_used(tx, self.last_used)
+        with writing_pending(self.uow, self.last_used) as tx:
             if flush:
                 self.grant_tally.flush(tx)
