@@ -32,7 +32,7 @@ from tests.kit import postgres_database, signed_lef
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OUTAGE_ANSWER_SECONDS = 6.0  # connect_timeout is 5 s; a refused connection should answer far sooner
-OUTAGE_SECONDS = 12.0  # how long the two-node test keeps the database stopped
+OUTAGE_SECONDS = 30.0  # how long the two-node test keeps the database stopped
 RECOVERY_SECONDS = 15.0
 ACKNOWLEDGED = 40  # assignments answered before the server is killed
 
