@@ -1,4 +1,8 @@
-"""Opens granted per hour and CAL type: counted in memory on every grant, written in batches."""
+"""Opens granted per hour and CAL type: counted in memory on every grant, written in batches.
+
+With usage history on, each grant is also counted by user and document (``activity_counts``), in the
+same batch: recording history adds no write to an open.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from calkeeper.core.cals import CalType
+from calkeeper.store.activity import Cell
 from calkeeper.store.unit_of_work import Transaction
 
 
@@ -20,13 +25,15 @@ class GrantTally:
 
     FLUSH_EVERY_SECONDS = 60.0
 
-    def __init__(self) -> None:
+    def __init__(self, *, history: bool = True) -> None:
+        self.history = history  # count grants by user and document too, for the usage reports
+        self.activity: Counter[Cell] = Counter()
         self.pending: Counter[tuple[datetime, str]] = Counter()
         self.lock = threading.Lock()
         self.flushed_at = time.monotonic()
         self.bucket: tuple[datetime, datetime] | None = None  # the hour the last grant fell in, and its end
 
-    def add(self, moment: datetime, cal_type: CalType) -> None:
+    def add(self, moment: datetime, cal_type: CalType, user: str | None = None, document: str = "") -> None:
         bucket = self.bucket  # one read: another thread may replace it, never half of it
         if bucket is None or not bucket[0] <= moment < bucket[1]:  # a new hour: the only time it is computed
             start = hour_of(moment)
@@ -34,6 +41,8 @@ class GrantTally:
         hour = bucket[0]
         with self.lock:
             self.pending[(hour, cal_type.value)] += 1
+            if self.history and document:
+                self.activity[(hour, "grant", cal_type.value, "", user, document)] += 1
 
     def due(self) -> bool:
         """True when the counts have waited a minute (the chart is by the hour)."""
@@ -43,8 +52,11 @@ class GrantTally:
         """Add the pending counts to the table inside the caller's transaction."""
         with self.lock:
             pending, self.pending = self.pending, Counter()
+            activity, self.activity = self.activity, Counter()
             self.flushed_at = time.monotonic()
         tx.history.add_grant_counts(pending)
+        if activity:
+            tx.activity.add(activity)
 
 
 def grants_per_hour(tx: Transaction, *, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
