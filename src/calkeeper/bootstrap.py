@@ -29,6 +29,7 @@ from calkeeper.store.root_folder import RootFolder
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.access import Access
 from calkeeper.usecases.admin import AdminTransactions
+from calkeeper.usecases.alerts import AlertChannel, AlertPolicy, Alerts
 from calkeeper.usecases.builtin_directory import BuiltinDirectory
 from calkeeper.usecases.console_users import ConsoleUsers
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
@@ -36,18 +37,22 @@ from calkeeper.usecases.directory import DirectoryAdmin
 from calkeeper.usecases.directory_sign_in import DirectoryRoles, DirectorySignIn, TrustedProxies
 from calkeeper.usecases.document_cals import DocumentCals
 from calkeeper.usecases.documents import Documents
+from calkeeper.usecases.exports import Exports
 from calkeeper.usecases.grant_tally import GrantTally
 from calkeeper.usecases.group_rules import GroupRules
 from calkeeper.usecases.idempotency import Idempotency
 from calkeeper.usecases.licensing import Licensing
+from calkeeper.usecases.live_sessions import LiveSessions
 from calkeeper.usecases.maintenance import Maintenance
 from calkeeper.usecases.named_cals import NamedCals
 from calkeeper.usecases.outage import Outage
 from calkeeper.usecases.pools import Pools
+from calkeeper.usecases.reclaim import Reclaim
 from calkeeper.usecases.reports import Reports
 from calkeeper.usecases.session_life import SessionLife
 from calkeeper.usecases.sessions import Sessions
 from calkeeper.usecases.tokens import Tokens
+from calkeeper.usecases.usage_history import HistoryPolicy, UsageHistory
 
 if TYPE_CHECKING:
     from calkeeper.settings import Settings
@@ -83,6 +88,11 @@ class Application:
     directory_admin: DirectoryAdmin
     group_rules: GroupRules
     trusted_proxies: TrustedProxies
+    live_sessions: LiveSessions
+    usage_history: UsageHistory
+    exports: Exports
+    reclaim: Reclaim
+    alerts: Alerts
 
     def close(self) -> None:
         """Release the database connections."""
@@ -107,6 +117,10 @@ def build_application(
     directory: Directory | None = None,
     directory_roles: DirectoryRoles | None = None,
     trusted_proxies: TrustedProxies | None = None,
+    node: str | None = None,
+    history: HistoryPolicy | None = None,
+    alert_policy: AlertPolicy | None = None,
+    alert_channels: list[AlertChannel] | None = None,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -121,14 +135,17 @@ def build_application(
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     ``directory`` is the site's LDAP directory (None: the built-in one); ``directory_roles`` the groups whose
     members sign in to the console (None: only local console accounts); ``trusted_proxies`` single sign-on.
+    ``node`` names this server node on the sessions it grants; ``history`` how usage history is kept;
+    ``alert_policy`` and ``alert_channels`` when alerts are raised and where they go.
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
         migrate(engine)
     clock = clock or SystemClock()
-    uow = UnitOfWork(engine, clock)
+    uow = UnitOfWork(engine, clock, node=node)
     cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
-    last_used, grant_tally = LastUsedWrites(), GrantTally()
+    history = history or HistoryPolicy()
+    last_used, grant_tally = LastUsedWrites(), GrantTally(history=history.enabled)
     session_limits = session_limits or SessionLimits()
     outage = Outage(uow=uow, clock=clock, window=timedelta(minutes=degraded_minutes))
     admin = AdminTransactions(uow, cache, last_used, actor)
@@ -140,14 +157,16 @@ def build_application(
     builtin = BuiltinDirectory(uow=uow, default_actor=actor)
     directory = directory or builtin
     sign_in = DirectorySignIn(directory=directory, roles=directory_roles) if directory_roles else None
+    named_cals = NamedCals(admin=admin)
+    document_cals = DocumentCals(admin=admin, documents=documents)
     return Application(
         engine=engine, uow=uow, clock=clock, authority=authority, cache=cache, last_used=last_used,
         grant_tally=grant_tally,
         licensing=Licensing(admin=admin, clock=clock, trusted_keys=trusted_keys or {}, authority=authority),
         pools=Pools(admin=admin),
-        named_cals=NamedCals(admin=admin),
+        named_cals=named_cals,
         documents=documents,
-        document_cals=DocumentCals(admin=admin, documents=documents),
+        document_cals=document_cals,
         access=Access(uow=uow, clock=clock, cache=cache, last_used=last_used, grant_tally=grant_tally,
                       sessions=session_limits, second_machine_takes_over=second_machine_takes_over, outage=outage),
         outage=outage,
@@ -163,6 +182,11 @@ def build_application(
         directory_admin=DirectoryAdmin(directory=directory, admin=admin, documents=documents),
         group_rules=GroupRules(directory=directory, admin=admin, documents=documents, clock=clock),
         trusted_proxies=trusted_proxies or TrustedProxies(None),
+        live_sessions=LiveSessions(admin=admin, limits=session_limits),
+        usage_history=UsageHistory(uow=uow, policy=history),
+        exports=Exports(admin=admin),
+        reclaim=Reclaim(admin=admin, named_cals=named_cals, document_cals=document_cals),
+        alerts=Alerts(uow=uow, policy=alert_policy, channels=alert_channels),
     )
 
 
@@ -191,7 +215,27 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         directory_roles=(DirectoryRoles(settings.directory_admins_group, settings.directory_viewers_group)
                          if settings.directory_admins_group or settings.directory_viewers_group else None),
         trusted_proxies=TrustedProxies(settings.sso_header, tuple(settings.sso_proxies)),
+        node=settings.node_name,
+        history=HistoryPolicy(enabled=settings.history_enabled, hourly_days=settings.history_hourly_days,
+                              retention_days=settings.history_retention_days),
+        alert_policy=AlertPolicy(pool_percent=dict(settings.alert_pool_percent),
+                                 denial_minutes=settings.alert_denial_minutes, license_days=settings.alert_license_days,
+                                 maintenance_days=settings.alert_maintenance_days),
+        alert_channels=alert_channels_from_settings(settings),
     )
+
+
+def alert_channels_from_settings(settings: Settings) -> list[AlertChannel]:
+    """The webhooks and the mailbox the settings send alerts to."""
+    from calkeeper.alert_channels import EmailChannel, WebhookChannel  # httpx: only a server from settings needs it
+
+    channels: list[AlertChannel] = [WebhookChannel(url, settings.alert_webhook_secret or "", node=settings.node_name)
+                                    for url in settings.alert_webhooks]
+    if settings.smtp_host:
+        channels.append(EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_to,
+                                     username=settings.smtp_username, password=settings.smtp_password,
+                                     starttls=settings.smtp_starttls))
+    return channels
 
 
 def directory_from_settings(settings: Settings) -> Directory | None:

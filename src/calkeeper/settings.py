@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -59,6 +60,84 @@ class Settings(BaseSettings):
     trusted_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host names the server answers to, comma-separated "
                                           "(calkeeper.example.org,*.example.org); empty: any")
+
+    # -- operations (docs/operations.md) --------------------------------------------------------------
+    node_name: str = Field(default_factory=lambda: socket.gethostname()[:100] or "calkeeper", min_length=1,
+                           max_length=100, description="This node's name, shown on the sessions it grants")
+    history_enabled: bool = Field(default=True, description="Count grants by user and document for the usage "
+                                                            "reports, and note each pool's peak in use")
+    history_hourly_days: int = Field(default=31, ge=1, le=366, description="Keep usage history by the hour this "
+                                                                           "long, then by the day")
+    history_retention_days: int = Field(default=400, ge=1, le=3660, description="Forget usage history and "
+                                                                               "denials older than this")
+    reclaim_inactive_days: int = Field(default=0, ge=0, le=36500, description="Reclaim on a schedule the CALs "
+                                                                             "unused this long (0: never)")
+    reclaim_type: Literal["", "named", "document"] = Field(default="", description="Reclaim only Named or "
+                                                                                  "Document CALs (empty: both)")
+    reclaim_every_hours: float = Field(default=24.0, gt=0, le=24 * 366)
+    alert_pool_percent: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=lambda: {"named": 90.0, "document": 90.0, "session": 90.0, "usage": 90.0},
+        description="Alert when this share of a pool is in use: one percent for every pool (90), or "
+                    "TYPE=PERCENT pairs separated by ';' (named=90;usage=80); 0 turns a pool's alert off")
+    alert_denial_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60, description="Alert while an open "
+                                        "was refused for want of a CAL within this many minutes (0: never)")
+    alert_license_days: int = Field(default=30, ge=0, le=3660)
+    alert_maintenance_days: int = Field(default=30, ge=0, le=3660)
+    alert_webhooks: Annotated[list[str], NoDecode] = Field(default_factory=list, description="URLs alerts are "
+                                                           "posted to, comma-separated")
+    alert_webhook_secret: str | None = Field(default=None, repr=False, description="The HMAC key webhooks are "
+                                                                                  "signed with")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str = "calkeeper@localhost"
+    smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Alert recipients, "
+                                                    "comma-separated")
+    backup_every_hours: float = Field(default=0, ge=0, le=24 * 366, description="Write a backup this often into "
+                                                                               "the backups folder (0: never)")
+    backup_keep: int = Field(default=14, ge=1, le=10000, description="Scheduled backups kept; older ones go")
+
+    @field_validator("alert_webhooks", "smtp_to", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("alert_pool_percent", mode="before")
+    @classmethod
+    def _percents(cls, value: object) -> object:
+        types = ("named", "document", "session", "usage")
+        if isinstance(value, int | float):
+            return dict.fromkeys(types, float(value))
+        if not isinstance(value, str):
+            return value
+        if "=" not in value:
+            return dict.fromkeys(types, float(value.strip() or 0))
+        percents = dict.fromkeys(types, 90.0)
+        for pair in value.split(";"):
+            if pair.strip():
+                name, _, percent = pair.partition("=")
+                if name.strip() not in types:
+                    raise ValueError(f"a pool is one of {', '.join(types)}, not '{name.strip()}'")
+                percents[name.strip()] = float(percent)
+        return percents
+
+    @model_validator(mode="after")
+    def _alert_channels(self) -> Settings:
+        if any(not 0 <= p <= 100 for p in self.alert_pool_percent.values()):
+            raise ValueError("an alert's pool percent is 0 to 100")
+        for url in self.alert_webhooks:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"a webhook URL must start with http:// or https:// (got '{url}')")
+        if self.alert_webhooks:
+            secret = (self.alert_webhook_secret or "").strip()
+            if len(secret) < 16 or secret.casefold() in {"change-me", "changeme", "secret", "password"}:
+                raise ValueError("webhooks need CALKEEPER_ALERT_WEBHOOK_SECRET: a secret of 16 characters or more, "
+                                 "not a placeholder")
+        if self.smtp_host and not self.smtp_to:
+            raise ValueError("e-mail alerts need CALKEEPER_SMTP_TO: whom to send them to")
+        return self
 
     # -- the site's directory (docs/directory.md): none set means the built-in directory -------------------
     directory_url: str | None = Field(default=None, description="ldap://HOST (StartTLS) or ldaps://HOST; "

@@ -10,8 +10,8 @@ application behind it (``site.app``) holds the use cases and what the server's e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from calkeeper.bootstrap import Application, build_application
 from calkeeper.contract.operations import SiteOperations
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -36,8 +38,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -272,6 +277,54 @@ class LocalSite:
 
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         return self.app.builtin_directory.import_users(csv_text, actor=actor)
+
+
+    # -- operations: sessions in use, usage reports, exports, reclaim, alerts -------------------------------
+
+    def list_sessions(self, *, search: str = "", cal_type: str = "", node: str = "",
+                      limit: int = 1000) -> list[LiveSessionView]:
+        return self.app.live_sessions.list_sessions(search=search, cal_type=cal_type, node=node, limit=limit)
+
+    def end_session(self, session_id: str, *, actor: str | None = None) -> SessionEnd:
+        return self.app.live_sessions.end_session(session_id, actor=actor)
+
+    def report(self, report: str, *, start: date | None = None, end: date | None = None,
+               by: str = "type") -> ReportView:
+        self.app.reports.flush_grant_counts()  # this node's grants counted in memory are in the report
+        return self.app.usage_history.report(report, start=start, end=end, by=by)
+
+    def export_csv(self, name: str, path: str | Path) -> int:
+        rows = -1
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as file:
+                for chunk in self.app.exports.csv(name):
+                    file.write(chunk)
+                    rows += chunk.count("\r\n")
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return rows
+
+    def csv_chunks(self, name: str) -> Iterator[str]:
+        """A list as CSV text, chunk by chunk (the API and the console stream it)."""
+        self.app.exports.check(name)
+        return self.app.exports.csv(name)
+
+    def reclaim(self, *, inactive_days: int, cal_type: str = "", dry_run: bool = False,
+                actor: str | None = None) -> ReclaimReport:
+        return self.app.reclaim.reclaim(inactive_days=inactive_days, cal_type=cal_type, dry_run=dry_run, actor=actor)
+
+    def alerts(self, *, limit: int = 100) -> AlertsView:
+        return self.app.alerts.alerts(limit=limit)
+
+    def test_alerts(self) -> list[AlertDeliveryView]:
+        return self.app.alerts.test()
+
+    def evaluate_alerts(self) -> None:
+        """Raise and clear alerts now (the server's upkeep does this once a minute)."""
+        self.app.alerts.evaluate()
 
 
 def _keeps_the_contract(site: LocalSite) -> SiteOperations:

@@ -29,6 +29,7 @@ from calkeeper.api import (
     routes_directory,
     routes_documents,
     routes_health,
+    routes_operations,
     routes_tokens,
 )
 from calkeeper.api.asgi import methods_taken
@@ -49,7 +50,8 @@ from calkeeper.settings import Settings, load_settings
 from calkeeper.site import LocalSite
 from calkeeper.usecases.daily_license_check import DailyLicenseCheck, run_daily_checks
 from calkeeper.usecases.group_rules import ScheduledSync, run_scheduled_syncs
-from calkeeper.usecases.upkeep import Upkeep
+from calkeeper.usecases.reclaim import ReclaimSchedule
+from calkeeper.usecases.upkeep import Operations, Upkeep
 
 
 def create_app(settings: Settings | None = None, *, site: LocalSite | None = None) -> FastAPI:
@@ -74,7 +76,14 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         upkeep = Upkeep(uow=application.uow, clock=application.clock, access=application.access,
                         documents=application.documents, session_life=application.session_life,
                         last_used=application.last_used,
-                        grant_tally=application.grant_tally, document_scan_seconds=settings.document_scan_seconds)
+                        grant_tally=application.grant_tally, document_scan_seconds=settings.document_scan_seconds,
+                        operations=Operations(
+                            history=application.usage_history if settings.history_enabled else None,
+                            alerts=application.alerts, reclaim=application.reclaim,
+                            reclaim_schedule=ReclaimSchedule(settings.reclaim_inactive_days, settings.reclaim_type,
+                                                             settings.reclaim_every_hours),
+                            maintenance=application.maintenance, backups_dir=settings.backups_dir,
+                            backup_every_hours=settings.backup_every_hours, backup_keep=settings.backup_keep))
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
         task = asyncio.create_task(_keep_up(upkeep, settings.cache_refresh_seconds))
         yield
@@ -84,6 +93,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
                 background.cancel()
         with suppress(CalkeeperError):
             upkeep.write_deferred()
+        application.alerts.drain(timeout=5)
         if own:
             application.close()
 
@@ -122,7 +132,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.add_middleware(PeerAddress)
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_directory, routes_health,
-                   routes_tokens, docs):
+                   routes_tokens, routes_operations, docs):
         app.include_router(module.router)
     app.include_router(routes_documents.problems_router)
     console.install(app)

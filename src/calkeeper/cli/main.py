@@ -17,6 +17,7 @@ from calkeeper.cli import (
     doc_cmds,
     license_cmds,
     maintenance_cmds,
+    operations_cmds,
     serve_cmds,
 )
 from calkeeper.cli.context import CliContext, ctx_of
@@ -99,6 +100,11 @@ app.command("backup")(maintenance_cmds.backup)
 app.command("restore")(maintenance_cmds.restore)
 app.command("audit")(maintenance_cmds.audit)
 app.command("denials")(maintenance_cmds.denials)
+app.add_typer(operations_cmds.sessions, name="sessions")
+app.add_typer(operations_cmds.alerts, name="alerts")
+app.command("report")(operations_cmds.report)
+app.command("export")(operations_cmds.export)
+app.command("reclaim")(operations_cmds.reclaim)
 
 
 def run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from calkeeper.client.base import ClientBase, read_upload, saving
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import error_from_response
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -27,8 +30,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -249,3 +255,28 @@ class AsyncCalkeeperClient(ClientBase):
     async def import_directory_users(self, csv_text: str) -> DirectoryImport:
         """Add or replace built-in directory users from CSV text; all or nothing."""
         return await self._run(Calls.import_directory_users(csv_text))
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    async def list_sessions(self, *, search: str = "", cal_type: str = "", node: str = "",
+                            limit: int = 1000) -> list[LiveSessionView]:
+        return await self._run(Calls.list_sessions(search, cal_type, node, limit))
+
+    async def end_live_session(self, session_id: str) -> SessionEnd:
+        return await self._run(Calls.end_live_session(session_id))
+
+    async def report(self, report: str, *, start: date | None = None, end: date | None = None,
+                     by: str = "type") -> ReportView:
+        return await self._run(Calls.report(report, start, end, by))
+
+    async def export_csv(self, name: str, path: str | Path) -> int:
+        return await self._download(Calls.export_csv(name), Path(path))
+
+    async def reclaim(self, *, inactive_days: int, cal_type: str = "", dry_run: bool = False) -> ReclaimReport:
+        return await self._run(Calls.reclaim(inactive_days, cal_type, dry_run))
+
+    async def alerts(self, *, limit: int = 100) -> AlertsView:
+        return await self._run(Calls.alerts(limit))
+
+    async def test_alerts(self) -> list[AlertDeliveryView]:
+        return await self._run(Calls.test_alerts())

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import FunctionType
 from typing import Any
 from urllib.parse import quote
 
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -28,8 +30,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -104,6 +109,18 @@ def _token_made(data: Any) -> tuple[TokenView, str]:
 
 def _sessions_ended(data: Any) -> int:
     return int(data["ended"])
+
+
+def _csv_rows(saved: tuple[Path, Mapping[str, str]]) -> int:
+    """The rows of a downloaded CSV list, its header not counted."""
+    import csv
+
+    with saved[0].open(encoding="utf-8", newline="") as file:
+        return sum(1 for _ in csv.reader(file)) - 1
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 ROWS_HEADER = "Calkeeper-Backup-Rows"
@@ -351,3 +368,35 @@ class Calls:
     @staticmethod
     def import_directory_users(csv_text: str) -> Call:
         return _send("POST", "/directory/users/import", DirectoryImport, {"csv": csv_text})
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def list_sessions(search: str, cal_type: str, node: str, limit: int) -> Call:
+        return _get("/sessions", list[LiveSessionView], search=search, cal_type=cal_type, node=node, limit=limit)
+
+    @staticmethod
+    def end_live_session(session_id: str) -> Call:
+        return _send("DELETE", f"/sessions/{_seg(session_id)}", SessionEnd)
+
+    @staticmethod
+    def report(report: str, start: date | None, end: date | None, by: str) -> Call:
+        params = _no_nones(**{"from": _day(start), "to": _day(end), "by": by})
+        return Call("GET", f"/api/v1/reports/{_seg(report)}", _reader(ReportView), params=params)
+
+    @staticmethod
+    def export_csv(name: str) -> Call:
+        return Call("GET", f"/api/v1/exports/{_seg(name)}.csv", _csv_rows, download=True)
+
+    @staticmethod
+    def reclaim(inactive_days: int, cal_type: str, dry_run: bool) -> Call:
+        body = {"inactive_days": inactive_days, "cal_type": cal_type, "dry_run": dry_run}
+        return _send("POST", "/reclaim", ReclaimReport, body)
+
+    @staticmethod
+    def alerts(limit: int) -> Call:
+        return _get("/alerts", AlertsView, limit=limit)
+
+    @staticmethod
+    def test_alerts() -> Call:
+        return _send("POST", "/alerts/test", list[AlertDeliveryView])

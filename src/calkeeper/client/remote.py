@@ -8,11 +8,14 @@ machine: a backup is downloaded into one, a restore uploads one.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from calkeeper.client.sync_client import CalkeeperClient
 from calkeeper.contract.operations import SiteOperations
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -29,8 +32,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -237,6 +243,33 @@ class RemoteSite:
 
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         return self.client.import_directory_users(csv_text)
+
+
+    # -- operations: sessions in use, usage reports, exports, reclaim, alerts -------------------------------
+
+    def list_sessions(self, *, search: str = "", cal_type: str = "", node: str = "",
+                      limit: int = 1000) -> list[LiveSessionView]:
+        return self.client.list_sessions(search=search, cal_type=cal_type, node=node, limit=limit)
+
+    def end_session(self, session_id: str, *, actor: str | None = None) -> SessionEnd:
+        return self.client.end_live_session(session_id)
+
+    def report(self, report: str, *, start: date | None = None, end: date | None = None,
+               by: str = "type") -> ReportView:
+        return self.client.report(report, start=start, end=end, by=by)
+
+    def export_csv(self, name: str, path: str | Path) -> int:
+        return self.client.export_csv(name, path)
+
+    def reclaim(self, *, inactive_days: int, cal_type: str = "", dry_run: bool = False,
+                actor: str | None = None) -> ReclaimReport:
+        return self.client.reclaim(inactive_days=inactive_days, cal_type=cal_type, dry_run=dry_run)
+
+    def alerts(self, *, limit: int = 100) -> AlertsView:
+        return self.client.alerts(limit=limit)
+
+    def test_alerts(self) -> list[AlertDeliveryView]:
+        return self.client.test_alerts()
 
 
 _implements: type[SiteOperations] = RemoteSite  # mypy holds RemoteSite to every operation's signature

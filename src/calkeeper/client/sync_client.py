@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from calkeeper.client.base import ClientBase, read_upload, saving
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import error_from_response
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -27,8 +30,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -292,3 +298,35 @@ class CalkeeperClient(ClientBase):
     def import_directory_users(self, csv_text: str) -> DirectoryImport:
         """Add or replace built-in directory users from CSV text; all or nothing."""
         return self._run(Calls.import_directory_users(csv_text))
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    def list_sessions(self, *, search: str = "", cal_type: str = "", node: str = "",
+                      limit: int = 1000) -> list[LiveSessionView]:
+        """Sessions in use now, the newest first."""
+        return self._run(Calls.list_sessions(search, cal_type, node, limit))
+
+    def end_live_session(self, session_id: str) -> SessionEnd:
+        """End a session as an administrator (its app server is told at the next heartbeat)."""
+        return self._run(Calls.end_live_session(session_id))
+
+    def report(self, report: str, *, start: date | None = None, end: date | None = None,
+               by: str = "type") -> ReportView:
+        """A usage report: ``usage``, ``denials`` or ``peaks``."""
+        return self._run(Calls.report(report, start, end, by))
+
+    def export_csv(self, name: str, path: str | Path) -> int:
+        """Download a list as CSV into a file; how many rows."""
+        return self._download(Calls.export_csv(name), Path(path))
+
+    def reclaim(self, *, inactive_days: int, cal_type: str = "", dry_run: bool = False) -> ReclaimReport:
+        """Remove (or list, with ``dry_run``) the CALs unused for ``inactive_days``."""
+        return self._run(Calls.reclaim(inactive_days, cal_type, dry_run))
+
+    def alerts(self, *, limit: int = 100) -> AlertsView:
+        """The alerts and the newest deliveries."""
+        return self._run(Calls.alerts(limit))
+
+    def test_alerts(self) -> list[AlertDeliveryView]:
+        """Send a test alert to every configured channel."""
+        return self._run(Calls.test_alerts())

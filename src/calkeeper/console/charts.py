@@ -7,6 +7,7 @@ from datetime import datetime
 import pygal
 from pygal.style import Style
 
+from calkeeper.contract.views import ReportView
 from calkeeper.core.cals import CalType
 
 STYLE = Style(
@@ -31,3 +32,42 @@ def grants_chart(history: dict[str, list[tuple[datetime, int]]]) -> str:
         chart.add(cal_type.label, [count for _, count in history.get(cal_type.value, [])])
     svg: str = chart.render(is_unicode=True)
     return svg
+
+
+def report_chart(view: ReportView) -> str:
+    """An SVG chart of a usage report: a line per CAL type (or reason) over its days, or bars per user,
+    document or reason. An empty history draws empty axes with a note, still readable."""
+    options = {"style": STYLE, "width": 900, "height": 300, "show_legend": True, "legend_at_bottom": True,
+               "disable_xml_declaration": True, "explicit_size": False, "js": [], "truncate_legend": -1,
+               "truncate_label": 40, "no_data_text": "nothing recorded in this period", "include_x_axis": True}
+    columns = view.columns
+    if columns[0] == "day":
+        chart = pygal.Line(show_dots=False, x_label_rotation=0, show_minor_x_labels=False, **options)
+        days = sorted({str(row[0]) for row in view.rows}) or [view.start.isoformat(), view.end.isoformat()]
+        step = max(1, len(days) // 10)
+        chart.x_labels = days
+        chart.x_labels_major = days[::step]
+        if len(columns) == 2:  # day, count
+            chart.add(columns[1], [row[1] for row in view.rows])
+        else:
+            value = 2  # grants, denials or the peak in use
+            series: dict[str, dict[str, int]] = {}
+            for row in view.rows:
+                series.setdefault(str(row[1]), {})[str(row[0])] = row[value] or 0
+            for name, points in series.items():
+                chart.add(_label(name), [points.get(day, 0) for day in days])
+        chart.y_title = columns[2] if len(columns) > 2 else columns[1]
+    else:
+        chart = pygal.HorizontalBar(**options)
+        top = view.rows[:20]
+        chart.x_labels = [str(row[0]) for row in top]
+        chart.add(columns[1], [row[1] for row in top])
+    svg: str = chart.render(is_unicode=True)
+    return svg
+
+
+def _label(name: str) -> str:
+    try:
+        return CalType(name).label
+    except ValueError:
+        return name

@@ -16,6 +16,7 @@ from calkeeper.console import (
     routes_documents,
     routes_license,
     routes_more,
+    routes_operations,
     routes_session,
 )
 from calkeeper.console.web import BadCsrf, NotSignedIn, ViewerCannotChange, sign_in_redirect
@@ -32,7 +33,7 @@ def wants_page(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="console_static")
     for module in (routes_session, routes_license, routes_cals, routes_documents, routes_more, routes_console_users,
-                   routes_directory):
+                   routes_directory, routes_operations):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

@@ -11,10 +11,13 @@ test holds the two implementations to this list.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 from calkeeper.contract.views import (
+    AlertDeliveryView,
+    AlertsView,
     AssignedCal,
     AssignOutcome,
     AuditView,
@@ -31,8 +34,11 @@ from calkeeper.contract.views import (
     LicenseChange,
     LicenseUpdate,
     LicenseView,
+    LiveSessionView,
+    ReclaimReport,
     ReleaseOutcome,
     RemovalOutcome,
+    ReportView,
     SessionEnd,
     SessionTouch,
     SyncReport,
@@ -249,6 +255,41 @@ class SiteOperations(Protocol):
 
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         """Add or replace built-in directory users from CSV text; all or nothing, each bad row named."""
+        ...
+
+    # -- operations: sessions in use, usage reports, exports, reclaim, alerts -------------------------------
+
+    def list_sessions(self, *, search: str = "", cal_type: str = "", node: str = "",
+                      limit: int = 1000) -> list[LiveSessionView]:
+        """Sessions in use now, the newest first; ``search`` finds a user, machine or document."""
+        ...
+
+    def end_session(self, session_id: str, *, actor: str | None = None) -> SessionEnd:
+        """End a session as an administrator: its app server is told at the session's next heartbeat."""
+        ...
+
+    def report(self, report: str, *, start: date | None = None, end: date | None = None,
+               by: str = "type") -> ReportView:
+        """A usage report (``usage``, ``denials``, ``peaks``) over whole UTC days, by type, day, user, document
+        or reason."""
+        ...
+
+    def export_csv(self, name: str, path: str | Path) -> int:
+        """Write a list (``named-cals``, ``document-cals``, ``users``, ``sessions``, ``denials``, ``audit``) as
+        CSV to a file; how many rows."""
+        ...
+
+    def reclaim(self, *, inactive_days: int, cal_type: str = "", dry_run: bool = False,
+                actor: str | None = None) -> ReclaimReport:
+        """Remove (or, with ``dry_run``, list) the Named and Document CALs unused for ``inactive_days``."""
+        ...
+
+    def alerts(self, *, limit: int = 100) -> AlertsView:
+        """The alerts, raised ones first, and the newest deliveries to webhooks and by e-mail."""
+        ...
+
+    def test_alerts(self) -> list[AlertDeliveryView]:
+        """Send a test alert to every configured channel now; what became of each."""
         ...
 
     def close(self) -> None:

@@ -354,3 +354,85 @@ class DirectoryImport:
     added: int
     replaced: int
     groups: int
+
+
+# -- operations: sessions in use, usage history, reclaim, alerts ---------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveSessionView:
+    """A session in use now: who, from where, with which client, on which document, through which CAL."""
+
+    id: str
+    user: str | None
+    machine: str
+    client: str
+    document: str
+    cal_type: str
+    started_at: datetime
+    last_activity: datetime
+    node: str | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A usage report as a table: its columns, and one row per day, CAL type, user, document or reason."""
+
+    report: str
+    by: str
+    start: date
+    end: date
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class ReclaimEntry:
+    """A CAL of an inactive user: reclaimed (freed or quarantined) or, in a dry run, a candidate."""
+
+    user: str
+    cal_type: str
+    document: str | None
+    assigned_at: datetime
+    last_used: datetime | None
+    outcome: str  # "candidate" (dry run), "freed" or "quarantined"
+    quarantined_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReclaimReport:
+    inactive_days: int
+    dry_run: bool
+    entries: list[ReclaimEntry]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert: raised while its condition holds (``cleared_at`` None), cleared once it ends."""
+
+    key: str
+    kind: str
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlertDeliveryView:
+    """One alert sent to a webhook or by e-mail: how many attempts, and whether it arrived."""
+
+    id: int
+    at: datetime
+    alert_key: str
+    event: str
+    channel: str
+    target: str
+    attempts: int
+    delivered: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AlertsView:
+    alerts: list[AlertView]
+    deliveries: list[AlertDeliveryView]

@@ -138,6 +138,25 @@ class Assignments:
         ).mappings()
         return [document_assignment(r, r["path"]) for r in rows]
 
+    def inactive(self, *, before: datetime, kind: str = "") -> list[CalAssignment]:
+        """Named (``kind`` "named") and Document ("document") CALs, not marked for removal, last used before a
+        time, or never used and assigned before it; in name order."""
+        found: list[CalAssignment] = []
+        if kind in ("", "named"):
+            last = func.coalesce(named_t.c.last_used, named_t.c.assigned_at)
+            rows = self.connection.execute(
+                select(named_t).where(named_t.c.removed_at.is_(None), last < before).order_by(named_t.c.identity_key)
+            ).mappings()
+            found += [named_assignment(r) for r in rows]
+        if kind in ("", "document"):
+            last = func.coalesce(doccal_t.c.last_used, doccal_t.c.assigned_at)
+            rows = self.connection.execute(
+                select(doccal_t, doc_t.c.path).join(doc_t, doc_t.c.id == doccal_t.c.document_id)
+                .where(doccal_t.c.removed_at.is_(None), last < before).order_by(doccal_t.c.user_key, doc_t.c.path_key)
+            ).mappings()
+            found += [document_assignment(r, r["path"]) for r in rows]
+        return found
+
     # -- pools -----------------------------------------------------------------------------------
 
     def pools(self, terms: LicenseTerms | None) -> dict[CalType, Pool]:

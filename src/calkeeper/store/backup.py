@@ -30,6 +30,8 @@ from calkeeper.core.clock import as_utc
 from calkeeper.core.errors import BackupError
 from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
+    ActivityCount,
+    AlertRecord,
     Base,
     DirectoryGroup,
     DirectoryMember,
@@ -40,6 +42,7 @@ from calkeeper.store.schema import (
     GroupRuleCal,
     LicenseRecord,
     NamedCal,
+    PoolUsage,
     Session,
     SessionCal,
     SiteState,
@@ -57,10 +60,13 @@ MAX_INTEGER = 2**31 - 1  # every whole number of a backup fits the database's 32
 DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
-          DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal]
+          DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal, ActivityCount, PoolUsage,
+          AlertRecord]
 # Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
 LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
-                          "group_rule_cals"})
+                          "group_rule_cals", "activity_counts", "pool_usage", "alerts"})
+# Nullable columns a backup written before them does not hold: restored as null.
+LATER_COLUMNS = {"sessions": frozenset({"node"})}
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -146,8 +152,13 @@ def read_file(path: Path) -> Backup:
         raise BackupError(f"{path} is incomplete: it must hold the tables {', '.join(sorted(expected))}")
     for name, rows in tables.items():
         columns = set(Base.metadata.tables[name].columns.keys())
-        if not isinstance(rows, list) or any(not isinstance(r, dict) or set(r) != columns for r in rows):
+        later = LATER_COLUMNS.get(name, frozenset())
+        if not isinstance(rows, list) or any(not isinstance(r, dict) or not columns - later <= set(r) <= columns
+                                             for r in rows):
             raise BackupError(f"{path} is damaged: the rows of '{name}' do not have the expected columns")
+        for row in rows:
+            for column in later - set(row):
+                row[column] = None
     if len(tables["site_state"]) != 1:
         raise BackupError(f"{path} is damaged: it must hold exactly one row of server settings")
     decoded = {}

@@ -18,6 +18,7 @@ from calkeeper.core.documents import document_key, document_path_problem, servin
 from calkeeper.core.errors import BackupError, InvalidUsers
 from calkeeper.core.identities import machine_key, parse_machine, user_key, user_problem
 from calkeeper.core.license import LicenseTerms
+from calkeeper.store.activity import doc_digest
 from calkeeper.store.backup import Rows
 from calkeeper.store.licenses import license_values
 
@@ -78,6 +79,10 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
     "directory_users": {"name": _user},
     "group_rules": {"cal_type": _one_of("named", "document")},
     "group_rule_cals": {"user_name": _user},
+    "activity_counts": {"span": _one_of("hour", "day"), "outcome": _one_of("grant", "denial"),
+                        "cal_type": _one_of("", *SESSION_CAL_TYPES), "user_name": _optional_user,
+                        "code": lambda code: None if code == "" else _code(code)},
+    "pool_usage": {"cal_type": _one_of(*SESSION_CAL_TYPES)},
 }
 
 
@@ -131,6 +136,10 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int],
     elif table == "group_rule_cals":
         must("user_key", row["user_key"] == row["user_name"].casefold(), "it is not the case-folded name")
         must("rule_id", row["rule_id"] in (refs or {}).get("group_rules", set()), "no group rule of the backup has it")
+    elif table == "activity_counts":
+        must("user_key", row["user_key"] == (user_key(row["user_name"]) if row["user_name"] else ""),
+             "it is not the name's comparison key")
+        must("document_key", row["document_key"] == doc_digest(row["document"]), "it is not the document's key")
     if table in {"named_cals", "document_cals"}:
         must("quarantined_until", row["quarantined_until"] is None or row["removed_at"] is not None,
              "a CAL is quarantined only once removed")

@@ -54,10 +54,11 @@ def _now(now: datetime) -> ColumnElement[datetime]:
 class Claims:
     """The allocation port on one transaction: reads, claims and session records."""
 
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
+        self.node = node  # the server node sessions started here are granted by
         self.freed: list[tuple[str, str, datetime]] = []  # quarantines that ended, to audit
         self.touched: list[tuple[CalType, int, datetime]] = []
         self.taken_over: list[SessionRecord] = []  # sessions another machine's open ended, to audit
@@ -299,7 +300,7 @@ class Claims:
                 id=session_id, cal_type=cal_type.value, cal_id=cal_id,
                 user_name=request.user.name if request.user else None, document_id=request.document.id,
                 machine=request.machine.name, client=request.client.value, started_at=self.now,
-                last_activity=self.now,
+                last_activity=self.now, node=self.node,
             )
         )
         if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
@@ -337,7 +338,7 @@ class Claims:
             rows = [
                 {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
                  "document_id": s.document_id, "machine": s.machine, "client": s.client, "started_at": s.started_at,
-                 "last_activity": s.started_at}
+                 "last_activity": s.started_at, "node": self.node}
                 for s in chunk if s.document_id in known and s.id not in recorded
             ]
             if rows:

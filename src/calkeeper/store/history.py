@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from calkeeper.contract.views import AuditView, DenialView
 from calkeeper.infra.database import table_of
+from calkeeper.store.activity import Activity
 from calkeeper.store.schema import AuditEntry, DenialRecord, GrantCount
 
 audit_t = table_of(AuditEntry)
@@ -45,10 +46,13 @@ class History:
                 for r in self.connection.execute(query).mappings()]
 
     def record_denial(self, *, user: str | None, document: str, machine: str, code: str, reason: str) -> None:
+        """Record a refused open, and count it in its hour of the usage history (in the same transaction)."""
         self.connection.execute(
             insert(denial_t).values(at=self.now, user_name=user, document=document, machine=machine,
                                     code=code, reason=reason)
         )
+        hour = self.now.replace(minute=0, second=0, microsecond=0)
+        Activity(self.connection, self.now, postgres=self.postgres).add({(hour, "denial", "", code, user, document): 1})
 
     def denials(self, *, limit: int = 100) -> list[DenialView]:
         rows = self.connection.execute(select(denial_t).order_by(denial_t.c.id.desc()).limit(limit)).mappings()

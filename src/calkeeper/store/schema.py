@@ -200,6 +200,7 @@ class Session(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_activity: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # a heartbeat or the start
     end_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)  # when not ended by its client
+    node: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the server node that granted it
     __table_args__ = (
         CheckConstraint("cal_type IN ('session', 'usage', 'named', 'document')", name="cal_type"),
         Index("ix_sessions_cal", "cal_type", "cal_id"),
@@ -367,3 +368,71 @@ class GroupRuleCal(Base):
     user_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     user_name: Mapped[str] = mapped_column(String(200))
     assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ActivityCount(Base):
+    """Grants and denials counted by hour (``span`` "hour") and, once older, by day ("day").
+
+    One row per period, outcome, CAL type (grants) or reason code (denials), user and document: a
+    year of a site's activity stays small, and the reports read it by day, user or document.
+    """
+
+    __tablename__ = "activity_counts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket: Mapped[datetime] = mapped_column(UtcDateTime)
+    span: Mapped[str] = mapped_column(String(4))
+    outcome: Mapped[str] = mapped_column(String(8))
+    cal_type: Mapped[str] = mapped_column(String(16))  # "" for a denial
+    code: Mapped[str] = mapped_column(String(40))  # "" for a grant
+    user_key: Mapped[str] = mapped_column(String(200))  # "" for anonymous users
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    document_key: Mapped[str] = mapped_column(String(64))  # a digest of the document's comparison key
+    document: Mapped[str] = mapped_column(String(1000))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (
+        CheckConstraint("span IN ('hour', 'day')", name="span"),
+        CheckConstraint("outcome IN ('grant', 'denial')", name="outcome"),
+        UniqueConstraint("bucket", "span", "outcome", "cal_type", "code", "user_key", "document_key",
+                         name="uq_activity_counts_cell"),
+        Index("ix_activity_counts_span_bucket", "span", "bucket"),
+    )
+
+
+class PoolUsage(Base):
+    """The most CALs of a type in use at once within an hour, and how many the license had then."""
+
+    __tablename__ = "pool_usage"
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    cal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    peak: Mapped[int] = mapped_column(Integer, default=0)
+    in_license: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertRecord(Base):
+    """An alert's state: raised once when its condition starts, cleared once when it ends."""
+
+    __tablename__ = "alerts"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AlertDelivery(Base):
+    """One alert sent (or not) to a webhook or by e-mail: its attempts and its outcome."""
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    alert_key: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (
+        CheckConstraint("event IN ('raised', 'cleared', 'test')", name="event"),
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+    )

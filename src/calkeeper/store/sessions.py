@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
 
+from calkeeper.contract.views import LiveSessionView
 from calkeeper.core.assignments import SessionCalRecord, SessionRecord, UsageCalRecord
 from calkeeper.core.cals import CalType
+from calkeeper.core.comparison import comparison_key
 from calkeeper.core.identities import Identity
 from calkeeper.store.claims import doc_t, session_cal_t, session_t, usage_t
 
@@ -35,9 +37,36 @@ class Sessions:
         ).mappings()
         return [_session(r) for r in rows]
 
-    def end(self, session_id: str, *, at: datetime | None = None) -> None:
-        self.connection.execute(update(session_t).where(session_t.c.id == session_id)
-                                .values(ended_at=at or self.now))
+    def end(self, session_id: str, *, at: datetime | None = None, reason: str | None = None) -> None:
+        values: dict[str, Any] = {"ended_at": at or self.now}
+        if reason is not None:
+            values["end_reason"] = reason[:200]
+        self.connection.execute(update(session_t).where(session_t.c.id == session_id).values(**values))
+
+    def live(self, *, active_since: datetime, started_since: datetime, search: str = "", cal_type: str = "",
+             node: str = "", limit: int = 1000) -> list[LiveSessionView]:
+        """Sessions in use now (neither ended nor idle nor past their maximum length), the newest first.
+
+        ``search`` matches the user, the machine or the document as names compare (NFC, upper-cased).
+        """
+        last = func.coalesce(session_t.c.last_activity, session_t.c.started_at)
+        query = (select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id)
+                 .where(session_t.c.ended_at.is_(None), last > active_since, session_t.c.started_at > started_since)
+                 .order_by(session_t.c.started_at.desc(), session_t.c.id))
+        needle = comparison_key(search.strip())
+        if not needle:
+            query = query.limit(limit)
+        if cal_type:
+            query = query.where(session_t.c.cal_type == cal_type)
+        if node:
+            query = query.where(session_t.c.node == node)
+        rows = self.connection.execute(query).mappings()
+        views = [LiveSessionView(r["id"], r["user_name"], r["machine"], r["client"], r["path"], r["cal_type"],
+                                 r["started_at"], r["last_activity"] or r["started_at"], r["node"]) for r in rows]
+        if not needle:
+            return views
+        return [v for v in views
+                if any(needle in comparison_key(text) for text in (v.user or "", v.machine, v.document))][:limit]
 
     def touch(self, session_id: str, *, cal_id: int | None = None) -> None:
         """Record activity now (and, for a Usage CAL session that consumed another, the CAL it holds now)."""

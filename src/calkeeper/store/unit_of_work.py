@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import StoreUnavailable
 from calkeeper.infra.database import without_password
+from calkeeper.store.activity import Activity
+from calkeeper.store.alerts import Alerts
 from calkeeper.store.assignments import Assignments
 from calkeeper.store.auth_failures import AuthFailures
 from calkeeper.store.cal_data import SiteData
@@ -25,6 +27,7 @@ from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
 from calkeeper.store.documents import Documents
+from calkeeper.store.exports import Exports
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
 from calkeeper.store.licenses import Licenses
@@ -39,11 +42,12 @@ log = logging.getLogger("calkeeper.store")
 class Transaction:
     """What a use case works with inside its one transaction: the time it runs at, and the repositories."""
 
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
-        self.claims = Claims(connection, now, postgres=postgres)  # the allocation port
+        self.node = node
+        self.claims = Claims(connection, now, postgres=postgres, node=node)  # the allocation port
         # what to undo in memory when the transaction does not commit (counts taken to be written, say)
         self.if_not_committed: list[Callable[[], None]] = []
 
@@ -100,6 +104,18 @@ class Transaction:
         return SiteData(self.connection, postgres=self.postgres)
 
     @cached_property
+    def activity(self) -> Activity:
+        return Activity(self.connection, self.now, postgres=self.postgres)
+
+    @cached_property
+    def exports(self) -> Exports:
+        return Exports(self.connection)
+
+    @cached_property
+    def alerts(self) -> Alerts:
+        return Alerts(self.connection, self.now)
+
+    @cached_property
     def idempotency(self) -> IdempotencyKeys:
         return IdempotencyKeys(self.connection, self.now)
 
@@ -107,9 +123,10 @@ class Transaction:
 class UnitOfWork:
     """Opens transactions on an engine; ``write=True`` ones take the write lock up front on SQLite."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, node: str | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        self.node = node  # this server node's name, recorded on the sessions it grants
         self.postgres = engine.dialect.name == "postgresql"
         self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
@@ -121,15 +138,22 @@ class UnitOfWork:
         """A transaction that changes something (on SQLite it takes the write lock up front)."""
         return self(write=True)
 
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        """A transaction that only reads, all of it as of one moment (PostgreSQL: REPEATABLE READ; SQLite's
+        read transactions see one snapshot in WAL mode): a consistent backup while the server writes."""
+        return self(write=False, snapshot=True)
+
     @contextmanager
-    def __call__(self, *, write: bool = True) -> Iterator[Transaction]:
+    def __call__(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Transaction]:
         """Run the body in one transaction; commit when it returns, roll back when it raises."""
         tx: Transaction | None = None
         try:
             with self.engine.connect() as connection:
+                if snapshot and self.postgres:
+                    connection = connection.execution_options(isolation_level="REPEATABLE READ")
                 connection = connection.execution_options(calkeeper_write=write)
                 with connection.begin():
-                    tx = Transaction(connection, self.clock.now(), postgres=self.postgres)
+                    tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
                     yield tx
         except BaseException as error:
             for undo in tx.if_not_committed if tx is not None else ():

@@ -91,7 +91,7 @@ class Access:
                 raise
             return degraded
         if isinstance(decision, Grant):
-            self.grant_tally.add(self.clock.now(), decision.cal_type)
+            self.grant_tally.add(self.clock.now(), decision.cal_type, decision.user, decision.document)
         return decision
 
     def _degraded(self, ask: AccessAsk) -> Grant | None:
@@ -136,7 +136,7 @@ class Access:
             return None
         if not isinstance(decision, Grant):
             return None  # a refusal is for the database to make (and record)
-        self.grant_tally.add(now, decision.cal_type)
+        self.grant_tally.add(now, decision.cal_type, decision.user, decision.document)
         return decision
 
     def _write_last_used(self, cal_type: CalType, cal_id: int, minute: datetime) -> None:

@@ -125,12 +125,12 @@ def parse_users_csv(text: str) -> list[ImportedUser]:
         values = dict(zip(header, (cell.strip() for cell in row), strict=False))
         name = values.get("user", "")
         wrong = _row_problems(values, len(row), len(header))
-        if not wrong and name.casefold() in seen:
-            wrong.append(f"the same user as row {seen[name.casefold()]}")
+        if not wrong and user_key(name) in seen:
+            wrong.append(f"the same user as row {seen[user_key(name)]}")
         if wrong:
             problems += [f"row {number} ({name or 'no user'}): {w}" for w in wrong]
             continue
-        seen[name.casefold()] = number
+        seen[user_key(name)] = number
         password, stored = values.get("password", ""), values.get("password_hash", "") or None
         groups = [g.strip() for g in values.get("groups", "").split(";") if g.strip()]
         users.append(ImportedUser(name, values.get("display_name", "") or name, stored, groups))

@@ -83,6 +83,11 @@ class DocumentCals:
             removed = self._remove(tx, record, parse_identity_list(remove), actor) if remove else []
             return removed, restored
 
+    def remove_in(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
+                  actor: str) -> list[RemovalOutcome]:
+        """Remove Document CALs inside the caller's transaction (a reclaim's), by the rules of a removal."""
+        return self._remove(tx, record, identities, actor)
+
     def _remove(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
                 actor: str) -> list[RemovalOutcome]:
         outcomes = []

@@ -16,7 +16,7 @@ from calkeeper.core.license import LicenseTerms, check_license, check_recorded_l
 from calkeeper.store import backup as backups
 from calkeeper.store.backup_rows import check_rows, check_unlicensed, license_row, rekeyed
 from calkeeper.store.unit_of_work import Transaction
-from calkeeper.usecases.admin import AdminTransactions
+from calkeeper.usecases.admin import AdminTransactions, writing_pending
 
 # What each pool holds, as a refused restore names it.
 HELD = {CalType.NAMED: "Named CALs", CalType.DOCUMENT: "Document CALs", CalType.SESSION: "Session CALs in use",
@@ -35,7 +35,10 @@ class Maintenance:
     def backup(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
         """Write every setting, license, document and CAL record to a JSON file (the audit trail stays)."""
         target = Path(path)
-        with self.admin.read() as tx:
+        if self.admin.last_used.any():
+            with writing_pending(self.admin.uow, self.admin.last_used):
+                pass
+        with self.admin.uow.snapshot() as tx:  # consistent while the server goes on serving
             content = tx.site_data.dump()
         content["created_at"] = self.clock.now().isoformat()
         backups.write_file(target, content)

@@ -112,6 +112,10 @@ class NamedCals:
             removed = self._remove(tx, parse_identity_list(remove, kind=kind), actor) if remove else []
             return removed, restored
 
+    def remove_in(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
+        """Remove Named CALs inside the caller's transaction (a reclaim's), by the rules of a removal."""
+        return self._remove(tx, identities, actor)
+
     def _remove(self, tx: Transaction, identities: list[Identity], actor: str) -> list[RemovalOutcome]:
         outcomes = []
         for identity in identities:
