@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from calkeeper.contract.views import DirectoryImport
 from calkeeper.core.directory import DirectoryAccount, DirectoryCheck, DirectoryEntry
 from calkeeper.core.errors import InvalidInput, UnknownGroup
-from calkeeper.core.identities import user_problem
+from calkeeper.core.identities import user_key, user_problem
 from calkeeper.store.directory import ImportedUser
 from calkeeper.store.unit_of_work import UnitOfWork
 from calkeeper.usecases.passwords import SHORTEST, password_problem
