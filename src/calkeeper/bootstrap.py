@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Engine
 
 from calkeeper.core.authority import LicenseAuthority
@@ -23,6 +23,7 @@ from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.directory import Directory
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
+from calkeeper.infra.lease_key import load_or_create_lease_key
 from calkeeper.infra.private_paths import make_private, private_folder
 from calkeeper.store.engine import migrate
 from calkeeper.store.root_folder import RootFolder
@@ -39,6 +40,7 @@ from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.grant_tally import GrantTally
 from calkeeper.usecases.group_rules import GroupRules
 from calkeeper.usecases.idempotency import Idempotency
+from calkeeper.usecases.leases import DesktopSignIn, Leases
 from calkeeper.usecases.licensing import Licensing
 from calkeeper.usecases.maintenance import Maintenance
 from calkeeper.usecases.named_cals import NamedCals
@@ -81,6 +83,8 @@ class Application:
     directory_admin: DirectoryAdmin
     group_rules: GroupRules
     trusted_proxies: TrustedProxies
+    leases: Leases
+    desktop_sign_in: DesktopSignIn
 
     def close(self) -> None:
         """Release the database connections."""
@@ -104,6 +108,7 @@ def build_application(
     directory: Directory | None = None,
     directory_roles: DirectoryRoles | None = None,
     trusted_proxies: TrustedProxies | None = None,
+    lease_key: Ed25519PrivateKey | None = None,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -116,6 +121,8 @@ def build_application(
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     ``directory`` is the site's LDAP directory (None: the built-in one); ``directory_roles`` the groups whose
     members sign in to the console (None: only local console accounts); ``trusted_proxies`` single sign-on.
+    ``lease_key`` signs license leases (None: a key made for this process only, which no LEF vouches for
+    until "Update license from server" runs in it).
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
@@ -134,10 +141,12 @@ def build_application(
     builtin = BuiltinDirectory(uow=uow, default_actor=actor)
     directory = directory or builtin
     sign_in = DirectorySignIn(directory=directory, roles=directory_roles) if directory_roles else None
+    leases = Leases(admin=admin, clock=clock, key=lease_key or Ed25519PrivateKey.generate())
     return Application(
         engine=engine, uow=uow, clock=clock, authority=authority, cache=cache, last_used=last_used,
         grant_tally=grant_tally,
-        licensing=Licensing(admin=admin, clock=clock, trusted_keys=trusted_keys or {}, authority=authority),
+        licensing=Licensing(admin=admin, clock=clock, trusted_keys=trusted_keys or {}, authority=authority,
+                            lease_key=leases.public_key()),
         pools=Pools(admin=admin),
         named_cals=NamedCals(admin=admin),
         documents=documents,
@@ -156,6 +165,8 @@ def build_application(
         directory_admin=DirectoryAdmin(directory=directory, admin=admin, documents=documents),
         group_rules=GroupRules(directory=directory, admin=admin, documents=documents, clock=clock),
         trusted_proxies=trusted_proxies or TrustedProxies(None),
+        leases=leases,
+        desktop_sign_in=DesktopSignIn(uow=uow, directory=directory),
     )
 
 
@@ -183,6 +194,7 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
         directory_roles=(DirectoryRoles(settings.directory_admins_group, settings.directory_viewers_group)
                          if settings.directory_admins_group or settings.directory_viewers_group else None),
         trusted_proxies=TrustedProxies(settings.sso_header, tuple(settings.sso_proxies)),
+        lease_key=load_or_create_lease_key(settings.lease_key_path),
     )
 
 

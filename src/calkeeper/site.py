@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from calkeeper.bootstrap import Application, build_application
 from calkeeper.contract.operations import SiteOperations
@@ -33,6 +33,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -273,6 +274,18 @@ class LocalSite:
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         return self.app.builtin_directory.import_users(csv_text, actor=actor)
 
+    # -- license leases for the desktop client ---------------------------------------------------------
+
+    def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                    limit: int = 100) -> list[LeaseView]:
+        return self.app.leases.list_leases(user=user, machine=machine, state=state, limit=limit)
+
+    def end_lease(self, lease_id: str, *, actor: str | None = None) -> LeaseView:
+        return self.app.leases.end_lease(lease_id, actor=actor)
+
+    def revoke_leases(self, user: str, *, actor: str | None = None) -> list[LeaseView]:
+        return self.app.leases.revoke_leases(user, actor=actor)
+
 
 def _keeps_the_contract(site: LocalSite) -> SiteOperations:
     return site  # mypy checks here that LocalSite has every operation of the contract, with its types
@@ -293,6 +306,7 @@ def open_site(
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
     directory: Directory | None = None,
+    lease_key: Ed25519PrivateKey | None = None,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -304,5 +318,5 @@ def open_site(
         mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
-        directory=directory,
+        directory=directory, lease_key=lease_key,
     ))

@@ -28,6 +28,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -249,6 +250,21 @@ class SiteOperations(Protocol):
 
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         """Add or replace built-in directory users from CSV text; all or nothing, each bad row named."""
+        ...
+
+    # -- license leases for the desktop client ---------------------------------------------------------
+
+    def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                    limit: int = 100) -> list[LeaseView]:
+        """The lease history, newest first; of one user or machine, ``live`` or ``ended`` ones when asked."""
+        ...
+
+    def end_lease(self, lease_id: str, *, actor: str | None = None) -> LeaseView:
+        """End one machine's lease to free its place (the client's next connection gets a new one if allowed)."""
+        ...
+
+    def revoke_leases(self, user: str, *, actor: str | None = None) -> list[LeaseView]:
+        """Revoke a user's leases: refused at the client's next connection, which then reports them revoked."""
         ...
 
     def close(self) -> None:

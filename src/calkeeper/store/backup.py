@@ -38,6 +38,7 @@ from calkeeper.store.schema import (
     DocumentCal,
     GroupRule,
     GroupRuleCal,
+    LicenseLease,
     LicenseRecord,
     NamedCal,
     Session,
@@ -57,10 +58,10 @@ MAX_INTEGER = 2**31 - 1  # every whole number of a backup fits the database's 32
 DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
-          DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal]
+          DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal, LicenseLease]
 # Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
 LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
-                          "group_rule_cals"})
+                          "group_rule_cals", "license_leases"})
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
 
 Rows = dict[str, list[dict[str, Any]]]

@@ -78,6 +78,8 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
     "directory_users": {"name": _user},
     "group_rules": {"cal_type": _one_of("named", "document")},
     "group_rule_cals": {"user_name": _user},
+    "license_leases": {"user_name": _user, "machine": _machine,
+                       "end_reason": _one_of("ended", "revoked", "cal_data_cleared")},
 }
 
 
@@ -131,6 +133,9 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int],
     elif table == "group_rule_cals":
         must("user_key", row["user_key"] == row["user_name"].casefold(), "it is not the case-folded name")
         must("rule_id", row["rule_id"] in (refs or {}).get("group_rules", set()), "no group rule of the backup has it")
+    elif table == "license_leases":
+        must("user_key", row["user_key"] == user_key(row["user_name"]), "it is not the name's comparison key")
+        must("end_reason", (row["ended_at"] is None) == (row["end_reason"] is None), "a lease ends with a reason")
     if table in {"named_cals", "document_cals"}:
         must("quarantined_until", row["quarantined_until"] is None or row["removed_at"] is not None,
              "a CAL is quarantined only once removed")
