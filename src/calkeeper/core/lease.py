@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,8 +67,8 @@ class Lease:
     text: str
 
     def days_left(self, now: datetime) -> int:
-        """Whole days until the lease expires (0 on its last day)."""
-        return max((self.expires_at - now) // timedelta(days=1), 0)
+        """Days until the lease expires, a part of a day counted as one (0 once expired)."""
+        return max(math.ceil((self.expires_at - now) / timedelta(days=1)), 0)
 
 
 def machine_fingerprint(machine_id: str, host_name: str) -> str:
