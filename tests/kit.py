@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey, create_key, make_lef, sign_lef
@@ -35,12 +36,13 @@ def signed_lef(
     lease: bool = True,
     owner: str = "Example Site",
     organization: str = "Example Org",
+    lease_key: Ed25519PublicKey | None = None,
 ) -> str:
-    """A LEF signed by ``key``."""
+    """A LEF signed by ``key`` (vouching for a site's ``lease_key`` when given)."""
     return sign_lef(
         make_lef(serial=serial, owner=owner, organization=organization, named=named, document=document,
                  session=session, usage=usage, maintenance_until=maintenance_until, time_limit=time_limit,
-                 lease=lease),
+                 lease=lease, lease_key=lease_key),
         key,
     )
 

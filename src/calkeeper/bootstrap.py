@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Engine
 
 from calkeeper.core.authority import LicenseAuthority
@@ -23,6 +23,7 @@ from calkeeper.core.clock import Clock, SystemClock
 from calkeeper.core.directory import Directory
 from calkeeper.core.keys import load_public_keys
 from calkeeper.infra.database import make_engine
+from calkeeper.infra.lease_key import load_or_create_lease_key
 from calkeeper.infra.private_paths import make_private, private_folder
 from calkeeper.store.engine import migrate
 from calkeeper.store.root_folder import RootFolder
@@ -41,6 +42,7 @@ from calkeeper.usecases.exports import Exports
 from calkeeper.usecases.grant_tally import GrantTally
 from calkeeper.usecases.group_rules import GroupRules
 from calkeeper.usecases.idempotency import Idempotency
+from calkeeper.usecases.leases import DesktopSignIn, Leases
 from calkeeper.usecases.licensing import Licensing
 from calkeeper.usecases.live_sessions import LiveSessions
 from calkeeper.usecases.maintenance import Maintenance
@@ -93,6 +95,8 @@ class Application:
     exports: Exports
     reclaim: Reclaim
     alerts: Alerts
+    leases: Leases
+    desktop_sign_in: DesktopSignIn
 
     def close(self) -> None:
         """Release the database connections."""
@@ -121,6 +125,7 @@ def build_application(
     history: HistoryPolicy | None = None,
     alert_policy: AlertPolicy | None = None,
     alert_channels: list[AlertChannel] | None = None,
+    lease_key: Ed25519PrivateKey | None = None,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -137,6 +142,8 @@ def build_application(
     members sign in to the console (None: only local console accounts); ``trusted_proxies`` single sign-on.
     ``node`` names this server node on the sessions it grants; ``history`` how usage history is kept;
     ``alert_policy`` and ``alert_channels`` when alerts are raised and where they go.
+    ``lease_key`` signs license leases (None: a key made for this process only, which no LEF vouches for
+    until "Update license from server" runs in it).
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
@@ -159,10 +166,12 @@ def build_application(
     sign_in = DirectorySignIn(directory=directory, roles=directory_roles) if directory_roles else None
     named_cals = NamedCals(admin=admin)
     document_cals = DocumentCals(admin=admin, documents=documents)
+    leases = Leases(admin=admin, clock=clock, key=lease_key or Ed25519PrivateKey.generate())
     return Application(
         engine=engine, uow=uow, clock=clock, authority=authority, cache=cache, last_used=last_used,
         grant_tally=grant_tally,
-        licensing=Licensing(admin=admin, clock=clock, trusted_keys=trusted_keys or {}, authority=authority),
+        licensing=Licensing(admin=admin, clock=clock, trusted_keys=trusted_keys or {}, authority=authority,
+                            lease_key=leases.public_key()),
         pools=Pools(admin=admin),
         named_cals=named_cals,
         documents=documents,
@@ -187,6 +196,8 @@ def build_application(
         exports=Exports(admin=admin),
         reclaim=Reclaim(admin=admin, named_cals=named_cals, document_cals=document_cals),
         alerts=Alerts(uow=uow, policy=alert_policy, channels=alert_channels),
+        leases=leases,
+        desktop_sign_in=DesktopSignIn(uow=uow, directory=directory),
     )
 
 
@@ -222,6 +233,7 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
                                  denial_minutes=settings.alert_denial_minutes, license_days=settings.alert_license_days,
                                  maintenance_days=settings.alert_maintenance_days),
         alert_channels=alert_channels_from_settings(settings),
+        lease_key=load_or_create_lease_key(settings.lease_key_path),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from calkeeper.authority.signing import create_key, load_signing_key, make_lef, sign_lef
 from calkeeper.bootstrap import bootstrap
 from calkeeper.core.serials import control_number
+from calkeeper.infra.lease_key import load_or_create_lease_key
 from calkeeper.infra.private_paths import private_folder
 from calkeeper.settings import Settings
 from calkeeper.site import LocalSite
@@ -56,8 +57,10 @@ def set_up_demo(settings: Settings, *, actor: str = "demo") -> DemoSite:
         if not document.exists():
             document.write_bytes(b"QlikView document placeholder for the calkeeper demo\n")
     lef_file = data / "authority" / "demo-license.lef"
+    lease_key = load_or_create_lease_key(settings.lease_key_path).public_key()  # vouched for: desktop leases work
     lef = sign_lef(make_lef(serial=DEMO_SERIAL, owner=DEMO_OWNER, organization=DEMO_ORGANIZATION, named=5,
-                            document=20, session=5, usage=28, maintenance_until=date(2027, 12, 31)), key)
+                            document=20, session=5, usage=28, maintenance_until=date(2027, 12, 31),
+                            lease_key=lease_key), key)
     lef_file.write_text(lef, encoding="utf-8", newline="")
     site = LocalSite(bootstrap(settings, actor=actor))
     try:

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         documents/        the root folder of documents (CALKEEPER_MOUNTED_FOLDERS mounts more under it)
         trusted-keys/     the license authority's public keys (*.pub) this site accepts
         backups/          backups written before clearing CAL data
+        lease-key/        the site's lease-signing key (private; CALKEEPER_LEASE_KEY_FILE overrides)
     """
 
     model_config = SettingsConfigDict(env_prefix="CALKEEPER_", extra="ignore")
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
         default_factory=dict, description="Folders mounted under the root folder, each a branch of the document "
                                           "tree: NAME=PATH pairs separated by ';' (Archive=/srv/archive;EU=/mnt/eu)")
     trusted_keys: Path | None = None
+    lease_key_file: Path | None = Field(default=None, description="The site's lease-signing key (made on first "
+                                                                  "start); every node of a site shares one")
     cache_refresh_seconds: float = Field(default=0.5, gt=0, le=60)
     session_idle_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60,
                                         description="A session with no heartbeat or open for this long ends by itself")
@@ -266,6 +269,10 @@ class Settings(BaseSettings):
     @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def lease_key_path(self) -> Path:
+        return self.lease_key_file or self.data_dir / "lease-key" / "lease.key"
 
     @property
     def authority_keys_dir(self) -> Path:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from calkeeper.bootstrap import Application, build_application
 from calkeeper.contract.operations import SiteOperations
@@ -35,6 +35,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -278,6 +279,18 @@ class LocalSite:
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         return self.app.builtin_directory.import_users(csv_text, actor=actor)
 
+    # -- license leases for the desktop client ---------------------------------------------------------
+
+    def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                    limit: int = 100) -> list[LeaseView]:
+        return self.app.leases.list_leases(user=user, machine=machine, state=state, limit=limit)
+
+    def end_lease(self, lease_id: str, *, actor: str | None = None) -> LeaseView:
+        return self.app.leases.end_lease(lease_id, actor=actor)
+
+    def revoke_leases(self, user: str, *, actor: str | None = None) -> list[LeaseView]:
+        return self.app.leases.revoke_leases(user, actor=actor)
+
 
     # -- operations: sessions in use, usage reports, exports, reclaim, alerts -------------------------------
 
@@ -347,6 +360,7 @@ def open_site(
     second_machine_takes_over: bool = False,
     directory: Directory | None = None,
     degraded_minutes: float = 0.0,
+    lease_key: Ed25519PrivateKey | None = None,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -358,5 +372,5 @@ def open_site(
         mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
-        directory=directory, degraded_minutes=degraded_minutes,
+        directory=directory, degraded_minutes=degraded_minutes, lease_key=lease_key,
     ))

@@ -96,6 +96,17 @@ def test_the_lease_key_passed_to_an_update_is_sent_and_vouched_for_in_the_new_le
     assert vouched.raw == lease.public_key().public_bytes_raw()
 
 
+def test_the_license_fetched_from_the_authority_vouches_for_this_sites_own_lease_key_and_leases_work(licensed):
+    site, _ = licensed
+    site.update_license()
+    vouched = lefs.verify(site.license().lef, site.app.licensing.trusted_keys).lease_key()
+    assert vouched.raw == site.app.leases.public_key().public_bytes_raw()
+    site.assign_named_cals(ALICE)
+    granted = site.app.leases.grant_lease(user=ALICE, machine="PC-1", fingerprint="ab" * 32,
+                                          server="http://cal.example")
+    assert granted.lease.state == "live"
+
+
 def test_history_records_a_change_of_signing_key_and_of_dates(licensed, registry):
     site, record = licensed
     rotate_key(registry.keys_dir)

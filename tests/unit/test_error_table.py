@@ -147,7 +147,7 @@ def test_the_codes_of_a_class_share_its_status_but_the_http_edges_own() -> None:
     own = {row.kind: row.status for row in TABLE if row.code == row.kind.code}
     differ = {row.code for row in TABLE if row.status != own[row.kind]}
     assert differ == {"method_not_allowed", "internal_error", "forbidden", "too_many_requests", "backup_too_large",
-                      "too_many_sign_ins", "directory_sign_in_unavailable",
+                      "too_many_sign_ins", "too_many_lease_requests", "directory_sign_in_unavailable",
                      "body_too_large", "headers_too_large", "untrusted_host"}
 
 

@@ -26,9 +26,11 @@ from calkeeper.api import (
     routes_access,
     routes_admin,
     routes_backups,
+    routes_desktop,
     routes_directory,
     routes_documents,
     routes_health,
+    routes_leases,
     routes_operations,
     routes_tokens,
 )
@@ -132,7 +134,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     app.add_middleware(PeerAddress)
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_directory, routes_health,
-                   routes_tokens, routes_operations, docs):
+                   routes_leases, routes_desktop, routes_tokens, routes_operations, docs):
         app.include_router(module.router)
     app.include_router(routes_documents.problems_router)
     console.install(app)
@@ -166,7 +168,7 @@ def _document_bearer_tokens(app: FastAPI) -> None:
             schemas = schema["components"].setdefault("schemas", {})
             schemas.update(body.pop("$defs", {}))
             schemas["AccessRequest"] = body
-            for path in ("/healthz", "/readyz"):
+            for path in ("/healthz", "/readyz", *(p for p in schema["paths"] if p.startswith("/desktop/"))):
                 for operation in schema["paths"].get(path, {}).values():
                     operation["security"] = []
             app.openapi_schema = schema

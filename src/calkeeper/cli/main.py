@@ -13,8 +13,10 @@ from calkeeper.cli import (
     access_cmds,
     authority_cmds,
     cal_cmds,
+    desktop_cmds,
     directory_cmds,
     doc_cmds,
+    lease_cmds,
     license_cmds,
     maintenance_cmds,
     operations_cmds,
@@ -88,6 +90,8 @@ app.add_typer(doc_cmds.app, name="doc")
 app.add_typer(authority_cmds.app, name="authority")
 app.add_typer(directory_cmds.app, name="directory")
 app.add_typer(directory_cmds.users, name="users")
+app.add_typer(lease_cmds.app, name="lease")
+app.add_typer(desktop_cmds.app, name="desktop")
 app.add_typer(serve_cmds.tokens, name="token")
 app.add_typer(serve_cmds.admins, name="admin")
 app.command("serve")(serve_cmds.serve)

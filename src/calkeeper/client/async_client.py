@@ -27,6 +27,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -247,6 +248,19 @@ class AsyncCalkeeperClient(ClientBase):
     async def remove_group_rule(self, rule_id: int) -> GroupRuleView:
         """Remove a group rule; the CALs it gave stay."""
         return await self._run(Calls.remove_group_rule(rule_id))
+
+    async def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                      limit: int = 100) -> list[LeaseView]:
+        """The lease history, newest first (``state``: all, live or ended)."""
+        return await self._run(Calls.list_leases(user, machine, state, limit))
+
+    async def end_lease(self, lease_id: str) -> LeaseView:
+        """End one machine's lease, freeing its place."""
+        return await self._run(Calls.end_lease(lease_id))
+
+    async def revoke_leases(self, user: str) -> list[LeaseView]:
+        """Revoke a user's leases."""
+        return await self._run(Calls.revoke_leases(user))
 
     async def sync_directory(self, *, dry_run: bool = False) -> SyncReport:
         """Sync the group rules with the directory (``dry_run``: only say what it would do)."""

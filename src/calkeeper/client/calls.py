@@ -27,6 +27,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -400,3 +401,16 @@ class Calls:
     @staticmethod
     def test_alerts() -> Call:
         return _send("POST", "/alerts/test", list[AlertDeliveryView])
+    # -- license leases ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def list_leases(user: str, machine: str, state: str, limit: int) -> Call:
+        return _get("/leases", list[LeaseView], user=user, machine=machine, state=state, limit=limit)
+
+    @staticmethod
+    def end_lease(lease_id: str) -> Call:
+        return _send("POST", f"/leases/{_seg(lease_id)}/end", LeaseView)
+
+    @staticmethod
+    def revoke_leases(user: str) -> Call:
+        return _send("POST", "/leases/revoke", list[LeaseView], {"user": user})

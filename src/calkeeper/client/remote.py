@@ -29,6 +29,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -243,6 +244,18 @@ class RemoteSite:
 
     def import_directory_users(self, csv_text: str, *, actor: str | None = None) -> DirectoryImport:
         return self.client.import_directory_users(csv_text)
+
+    # -- license leases for the desktop client ---------------------------------------------------------
+
+    def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                    limit: int = 100) -> list[LeaseView]:
+        return self.client.list_leases(user=user, machine=machine, state=state, limit=limit)
+
+    def end_lease(self, lease_id: str, *, actor: str | None = None) -> LeaseView:
+        return self.client.end_lease(lease_id)
+
+    def revoke_leases(self, user: str, *, actor: str | None = None) -> list[LeaseView]:
+        return self.client.revoke_leases(user)
 
 
     # -- operations: sessions in use, usage reports, exports, reclaim, alerts -------------------------------

@@ -36,10 +36,41 @@ def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)
 
 
 @router.get("/leases", response_class=HTMLResponse)
-def leases(request: Request, who: Who) -> Response:
+def leases(request: Request, who: Who, user: Annotated[str, Query(max_length=300)] = "",
+           state: Annotated[str, Query(pattern="^(all|live|ended)$")] = "all") -> Response:
     site = site_of(request)
-    history = site.lease_history() if hasattr(site, "lease_history") else []
-    return page(request, "leases.html", who, leases=history, overview=site.cal_overview())
+    error = ""
+    try:
+        history = site.list_leases(user=user, state=state, limit=500)
+    except CalkeeperError as problem:
+        history, error = [], problem.message
+    return page(request, "leases.html", who, leases=history, overview=site.cal_overview(), user=user, state=state,
+                error=error)
+
+
+@router.post("/leases/end")
+async def end_lease(request: Request, who: Who) -> Response:
+    form = await form_of(request, who)
+    site, lease_id = site_of(request), str(form.get("lease_id", ""))
+    try:
+        ended = await run_in_threadpool(lambda: site.end_lease(lease_id, actor=f"console:{who.username}"))
+    except CalkeeperError as error:
+        return redirect(request, "/leases", error=[f"No lease was ended: {error.message}."])
+    return redirect(request, "/leases", ok=[f"The lease of {ended.user} on {ended.machine} is ended; "
+                                            "its place is free."])
+
+
+@router.post("/leases/revoke")
+async def revoke_leases(request: Request, who: Who) -> Response:
+    form = await form_of(request, who)
+    site, user = site_of(request), str(form.get("user", ""))
+    try:
+        revoked = await run_in_threadpool(lambda: site.revoke_leases(user, actor=f"console:{who.username}"))
+    except CalkeeperError as error:
+        return redirect(request, "/leases", error=[f"Nothing was revoked: {error.message}."])
+    machines = ", ".join(r.machine for r in revoked) or "none held"
+    return redirect(request, "/leases", ok=[f"{len(revoked)} lease{'s' if len(revoked) != 1 else ''} of {user} "
+                                            f"revoked ({machines}); each client is refused at its next connection."])
 
 
 def _backups(request: Request) -> list[tuple[str, datetime]]:

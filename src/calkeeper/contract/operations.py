@@ -31,6 +31,7 @@ from calkeeper.contract.views import (
     DocumentView,
     GroupAssignment,
     GroupRuleView,
+    LeaseView,
     LicenseChange,
     LicenseUpdate,
     LicenseView,
@@ -290,6 +291,19 @@ class SiteOperations(Protocol):
 
     def test_alerts(self) -> list[AlertDeliveryView]:
         """Send a test alert to every configured channel now; what became of each."""
+    # -- license leases for the desktop client ---------------------------------------------------------
+
+    def list_leases(self, *, user: str = "", machine: str = "", state: str = "all",
+                    limit: int = 100) -> list[LeaseView]:
+        """The lease history, newest first; of one user or machine, ``live`` or ``ended`` ones when asked."""
+        ...
+
+    def end_lease(self, lease_id: str, *, actor: str | None = None) -> LeaseView:
+        """End one machine's lease to free its place (the client's next connection gets a new one if allowed)."""
+        ...
+
+    def revoke_leases(self, user: str, *, actor: str | None = None) -> list[LeaseView]:
+        """Revoke a user's leases: refused at the client's next connection, which then reports them revoked."""
         ...
 
     def close(self) -> None:

@@ -436,3 +436,23 @@ class AlertDeliveryView:
 class AlertsView:
     alerts: list[AlertView]
     deliveries: list[AlertDeliveryView]
+@dataclass(frozen=True)
+class LeaseView:
+    """A license lease of the history: whose, on which machine, when granted, renewed, running out or ended.
+
+    ``state`` is live, expired, ended (by an admin), revoked or cal_data_cleared.
+    """
+
+    lease_id: str
+    user: str
+    machine: str
+    fingerprint: str
+    serial: str
+    server: str
+    leased_at: datetime
+    renewed_at: datetime | None
+    expires_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    ended_by: str | None
+    state: str

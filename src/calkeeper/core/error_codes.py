@@ -12,7 +12,7 @@
     │   │                        400  2   untrusted_host
     │   └── InvalidUsers         422  2   invalid_user
     ├── NotFound                 404  2   not_found, unknown_token, unknown_key, unknown_site (authority),
-    │   │                                 unknown_console_user
+    │   │                                 unknown_console_user, unknown_lease
     │   ├── UnknownDocument      404  2   unknown_document
     │   ├── UnknownUser          404  2   unknown_user
     │   ├── UnknownGroup         404  2   unknown_group
@@ -28,8 +28,13 @@
     │   ├── AllocationRefused    409  1   allocation_refused
     │   ├── NotQuarantined       409  1   not_quarantined
     │   ├── InMaintenance        503  1   maintenance
+    │   ├── LeaseRefused         409  1   lease_refused, lease_not_allowed, lease_not_licensed, lease_key_not_vouched,
+    │   │                                 lease_no_named_cal, lease_machines_full, lease_revoked
     │   └── IdempotencyConflict  409  1   idempotency_conflict
     ├── BackupError              422  1   backup_invalid, backup_over_license
+    ├── LeaseInvalid             422  1   lease_invalid, lease_missing, lease_malformed, lease_signature_invalid,
+    │                                     lease_lef_untrusted, lease_lef_no_key, lease_other_machine, lease_future,
+    │                                     lease_expired, lease_clock_set_back (the desktop client's offline check)
     ├── AuthorityUnavailable     502  1   authority_unreachable, authority_error
     ├── DirectoryUnavailable     502  1   directory_unreachable, directory_tls_failed, directory_bind_failed,
     │                                     directory_base_not_found
@@ -39,7 +44,7 @@
     │                            403  1   forbidden
     │                            429  1   too_many_requests
     └── SignInRefused            401  1   sign_in_refused (console)
-                                 429  1   too_many_sign_ins (console)
+                                 429  1   too_many_sign_ins (console), too_many_lease_requests (desktop)
                                  503  1   directory_sign_in_unavailable (console: the directory cannot be asked)
 
 Exit codes: 0 done, 1 refused by a rule (or anything else that went wrong), 2 bad usage or bad input.
@@ -102,7 +107,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.InvalidInput, 400, EXIT_USAGE, "untrusted_host"),
     *_rows(e.InvalidUsers, 422, EXIT_USAGE, "invalid_user"),
     *_rows(e.NotFound, 404, EXIT_USAGE, "not_found", "unknown_token", "unknown_key", "unknown_site",
-           "unknown_console_user"),
+           "unknown_console_user", "unknown_lease"),
     *_rows(e.UnknownDocument, 404, EXIT_USAGE, "unknown_document"),
     *_rows(e.UnknownUser, 404, EXIT_USAGE, "unknown_user"),
     *_rows(e.UnknownGroup, 404, EXIT_USAGE, "unknown_group"),
@@ -115,7 +120,12 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.NotQuarantined, 409, EXIT_REFUSED, "not_quarantined"),
     *_rows(e.InMaintenance, 503, EXIT_REFUSED, "maintenance"),
     *_rows(e.IdempotencyConflict, 409, EXIT_REFUSED, "idempotency_conflict"),
+    *_rows(e.LeaseRefused, 409, EXIT_REFUSED, "lease_refused", "lease_not_allowed", "lease_not_licensed",
+           "lease_key_not_vouched", "lease_no_named_cal", "lease_machines_full", "lease_revoked"),
     *_rows(e.BackupError, 422, EXIT_REFUSED, "backup_invalid", "backup_over_license"),
+    *_rows(e.LeaseInvalid, 422, EXIT_REFUSED, "lease_invalid", "lease_missing", "lease_malformed",
+           "lease_signature_invalid", "lease_lef_untrusted", "lease_lef_no_key", "lease_other_machine", "lease_future",
+           "lease_expired", "lease_clock_set_back"),
     *_rows(e.AuthorityUnavailable, 502, EXIT_REFUSED, "authority_unreachable", "authority_error"),
     *_rows(e.DirectoryUnavailable, 502, EXIT_REFUSED, "directory_unreachable", "directory_tls_failed",
            "directory_bind_failed", "directory_base_not_found"),
@@ -125,7 +135,7 @@ TABLE: tuple[ErrorCode, ...] = (
     *_rows(e.ApiAuthError, 403, EXIT_REFUSED, "forbidden"),
     *_rows(e.ApiAuthError, 429, EXIT_REFUSED, "too_many_requests"),
     *_rows(e.SignInRefused, 401, EXIT_REFUSED, "sign_in_refused"),
-    *_rows(e.SignInRefused, 429, EXIT_REFUSED, "too_many_sign_ins"),
+    *_rows(e.SignInRefused, 429, EXIT_REFUSED, "too_many_sign_ins", "too_many_lease_requests"),
     *_rows(e.SignInRefused, 503, EXIT_REFUSED, "directory_sign_in_unavailable"),
 )
 

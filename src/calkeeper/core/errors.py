@@ -15,8 +15,10 @@
     │   ├── AllocationRefused      a document allocation outside its bounds
     │   ├── NotQuarantined         restore of a CAL that is not marked for removal
     │   ├── InMaintenance          the CAL server is clearing or restoring CAL data
+    │   ├── LeaseRefused           a license lease for the desktop client that the server does not grant
     │   └── IdempotencyConflict    an Idempotency-Key reused for another request, or still in progress
     ├── BackupError                a backup file that cannot be read, written or restored
+    ├── LeaseInvalid               (desktop client) a stored lease that fails the offline check
     ├── AuthorityUnavailable       the license authority cannot be reached, is too slow, or answers badly
     ├── DirectoryUnavailable       the directory cannot be asked: unreachable, TLS, its own credentials, its base
     ├── StoreUnavailable           the database cannot be reached
@@ -108,8 +110,20 @@ class IdempotencyConflict(Refused):
     code = "idempotency_conflict"
 
 
+class LeaseRefused(Refused):
+    """The server grants no lease: leasing off, no Named CAL, two machines already, a revoked lease..."""
+
+    code = "lease_refused"
+
+
 class BackupError(CalkeeperError):
     code = "backup_invalid"
+
+
+class LeaseInvalid(CalkeeperError):
+    """The desktop client's offline check of a lease failed; the code says which check (``lease_expired``...)."""
+
+    code = "lease_invalid"
 
 
 class AuthorityUnavailable(CalkeeperError):

@@ -40,6 +40,7 @@ from calkeeper.store.schema import (
     DocumentCal,
     GroupRule,
     GroupRuleCal,
+    LicenseLease,
     LicenseRecord,
     NamedCal,
     PoolUsage,
@@ -61,10 +62,10 @@ DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
           DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal, ActivityCount, PoolUsage,
-          AlertRecord]
+          AlertRecord, LicenseLease]
 # Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
 LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
-                          "group_rule_cals", "activity_counts", "pool_usage", "alerts"})
+                          "group_rule_cals", "activity_counts", "pool_usage", "alerts", "license_leases"})
 # Nullable columns a backup written before them does not hold: restored as null.
 LATER_COLUMNS = {"sessions": frozenset({"node"})}
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"

@@ -83,6 +83,8 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
                         "cal_type": _one_of("", *SESSION_CAL_TYPES), "user_name": _optional_user,
                         "code": lambda code: None if code == "" else _code(code)},
     "pool_usage": {"cal_type": _one_of(*SESSION_CAL_TYPES)},
+    "license_leases": {"user_name": _user, "machine": _machine,
+                       "end_reason": _one_of("ended", "revoked", "cal_data_cleared")},
 }
 
 
@@ -140,6 +142,9 @@ def _derived(table: str, row: Mapping[str, Any], documents: set[int],
         must("user_key", row["user_key"] == (user_key(row["user_name"]) if row["user_name"] else ""),
              "it is not the name's comparison key")
         must("document_key", row["document_key"] == doc_digest(row["document"]), "it is not the document's key")
+    elif table == "license_leases":
+        must("user_key", row["user_key"] == user_key(row["user_name"]), "it is not the name's comparison key")
+        must("end_reason", (row["ended_at"] is None) == (row["end_reason"] is None), "a lease ends with a reason")
     if table in {"named_cals", "document_cals"}:
         must("quarantined_until", row["quarantined_until"] is None or row["removed_at"] is not None,
              "a CAL is quarantined only once removed")

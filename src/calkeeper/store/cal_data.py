@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, update
@@ -9,11 +10,13 @@ from sqlalchemy import Connection, delete, update
 from calkeeper.store import backup
 from calkeeper.store.claims import doc_t, doccal_t, named_t, session_cal_t, session_t, usage_t
 from calkeeper.store.directory import rule_cals_t
+from calkeeper.store.leases import lease_t
 from calkeeper.store.site_state import bump_generation
 
 
-def clear_cal_data(connection: Connection) -> dict[str, int]:
-    """Remove every assignment, allocation, quarantine, session and usage record; return how many of each.
+def clear_cal_data(connection: Connection, *, now: datetime, actor: str = "clear") -> dict[str, int]:
+    """Remove every assignment, allocation, quarantine, session and usage record, and end every license
+    lease (its history stays); return how many of each.
 
     Group rules stay (they are configuration); the record of which CAL each rule gave goes with the CALs,
     so the next sync gives every member a CAL again as far as CALs last.
@@ -26,6 +29,10 @@ def clear_cal_data(connection: Connection) -> dict[str, int]:
     counts["document_allocations"] = connection.execute(
         update(doc_t).where(doc_t.c.cals_allocated > 0).values(cals_allocated=0)
     ).rowcount
+    counts["license_leases"] = connection.execute(
+        update(lease_t).where(lease_t.c.ended_at.is_(None))
+        .values(ended_at=now, end_reason="cal_data_cleared", ended_by=actor)
+    ).rowcount
     bump_generation(connection)
     return counts
 
@@ -33,8 +40,9 @@ def clear_cal_data(connection: Connection) -> dict[str, int]:
 class SiteData:
     """The whole of a site's data, in one transaction."""
 
-    def __init__(self, connection: Connection, *, postgres: bool) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
         self.connection = connection
+        self.now = now
         self.postgres = postgres
 
     def dump(self) -> dict[str, Any]:
@@ -50,6 +58,6 @@ class SiteData:
         if self.postgres:
             backup.reset_ids(self.connection)
 
-    def clear_cal_data(self) -> dict[str, int]:
-        """Remove every assignment, allocation, quarantine, session and usage record."""
-        return clear_cal_data(self.connection)
+    def clear_cal_data(self, *, actor: str = "clear") -> dict[str, int]:
+        """Remove every assignment, allocation, quarantine, session and usage record; end every lease."""
+        return clear_cal_data(self.connection, now=self.now, actor=actor)

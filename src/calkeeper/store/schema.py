@@ -300,7 +300,8 @@ class AuthFailure(Base):
     subject: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     __table_args__ = (
-        CheckConstraint("kind IN ('sign_in_user', 'sign_in_address', 'token_address')", name="kind"),
+        CheckConstraint("kind IN ('sign_in_user', 'sign_in_address', 'token_address', 'lease_user', 'lease_address')",
+                        name="kind"),
         Index("ix_auth_failures_subject", "kind", "subject", "at"),
     )
 
@@ -435,4 +436,33 @@ class AlertDelivery(Base):
     __table_args__ = (
         CheckConstraint("event IN ('raised', 'cleared', 'test')", name="event"),
         CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+    )
+
+
+class LicenseLease(Base):
+    """A user's license lease for the desktop client on one machine: granted, renewed, run out or ended.
+
+    At most one lease not ended per user and machine (a renewal updates it); ended ones stay as history.
+    """
+
+    __tablename__ = "license_leases"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(200))
+    user_name: Mapped[str] = mapped_column(String(200))
+    machine: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str] = mapped_column(String(16))
+    server: Mapped[str] = mapped_column(String(500))
+    leased_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    __table_args__ = (
+        CheckConstraint("end_reason IN ('ended', 'revoked', 'cal_data_cleared')", name="end_reason"),
+        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_with_reason"),
+        Index("ix_license_leases_user_key", "user_key", "ended_at"),
+        Index("uq_license_leases_open", "user_key", "fingerprint", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
     )

@@ -30,6 +30,7 @@ from calkeeper.store.documents import Documents
 from calkeeper.store.exports import Exports
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
+from calkeeper.store.leases import Leases
 from calkeeper.store.licenses import Licenses
 from calkeeper.store.sessions import Sessions
 from calkeeper.store.site_state import SiteStateRepository
@@ -101,7 +102,11 @@ class Transaction:
 
     @cached_property
     def site_data(self) -> SiteData:
-        return SiteData(self.connection, postgres=self.postgres)
+        return SiteData(self.connection, self.now, postgres=self.postgres)
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.connection, self.now, postgres=self.postgres)
 
     @cached_property
     def activity(self) -> Activity:

@@ -31,7 +31,8 @@ class Licensing:
     """Apply, update and show the server license."""
 
     def __init__(self, *, admin: AdminTransactions, clock: Clock, trusted_keys: Mapping[str, Ed25519PublicKey],
-                 authority: LicenseAuthority | None) -> None:
+                 authority: LicenseAuthority | None, lease_key: Ed25519PublicKey | None = None) -> None:
+        self.lease_key = lease_key  # the site's lease key, sent with every fetch for the authority to vouch for
         self.admin = admin
         self.clock = clock
         self.trusted_keys = dict(trusted_keys)
@@ -68,14 +69,14 @@ class Licensing:
                 "paste the LEF the vendor sent instead", code="authority_not_configured",
             )
         return self.authority.fetch_lef(serial=serial, control=control, owner=owner.strip(),
-                                        organization=organization.strip(), lease_key=lease_key)
+                                        organization=organization.strip(), lease_key=lease_key or self.lease_key)
 
     def update_license(self, *, actor: str | None = None, lease_key: Ed25519PublicKey | None = None) -> LicenseUpdate:
         """"Update license from server": fetch the newest LEF for the serial in force and apply it.
 
         Every check of "Apply license" runs; a failure leaves the license in force exactly as it was.
         A LEF identical to the one in force is not applied again (``updated`` is False).
-        ``lease_key`` is the site's lease-signing public key, for the authority to vouch for.
+        ``lease_key`` is the site's lease-signing public key, for the authority to vouch for (default: this site's).
         """
         current = self.license()
         if current is None:

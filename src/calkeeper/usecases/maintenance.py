@@ -93,7 +93,7 @@ class Maintenance:
         return checked, terms
 
     def clear_cal_data(self, *, backup_to: str | Path, actor: str | None = None) -> ClearOutcome:
-        """Remove every CAL assignment, allocation, quarantine, session and usage record.
+        """Remove every CAL assignment, allocation, quarantine, session and usage record, and end every lease.
 
         The license, documents, their other settings, users and configuration stay. Three steps, each
         its own transaction: the server goes into maintenance (opens are refused meanwhile), a backup
@@ -108,7 +108,7 @@ class Maintenance:
         try:
             self.backup(backup_to, actor=actor)
             with self.admin.change() as tx:
-                removed = tx.site_data.clear_cal_data()
+                removed = tx.site_data.clear_cal_data(actor=actor)
                 tx.site_state.update(maintenance=False)
                 tx.history.audit(actor, "cal_data.cleared", "server", backup=str(backup_to), removed=removed)
         except BaseException:
