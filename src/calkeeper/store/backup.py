@@ -51,6 +51,13 @@ DIGEST_PREFIX = "sha256:"
 # In dependency order: parents before children.
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial]
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
+# Counters and their flags (store.counters) are not data: a backup leaves them out, a restore counts them anew.
+DERIVED = {"documents": {"used"}, "session_cals": {"counted"}, "usage_cals": {"counted"}}
+
+
+def backup_columns(table: Any) -> list[Any]:
+    """The columns of a table a backup holds."""
+    return [c for c in table.columns if c.name not in DERIVED.get(table.name, set())]
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -81,7 +88,7 @@ def dump(connection: Connection) -> dict[str, Any]:
     tables = {}
     for model in TABLES:
         table = table_of(model)
-        rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+        rows = connection.execute(select(*backup_columns(table)).order_by(*table.primary_key.columns)).mappings()
         tables[table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
     return {"format": FORMAT, "version": VERSION, "tables": tables}
 
@@ -134,7 +141,7 @@ def read_file(path: Path) -> Backup:
     if not isinstance(tables, dict) or set(tables) != expected:
         raise BackupError(f"{path} is incomplete: it must hold the tables {', '.join(sorted(expected))}")
     for name, rows in tables.items():
-        columns = set(Base.metadata.tables[name].columns.keys())
+        columns = {c.name for c in backup_columns(Base.metadata.tables[name])}
         if not isinstance(rows, list) or any(not isinstance(r, dict) or set(r) != columns for r in rows):
             raise BackupError(f"{path} is damaged: the rows of '{name}' do not have the expected columns")
     if len(tables["site_state"]) != 1:
@@ -220,7 +227,7 @@ def _flat(value: Any) -> bool:
 def _decode(table: Any, row: dict[str, Any]) -> dict[str, Any]:
     """A row with its times and dates read, every value checked against its column's type and range."""
     decoded = dict(row)
-    for column in table.columns:
+    for column in backup_columns(table):
         value, where, kind = row[column.name], f"{table.name}.{column.name}", column.type
         if value is None:
             if not column.nullable:

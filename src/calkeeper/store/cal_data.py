@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, update
 
-from calkeeper.store import backup
+from calkeeper.store import backup, counters
 from calkeeper.store.claims import doc_t, doccal_t, named_t, session_cal_t, session_t, usage_t
 from calkeeper.store.site_state import bump_generation
 
@@ -20,6 +21,7 @@ def clear_cal_data(connection: Connection) -> dict[str, int]:
     counts["document_allocations"] = connection.execute(
         update(doc_t).where(doc_t.c.cals_allocated > 0).values(cals_allocated=0)
     ).rowcount
+    counters.zero(connection)
     bump_generation(connection)
     return counts
 
@@ -27,8 +29,9 @@ def clear_cal_data(connection: Connection) -> dict[str, int]:
 class SiteData:
     """The whole of a site's data, in one transaction."""
 
-    def __init__(self, connection: Connection, *, postgres: bool) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
         self.connection = connection
+        self.now = now
         self.postgres = postgres
 
     def dump(self) -> dict[str, Any]:
@@ -36,8 +39,17 @@ class SiteData:
         return backup.dump(self.connection)
 
     def load(self, tables: backup.Rows) -> dict[str, int]:
-        """Replace the site's data with a checked backup's rows; how many rows of each table."""
-        return backup.load(self.connection, tables)
+        """Replace the site's data with a checked backup's rows; how many rows of each table.
+
+        The pool counters are counted anew from the rows loaded: a backup never says what they are.
+        """
+        counts = backup.load(self.connection, tables)
+        counters.recount(self.connection, now=self.now)
+        return counts
+
+    def counter_drift(self) -> dict[str, tuple[int, int]]:
+        """The pool counters that disagree with their rows (none, unless something is wrong)."""
+        return counters.drift(self.connection)
 
     def reset_ids(self) -> None:
         """Start new ids after the restored ones (PostgreSQL's sequences; SQLite needs nothing)."""

@@ -66,7 +66,7 @@ class Transaction:
 
     @cached_property
     def documents(self) -> Documents:
-        return Documents(self.connection, self.now, self.sessions)
+        return Documents(self.connection, self.now, self.sessions, self.claims)
 
     @cached_property
     def history(self) -> History:
@@ -86,7 +86,7 @@ class Transaction:
 
     @cached_property
     def site_data(self) -> SiteData:
-        return SiteData(self.connection, postgres=self.postgres)
+        return SiteData(self.connection, self.now, postgres=self.postgres)
 
     @cached_property
     def idempotency(self) -> IdempotencyKeys:

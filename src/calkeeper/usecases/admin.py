@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from calkeeper.core.allocation import SiteRules
-from calkeeper.core.cals import IdentificationMode, SessionLimits
+from calkeeper.core.cals import CalType, IdentificationMode, SessionLimits
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
 
@@ -35,6 +35,9 @@ class AdminTransactions:
         """
         try:
             with self.uow.write() as tx:
+                # a change may free CALs (counting them off their pools): it takes the pools' locks before
+                # any CAL row's, in the order claims take them, so the two never wait on each other
+                tx.claims.lock_pools(CalType.NAMED, CalType.DOCUMENT)
                 write_pending_last_used(tx, self.last_used)
                 free_ended_quarantines(tx)
                 yield tx
