@@ -66,11 +66,12 @@ def _typed(sql: str, *times: str) -> Any:
 # The claims' statements, built once (see store.counters). ON CONFLICT DO NOTHING: a row the unique
 # constraints refuse (the user has one already) is not inserted, and the transaction goes on.
 INSERT_NAMED = _typed(
-    "INSERT INTO named_cals (identity_kind, identity_key, identity_name, source, assigned_at, last_used) "
-    "VALUES (:kind, :key, :name, :source, :at, :minute) ON CONFLICT DO NOTHING RETURNING id", "at", "minute")
+    "INSERT INTO named_cals (identity_kind, identity_key, identity_name, source, assigned_at, last_used, machine) "
+    "VALUES (:kind, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id", "at", "minute")
 INSERT_DOCUMENT_CAL = _typed(
-    "INSERT INTO document_cals (document_id, user_key, user_name, source, assigned_at, last_used) "
-    "VALUES (:document, :key, :name, :source, :at, :minute) ON CONFLICT DO NOTHING RETURNING id", "at", "minute")
+    "INSERT INTO document_cals (document_id, user_key, user_name, source, assigned_at, last_used, machine) "
+    "VALUES (:document, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id",
+    "at", "minute")
 INSERT_SESSION_CAL = _typed(
     "INSERT INTO session_cals (client_key, user_name, machine, client, acquired_at, counted) "
     "VALUES (:key, :user, :machine, :client, :at, true) ON CONFLICT DO NOTHING RETURNING id", "at")
@@ -240,17 +241,20 @@ class Claims:
             self.connection.execute(ADJUST_DOCUMENT, {"document": document_id, "delta": -count})
         return len(rows)
 
-    def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic") -> int | None:
+    def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic",
+                        machine: str | None = None) -> int | None:
         if not self.reserve(CalType.NAMED, in_license):
             return None
         params = {"kind": identity.kind, "key": identity.key, "name": identity.name, "source": source,
-                  "at": self.now, "minute": to_minute(self.now) if source == "dynamic" else None}
+                  "at": self.now, "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
         cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
         if cal_id is None and self.free_ended_quarantine(named_t, identity_kind=identity.kind,
                                                          identity_key=identity.key):
             cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
         if cal_id is None:  # the identity has a Named CAL (held, or in quarantine): none is taken
             self.adjust(CalType.NAMED, -1)
+        elif machine is not None:
+            self.machines[(CalType.NAMED, cal_id)] = machine  # written with the row: the session need not
         return cal_id
 
     # -- Document CALs ---------------------------------------------------------------------------
@@ -270,7 +274,8 @@ class Claims:
         return self.connection.execute(RESERVE_DOCUMENT, {"document": document_id}).first() is not None
 
     def claim_document_cal(
-        self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic"
+        self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic",
+        machine: str | None = None,
     ) -> int | None:
         if not self.reserve(CalType.DOCUMENT, in_license):
             return None
@@ -278,12 +283,14 @@ class Claims:
             self.adjust(CalType.DOCUMENT, -1)
             return None
         params = {"document": document.id, "key": user.key, "name": user.name, "source": source, "at": self.now,
-                  "minute": to_minute(self.now) if source == "dynamic" else None}
+                  "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
         cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
         if cal_id is None and self.free_ended_quarantine(doccal_t, document_id=document.id, user_key=user.key):
             cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
         if cal_id is None:  # the user has a Document CAL for it (held, or in quarantine): none is taken
             self.adjust(CalType.DOCUMENT, -1, document_id=document.id)
+        elif machine is not None:
+            self.machines[(CalType.DOCUMENT, cal_id)] = machine
         return cal_id
 
     # -- Session CALs ----------------------------------------------------------------------------
