@@ -93,6 +93,13 @@ HELD_DOCUMENT_CAL = select(doccal_t.c.id, doccal_t.c.machine).where(
     doccal_t.c.document_id == bindparam("document"), doccal_t.c.user_key == bindparam("key"),
     doccal_t.c.removed_at.is_(None),
 )
+# steps 1 and 2 of the order in one statement: the Named CAL the holder holds, the Document CAL the user holds
+HELD_BOTH = text(
+    "SELECT 'named' AS kind, id, machine FROM named_cals "
+    "WHERE identity_kind = :kind AND identity_key = :key AND removed_at IS NULL "
+    "UNION ALL SELECT 'document' AS kind, id, machine FROM document_cals "
+    "WHERE document_id = :document AND user_key = :user AND removed_at IS NULL"
+)
 # a swept Session CAL (not counted) is never taken back: its place in the pool is gone
 HELD_SESSION_CAL = select(session_cal_t.c.id, session_cal_t.c.released_at).where(
     session_cal_t.c.client_key == bindparam("key"), session_cal_t.c.counted,
@@ -127,6 +134,8 @@ class Claims:
         self.machines: dict[tuple[CalType, int], str | None] = {}  # the machine each CAL read here served last
         self.locked: set[CalType] = set()  # pools whose row lock this transaction holds
         self.swept: set[CalType] = set()  # pools swept in this transaction
+        # answers read ahead by ``look_up_together``, each used once: (kind, key) -> the CAL's id or None
+        self.read_ahead: dict[tuple[CalType, tuple[object, ...]], int | None] = {}
 
     # -- locks and counters ----------------------------------------------------------------------
 
@@ -215,7 +224,22 @@ class Claims:
 
     # -- Named CALs ------------------------------------------------------------------------------
 
+    def look_up_together(self, holder: Identity, user: Identity, document: DocumentInfo) -> None:
+        """Read the CALs steps 1 and 2 ask for next (``held_named_cal(holder)``, ``held_document_cal(user,
+        document)``) in one statement; each answer serves the first ask only, later ones read again."""
+        rows = self.connection.execute(HELD_BOTH, {"kind": holder.kind, "key": holder.key, "document": document.id,
+                                                   "user": user.key}).all()
+        found = {row.kind: row for row in rows}
+        for cal_type, key in ((CalType.NAMED, (holder.kind, holder.key)), (CalType.DOCUMENT, (user.key, document.id))):
+            row = found.get(cal_type.value)
+            self.read_ahead[(cal_type, key)] = None if row is None else int(row.id)
+            if row is not None:
+                self.machines[(cal_type, int(row.id))] = row.machine
+
     def held_named_cal(self, identity: Identity) -> int | None:
+        ahead = (CalType.NAMED, (identity.kind, identity.key))
+        if ahead in self.read_ahead:
+            return self.read_ahead.pop(ahead)
         row = self.connection.execute(HELD_NAMED, {"kind": identity.kind, "key": identity.key}).first()
         if row is None:
             return None
@@ -260,6 +284,9 @@ class Claims:
     # -- Document CALs ---------------------------------------------------------------------------
 
     def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
+        ahead = (CalType.DOCUMENT, (user.key, document.id))
+        if ahead in self.read_ahead:
+            return self.read_ahead.pop(ahead)
         row = self.connection.execute(HELD_DOCUMENT_CAL, {"document": document.id, "key": user.key}).first()
         if row is None:
             return None
