@@ -90,6 +90,7 @@ def build_application(
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
+    group_commit: bool = False,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -98,13 +99,14 @@ def build_application(
     ``authority`` is where "Apply license" without a LEF and "Update license from server" fetch the LEF.
     ``second_machine_takes_over``: an open from a second machine while a Named or Document CAL is in
     use on another ends the sessions there (True) instead of being refused (False, the default).
+    ``group_commit``: on SQLite, concurrent write transactions share one commit (``store.group_commit``).
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     """
     engine = make_engine(database_url, **(engine_options or {}))
     if migrate_schema:
         migrate(engine)
     clock = clock or SystemClock()
-    uow = UnitOfWork(engine, clock)
+    uow = UnitOfWork(engine, clock, group_commit=group_commit)
     cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
     last_used, grant_tally = LastUsedWrites(), GrantTally()
     session_limits = session_limits or SessionLimits()

@@ -258,6 +258,7 @@ def open_site(
     authority: LicenseAuthority | None = None,
     session_limits: SessionLimits | None = None,
     second_machine_takes_over: bool = False,
+    group_commit: bool = False,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -268,4 +269,5 @@ def open_site(
         database_url, clock=clock, trusted_keys=trusted_keys, root_folder=root_folder, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
+        group_commit=group_commit,
     ))

@@ -24,6 +24,7 @@ from calkeeper.store.cal_data import SiteData
 from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.documents import Documents
+from calkeeper.store.group_commit import GroupCommit
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
 from calkeeper.store.licenses import Licenses
@@ -96,10 +97,12 @@ class Transaction:
 class UnitOfWork:
     """Opens transactions on an engine; ``write=True`` ones take the write lock up front on SQLite."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, group_commit: bool = False) -> None:
         self.engine = engine
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
+        # SQLite: concurrent write transactions share one commit (store.group_commit)
+        self.group = GroupCommit(engine) if group_commit and engine.dialect.name == "sqlite" else None
         self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
     def read(self) -> AbstractContextManager[Transaction]:
@@ -114,10 +117,14 @@ class UnitOfWork:
     def __call__(self, *, write: bool = True) -> Iterator[Transaction]:
         """Run the body in one transaction; commit when it returns, roll back when it raises."""
         try:
-            with self.engine.connect() as connection:
-                connection = connection.execution_options(calkeeper_write=write)
-                with connection.begin():
+            if write and self.group is not None:
+                with self.group.transaction() as connection:
                     yield Transaction(connection, self.clock.now(), postgres=self.postgres)
+            else:
+                with self.engine.connect() as connection:
+                    connection = connection.execution_options(calkeeper_write=write)
+                    with connection.begin():
+                        yield Transaction(connection, self.clock.now(), postgres=self.postgres)
         except (OperationalError, DBAPIError) as error:
             if "database is locked" in str(error.orig):
                 raise StoreUnavailable(
