@@ -56,7 +56,8 @@ def _license(site: calkeeper.LocalSite, key: SigningKey, kind: str, capacity: in
     counts[kind] = capacity
     serial = new_serial()
     lef = sign_lef(make_lef(serial=serial, owner="Bench Site", organization="Bench Org",
-                            maintenance_until=date(2027, 12, 31), **counts), key)
+                            named=counts["named"], document=counts["document"], session=counts["session"],
+                            usage=counts["usage"], maintenance_until=date(2027, 12, 31)), key)
     site.apply_license(serial=serial, control=control_number(serial), owner="Bench Site",
                        organization="Bench Org", lef=lef)
 

@@ -199,7 +199,7 @@ def fill_cache(site: calkeeper.LocalSite) -> int:
         nonlocal added
         held = entries.get(key)
         if held is None:
-            entries[key] = HeldCal(cal_id, last_used)
+            entries[key] = HeldCal(cal_id, last_used, MACHINE.casefold())  # the machine the bench opens from
             added += 1
         elif held.cal_id != cal_id or held.last_used != last_used:
             raise RuntimeError(f"the cache's entry for {key} is {held}, the row says {cal_id}, {last_used}")
