@@ -22,6 +22,10 @@ On SQLite, then on PostgreSQL (skipped, with a line saying why, when the server 
    through the driver. Target: < 50 ms a page.
 4. Resident memory (RSS) of a fresh process whose decision cache holds every holder, after serving repeat
    opens for all of them, beside a fresh interpreter that only imports calkeeper. Reported, no target.
+5. First-time claims of each kind (dynamic Named, dynamic Document, Session, Usage; ``bench.claim_kinds``),
+   in process, one thread: claims per second into an empty pool, beside the raw one-row commit rate
+   measured in rounds interleaved with them (target: >= 0.5x), and the same with 100,000 CALs of the kind
+   already held (``--quick``: 10,000), beside the empty figure (target: no more than 10% below it).
 
 Setup is bulk SQL (100,000 Named CAL holders and 10,000 Document CAL holders). The clock's wall time is
 pinned at the start of the run, its monotonic time is real (so the cache re-checks the generation every
@@ -59,6 +63,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import calkeeper
+from bench.claim_kinds import claim_figures, postgres_databases, sqlite_databases
 from bench.engine_fixtures import (
     DOCUMENT,
     FULL,
@@ -369,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console = Console(width=170)
     sizes = QUICK if args.quick else FULL
+    kind_claims = 300 if args.quick else 1_500  # first-time claims of each kind, per figure
     started = time.perf_counter()
     meta: dict[str, Any] = {
         "quick": args.quick, "sizes": asdict(sizes), "python": f"Python {platform.python_version()}",
@@ -389,7 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         say("SQLite")
         result = run_backend("sqlite", f"sqlite:///{workdir / 'calkeeper.db'}", workdir, sizes,
                              profile=args.profile, say=say)
-        report["backends"]["SQLite"] = {"figures": figures(result, "sqlite", sizes, bare), "raw": result}
+        say("SQLite: first-time claims of each kind")
+        claims = claim_figures("sqlite", sqlite_databases(workdir), workdir, claims=kind_claims,
+                               held=sizes.holders, say=say)
+        report["backends"]["SQLite"] = {"figures": figures(result, "sqlite", sizes, bare) + claims, "raw": result}
         profiles["SQLite"] = result["worker"].pop("profile", None)
 
         reason = "--no-postgres" if args.no_postgres else postgres_reachable()
@@ -412,7 +421,11 @@ def main(argv: list[str] | None = None) -> int:
                 engine.dispose()
             finally:
                 pg.close()
-            report["backends"]["PostgreSQL"] = {"figures": figures(result, "postgres", sizes, bare), "raw": result}
+            say("PostgreSQL: first-time claims of each kind")
+            claims = claim_figures("postgres", postgres_databases, workdir, claims=kind_claims, held=sizes.holders,
+                                   say=say)
+            report["backends"]["PostgreSQL"] = {"figures": figures(result, "postgres", sizes, bare) + claims,
+                                                "raw": result}
             profiles["PostgreSQL"] = result["worker"].pop("profile", None)
     finally:
         if not args.workdir:

@@ -90,7 +90,7 @@ def print_report(console: Any, report: dict[str, Any]) -> None:
             table.add_section()
             continue
         for r in body["figures"]:
-            colour = {"PASS": "green", "MISS": "red"}.get(r["result"], "dim")
+            colour = {"PASS": "green", "MISS": "red", "met": "green", "missed": "red"}.get(r["result"], "dim")
             base = f"{fmt(r['baseline'], r['unit'])} ({r['baseline_label']})" if r["baseline"] is not None else "-"
             ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
             table.add_row(backend, r["figure"], fmt(r["value"], r["unit"]), base, ratio, r["target"],

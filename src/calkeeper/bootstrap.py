@@ -126,6 +126,7 @@ def build_application(
     alert_policy: AlertPolicy | None = None,
     alert_channels: list[AlertChannel] | None = None,
     lease_key: Ed25519PrivateKey | None = None,
+    group_commit: bool = False,
 ) -> Application:
     """Connect to a site's database (migrating it to the newest schema) and wire every use case.
 
@@ -137,6 +138,7 @@ def build_application(
     ``degraded_minutes``: while the database is unavailable, holders' opens are answered from memory for
     at most this long (0, the default here: never; the server's setting defaults to 5).
     ``mounted_folders`` are the folders mounted under the root folder, by the name of their branch.
+    ``group_commit``: on SQLite, concurrent write transactions share one commit (``store.group_commit``).
     The root folder is looked at once here; after that, by the server's upkeep and by admin listings.
     ``directory`` is the site's LDAP directory (None: the built-in one); ``directory_roles`` the groups whose
     members sign in to the console (None: only local console accounts); ``trusted_proxies`` single sign-on.
@@ -149,7 +151,7 @@ def build_application(
     if migrate_schema:
         migrate(engine)
     clock = clock or SystemClock()
-    uow = UnitOfWork(engine, clock, node=node)
+    uow = UnitOfWork(engine, clock, node=node, group_commit=group_commit)
     cache = DecisionCache(clock, refresh_seconds=cache_refresh_seconds)
     history = history or HistoryPolicy()
     last_used, grant_tally = LastUsedWrites(), GrantTally(history=history.enabled)

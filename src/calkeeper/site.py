@@ -361,6 +361,7 @@ def open_site(
     directory: Directory | None = None,
     degraded_minutes: float = 0.0,
     lease_key: Ed25519PrivateKey | None = None,
+    group_commit: bool = False,
 ) -> LocalSite:
     """Connect to a site's database (migrating it to the newest schema) and return its operations.
 
@@ -372,5 +373,5 @@ def open_site(
         mounted_folders=mounted_folders, actor=actor,
         migrate_schema=migrate_schema, cache_refresh_seconds=cache_refresh_seconds, engine_options=engine_options,
         authority=authority, session_limits=session_limits, second_machine_takes_over=second_machine_takes_over,
-        directory=directory, degraded_minutes=degraded_minutes, lease_key=lease_key,
+        directory=directory, degraded_minutes=degraded_minutes, lease_key=lease_key, group_commit=group_commit,
     ))

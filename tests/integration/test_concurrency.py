@@ -345,16 +345,16 @@ def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
 
     second_looked, first_done = threading.Event(), threading.Event()
     held_back: list[threading.Thread] = []
-    lock_pool = Claims.lock_pool
+    reserve = Claims.reserve
 
-    def lock_pool_after_the_first(self: Claims, pool: CalType) -> None:
+    def reserve_after_the_first(self: Claims, pool: CalType, in_license: int) -> bool:
         if threading.current_thread() in held_back and pool == cal_type:
             held_back.clear()
             second_looked.set()
             assert first_done.wait(timeout=30)
-        lock_pool(self, pool)
+        return reserve(self, pool, in_license)
 
-    monkeypatch.setattr(Claims, "lock_pool", lock_pool_after_the_first)
+    monkeypatch.setattr(Claims, "reserve", reserve_after_the_first)
     second: list[Outcome] = []
     thread = threading.Thread(target=lambda: second.append(open_as(node_b, 7)))
     held_back.append(thread)

@@ -78,7 +78,7 @@ class FakePort:
             None,
         )
 
-    def claim_named_cal(self, identity: Identity, *, in_license: int) -> int | None:
+    def claim_named_cal(self, identity: Identity, *, in_license: int, machine: str | None = None) -> int | None:
         self.calls.append("claim_named_cal")
         self.in_license["named"] = in_license
         already = any(c.holder == holder(identity) for c in self.named.values())
@@ -88,7 +88,8 @@ class FakePort:
         self.named[cal.id] = cal
         return cal.id
 
-    def claim_document_cal(self, user: Identity, document: DocumentInfo, *, in_license: int) -> int | None:
+    def claim_document_cal(self, user: Identity, document: DocumentInfo, *, in_license: int,
+                           machine: str | None = None) -> int | None:
         self.calls.append("claim_document_cal")
         self.in_license["document"] = in_license
         for_document = [c for c in self.document.values() if c.document == document.id]

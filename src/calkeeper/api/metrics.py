@@ -68,6 +68,13 @@ class PoolCollector:
             for name, family in families.items():
                 family.add_metric([pool.cal_type], getattr(pool, name))
         yield from families.values()
+        try:
+            drift = self.pools.counter_drift()
+        except Exception:  # as above
+            return
+        yield GaugeMetricFamily("calkeeper_pool_counters_disagreeing",
+                                "Pool counters that disagree with the rows they count (0 on a healthy site)",
+                                value=len(drift))
 
 
 def exposition(pools: Pools) -> tuple[bytes, str]:

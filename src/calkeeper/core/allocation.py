@@ -132,11 +132,12 @@ class HeldCals(Protocol):
 class AllocationPort(HeldCals, Protocol):
     """The claims the order makes, each atomic in the store (one transaction holds them all)."""
 
-    def claim_named_cal(self, identity: Identity, *, in_license: int) -> int | None:
-        """Assign a free Named CAL dynamically; None when the pool is full."""
+    def claim_named_cal(self, identity: Identity, *, in_license: int, machine: str | None = None) -> int | None:
+        """Assign a free Named CAL dynamically (serving ``machine``); None when the pool is full."""
 
-    def claim_document_cal(self, user: Identity, document: DocumentInfo, *, in_license: int) -> int | None:
-        """Assign one of the document's allocated CALs dynamically; None when none is free."""
+    def claim_document_cal(self, user: Identity, document: DocumentInfo, *, in_license: int,
+                           machine: str | None = None) -> int | None:
+        """Assign one of the document's allocated CALs dynamically (serving ``machine``); None when none is free."""
 
     def claim_session_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
         """Reuse the client instance's Session CAL or take a free one; None when none is free."""
@@ -187,7 +188,8 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
             return held
         # 3. dynamic Named CAL assignment
         if rules.allow_dynamic_assignment:
-            cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED))
+            cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED),
+                                          machine=request.machine.name)
             if cal_id is not None:
                 return Grant(CalType.NAMED, port.start_session(request, CalType.NAMED, cal_id), user_name,
                              doc.path, f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
@@ -199,7 +201,8 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
                 return held
         # 4. dynamic Document CAL assignment for D
         if doc.allow_dynamic_assignment and doc.cals_allocated > 0:
-            cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT))
+            cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT),
+                                             machine=request.machine.name)
             if cal_id is not None:
                 return Grant(CalType.DOCUMENT, port.start_session(request, CalType.DOCUMENT, cal_id), user_name,
                              doc.path, f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,

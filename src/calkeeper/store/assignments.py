@@ -64,7 +64,10 @@ class Assignments:
         """Quarantine a CAL, or delete it when it is freed at once; every node's cache drops it."""
         table = self._table(cal)
         if quarantined_until is None:
-            self.connection.execute(delete(table).where(table.c.id == cal.id))
+            cal_type = CalType.NAMED if cal.document_id is None else CalType.DOCUMENT
+            self.claims.lock_pool(cal_type)
+            deleted = self.connection.execute(delete(table).where(table.c.id == cal.id)).rowcount
+            self.claims.adjust(cal_type, -deleted, document_id=cal.document_id)
         else:
             values = {"removed_at": self.now, "quarantined_until": quarantined_until}
             self.connection.execute(update(table).where(table.c.id == cal.id).values(**values))

@@ -69,6 +69,13 @@ LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_memb
 # Nullable columns a backup written before them does not hold: restored as null.
 LATER_COLUMNS = {"sessions": frozenset({"node"})}
 _MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
+# Counters and their flags (store.counters) are not data: a backup leaves them out, a restore counts them anew.
+DERIVED = {"documents": {"used"}, "session_cals": {"counted"}, "usage_cals": {"counted"}}
+
+
+def backup_columns(table: Any) -> list[Any]:
+    """The columns of a table a backup holds."""
+    return [c for c in table.columns if c.name not in DERIVED.get(table.name, set())]
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -99,7 +106,7 @@ def dump(connection: Connection) -> dict[str, Any]:
     tables = {}
     for model in TABLES:
         table = table_of(model)
-        rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+        rows = connection.execute(select(*backup_columns(table)).order_by(*table.primary_key.columns)).mappings()
         tables[table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
     return {"format": FORMAT, "version": VERSION, "tables": tables}
 
@@ -152,7 +159,7 @@ def read_file(path: Path) -> Backup:
     if not isinstance(tables, dict) or not expected - LATER_TABLES <= set(tables) <= expected:
         raise BackupError(f"{path} is incomplete: it must hold the tables {', '.join(sorted(expected))}")
     for name, rows in tables.items():
-        columns = set(Base.metadata.tables[name].columns.keys())
+        columns = {c.name for c in backup_columns(Base.metadata.tables[name])}
         later = LATER_COLUMNS.get(name, frozenset())
         if not isinstance(rows, list) or any(not isinstance(r, dict) or not columns - later <= set(r) <= columns
                                              for r in rows):
@@ -244,7 +251,7 @@ def _flat(value: Any) -> bool:
 def _decode(table: Any, row: dict[str, Any]) -> dict[str, Any]:
     """A row with its times and dates read, every value checked against its column's type and range."""
     decoded = dict(row)
-    for column in table.columns:
+    for column in backup_columns(table):
         value, where, kind = row[column.name], f"{table.name}.{column.name}", column.type
         if value is None:
             if not column.nullable:

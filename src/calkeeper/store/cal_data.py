@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, update
 
-from calkeeper.store import backup
+from calkeeper.store import backup, counters
 from calkeeper.store.claims import doc_t, doccal_t, named_t, session_cal_t, session_t, usage_t
 from calkeeper.store.directory import rule_cals_t
 from calkeeper.store.leases import lease_t
@@ -33,6 +33,7 @@ def clear_cal_data(connection: Connection, *, now: datetime, actor: str = "clear
         update(lease_t).where(lease_t.c.ended_at.is_(None))
         .values(ended_at=now, end_reason="cal_data_cleared", ended_by=actor)
     ).rowcount
+    counters.zero(connection)
     bump_generation(connection)
     return counts
 
@@ -50,8 +51,17 @@ class SiteData:
         return backup.dump(self.connection)
 
     def load(self, tables: backup.Rows) -> dict[str, int]:
-        """Replace the site's data with a checked backup's rows; how many rows of each table."""
-        return backup.load(self.connection, tables)
+        """Replace the site's data with a checked backup's rows; how many rows of each table.
+
+        The pool counters are counted anew from the rows loaded: a backup never says what they are.
+        """
+        counts = backup.load(self.connection, tables)
+        counters.recount(self.connection, now=self.now)
+        return counts
+
+    def counter_drift(self) -> dict[str, tuple[int, int]]:
+        """The pool counters that disagree with their rows (none, unless something is wrong)."""
+        return counters.drift(self.connection)
 
     def reset_ids(self) -> None:
         """Start new ids after the restored ones (PostgreSQL's sequences; SQLite needs nothing)."""

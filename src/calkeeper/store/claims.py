@@ -1,9 +1,12 @@
 """Claims on CAL pools, made so that no pool is ever over-allocated, on one node or many.
 
-Every claim first locks its pool's row in ``cal_pools`` (and the document's row for Document CALs),
-then inserts with one conditional statement: the row goes in only while the rows already occupying
-the pool number fewer than the license allows. Locks are always taken in the same order (named,
-document, session, usage pool, then the document) so two claims never wait on each other in a cycle.
+Every claim first takes capacity from its pool's counter with one conditional UPDATE
+(``used = used + 1 WHERE used < in license``), which is also the pool row's lock until the transaction
+ends, then inserts the row (and, for a Document CAL, takes capacity from the document's counter the
+same way). Only when the pool looks full does a claim sweep what no longer occupies it (ended
+quarantines, Session CALs released, Usage CALs returned) under the lock and check again: see
+``store.counters``. Locks are always taken in the same order (the named, document, session, usage pool
+rows, then the document's row, then CAL rows) so two transactions never wait on each other in a cycle.
 Unique constraints stop the same user from holding two CALs of a kind.
 """
 
@@ -13,7 +16,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.assignments import SessionRecord
@@ -22,33 +37,88 @@ from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
 from calkeeper.core.identities import Identity, machine_key
 from calkeeper.infra.database import UtcDateTime, table_of
-from calkeeper.store.schema import (
-    CalPool,
-    Document,
-    DocumentCal,
-    NamedCal,
-    Session,
-    SessionCal,
-    UsageCal,
+from calkeeper.store.counters import (
+    ADJUST,
+    ADJUST_DOCUMENT,
+    LOCK,
+    RESERVE,
+    RESERVE_DOCUMENT,
+    SWEEP_SESSION_CALS,
+    SWEEP_USAGE_CALS,
+    doc_t,
+    doccal_t,
+    named_t,
+    pool_t,
+    session_cal_t,
+    usage_t,
 )
+from calkeeper.store.schema import Session
 from calkeeper.store.site_state import bump_generation
 
-named_t = table_of(NamedCal)
-doc_t = table_of(Document)
-doccal_t = table_of(DocumentCal)
-session_cal_t = table_of(SessionCal)
-usage_t = table_of(UsageCal)
 session_t = table_of(Session)
-pool_t = table_of(CalPool)
+__all__ = ["Claims", "doc_t", "doccal_t", "named_t", "occupying", "pool_t", "session_cal_t", "session_t", "usage_t"]
+
+
+def _typed(sql: str, *times: str) -> Any:
+    return text(sql).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in times))
+
+
+# The claims' statements, built once (see store.counters). ON CONFLICT DO NOTHING: a row the unique
+# constraints refuse (the user has one already) is not inserted, and the transaction goes on.
+INSERT_NAMED = _typed(
+    "INSERT INTO named_cals (identity_kind, identity_key, identity_name, source, assigned_at, last_used, machine) "
+    "VALUES (:kind, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id", "at", "minute")
+INSERT_DOCUMENT_CAL = _typed(
+    "INSERT INTO document_cals (document_id, user_key, user_name, source, assigned_at, last_used, machine) "
+    "VALUES (:document, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id",
+    "at", "minute")
+INSERT_SESSION_CAL = _typed(
+    "INSERT INTO session_cals (client_key, user_name, machine, client, acquired_at, counted) "
+    "VALUES (:key, :user, :machine, :client, :at, true) ON CONFLICT DO NOTHING RETURNING id", "at")
+# a request of the same holder may have consumed one for the document while this one waited for the lock
+USAGE_COLUMNS = "holder_key, user_name, machine, document_id, consumed_at, expires_at, returns_at, counted"
+INSERT_USAGE_CAL = _typed(
+    f"INSERT INTO usage_cals ({USAGE_COLUMNS}) "
+    "SELECT :key, :user, :machine, :document, :at, :expires, :returns, true WHERE NOT EXISTS "
+    "(SELECT 1 FROM usage_cals WHERE holder_key = :holder AND document_id = :held_document AND expires_at > :now) "
+    "RETURNING id", "at", "expires", "returns", "now")
+INSERT_NEXT_USAGE_CAL = _typed(
+    f"INSERT INTO usage_cals ({USAGE_COLUMNS}) "
+    "VALUES (:key, :user, :machine, :document, :at, :expires, :returns, true) RETURNING id", "at", "expires", "returns")
+HELD_NAMED = select(named_t.c.id, named_t.c.machine).where(
+    named_t.c.identity_kind == bindparam("kind"), named_t.c.identity_key == bindparam("key"),
+    named_t.c.removed_at.is_(None),
+)
+HELD_DOCUMENT_CAL = select(doccal_t.c.id, doccal_t.c.machine).where(
+    doccal_t.c.document_id == bindparam("document"), doccal_t.c.user_key == bindparam("key"),
+    doccal_t.c.removed_at.is_(None),
+)
+# steps 1 and 2 of the order in one statement: the Named CAL the holder holds, the Document CAL the user holds
+HELD_BOTH = text(
+    "SELECT 'named' AS kind, id, machine FROM named_cals "
+    "WHERE identity_kind = :kind AND identity_key = :key AND removed_at IS NULL "
+    "UNION ALL SELECT 'document' AS kind, id, machine FROM document_cals "
+    "WHERE document_id = :document AND user_key = :user AND removed_at IS NULL"
+)
+# a swept Session CAL (not counted) is never taken back: its place in the pool is gone
+HELD_SESSION_CAL = select(session_cal_t.c.id, session_cal_t.c.released_at).where(
+    session_cal_t.c.client_key == bindparam("key"), session_cal_t.c.counted,
+    or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > bindparam("now", type_=UtcDateTime())),
+).order_by(session_cal_t.c.released_at.is_(None).desc())
+HELD_USAGE_CAL = select(usage_t.c.id).where(
+    usage_t.c.holder_key == bindparam("key"), usage_t.c.document_id == bindparam("document"),
+    usage_t.c.expires_at > bindparam("now", type_=UtcDateTime()),
+)
+INSERT_SESSION = insert(session_t)
+SERVES = {
+    CalType.NAMED: update(named_t).where(named_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
+    CalType.DOCUMENT: update(doccal_t).where(doccal_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
+}
 
 
 def occupying(table: object, now: datetime) -> ColumnElement[bool]:
     """Rows that hold a Named or Document CAL now: active ones and those still in quarantine."""
     return or_(table.c.quarantined_until.is_(None), table.c.quarantined_until > now)  # type: ignore[attr-defined]
-
-
-def _now(now: datetime) -> ColumnElement[datetime]:
-    return literal(now, UtcDateTime())
 
 
 class Claims:
@@ -63,14 +133,18 @@ class Claims:
         self.touched: list[tuple[CalType, int, datetime]] = []
         self.taken_over: list[SessionRecord] = []  # sessions another machine's open ended, to audit
         self.machines: dict[tuple[CalType, int], str | None] = {}  # the machine each CAL read here served last
+        self.locked: set[CalType] = set()  # pools whose row lock this transaction holds
+        self.swept: set[CalType] = set()  # pools swept in this transaction
+        # answers read ahead by ``look_up_together``, each used once: (kind, key) -> the CAL's id or None
+        self.read_ahead: dict[tuple[CalType, tuple[object, ...]], int | None] = {}
 
-    # -- locks ---------------------------------------------------------------------------------
+    # -- locks and counters ----------------------------------------------------------------------
 
     def lock_pool(self, cal_type: CalType) -> None:
         """Take the pool's row lock until the transaction ends (SQLite: the write lock)."""
-        self.connection.execute(
-            update(pool_t).where(pool_t.c.cal_type == cal_type.value).values(claims=pool_t.c.claims + 1)
-        )
+        if cal_type not in self.locked:
+            self.connection.execute(LOCK, {"pool": cal_type.value})
+            self.locked.add(cal_type)
 
     def lock_document(self, document_id: int) -> None:
         """Take the document's row lock until the transaction ends."""
@@ -78,14 +152,50 @@ class Claims:
             update(doc_t).where(doc_t.c.id == document_id).values(claims=doc_t.c.claims + 1)
         )
 
+    def lock_pools(self, *cal_types: CalType) -> None:
+        """Take several pools' row locks, in the one order every transaction takes them."""
+        for cal_type in CalType:
+            if cal_type in cal_types:
+                self.lock_pool(cal_type)
+
+    def adjust(self, cal_type: CalType, delta: int, *, document_id: int | None = None) -> None:
+        """Change a pool's counter (and a document's) by ``delta`` rows; the caller holds the pool's lock."""
+        if delta:
+            self.connection.execute(ADJUST, {"pool": cal_type.value, "delta": delta})
+            if document_id is not None:
+                self.connection.execute(ADJUST_DOCUMENT, {"document": document_id, "delta": delta})
+
+    def reserve(self, cal_type: CalType, in_license: int) -> bool:
+        """Take one CAL of the pool's counter while it is below the license (sweeping once when it is not)."""
+        params = {"pool": cal_type.value, "limit": in_license}
+        if self.connection.execute(RESERVE, params).first() is not None:
+            self.locked.add(cal_type)
+            return True
+        if self.sweep(cal_type) == 0:
+            return False
+        return self.connection.execute(RESERVE, params).first() is not None
+
+    def sweep(self, cal_type: CalType) -> int:
+        """Un-count what no longer occupies the pool now (once a transaction); how many rows it found."""
+        if cal_type in self.swept:
+            return 0
+        self.lock_pool(cal_type)
+        self.swept.add(cal_type)
+        if cal_type is CalType.NAMED:
+            return self.free_ended_quarantine(named_t)
+        if cal_type is CalType.DOCUMENT:
+            return self.free_ended_quarantine(doccal_t)
+        statement = SWEEP_SESSION_CALS if cal_type is CalType.SESSION else SWEEP_USAGE_CALS
+        found = int(self.connection.execute(statement, {"now": self.now}).rowcount)
+        self.adjust(cal_type, -found)
+        return found
+
     # -- counts ----------------------------------------------------------------------------------
 
     def _occupied(self, table: Any, *where: ColumnElement[bool]) -> ColumnElement[int]:
         """The rows occupying a CAL now, counted as all rows less those whose quarantine has ended.
 
-        The same number as ``count(*) WHERE occupying(...)``, but SQLite counts a whole table from its
-        b-tree pages and the ended rows from the quarantined_until index, where the OR filter visits every
-        row (about 30 ms at 100,000 Named CALs, on every claim and every pool view).
+        For the pool views; claims read the counters instead.
         """
         every = select(func.count()).select_from(table).where(*where).scalar_subquery()
         ended = (
@@ -115,98 +225,107 @@ class Claims:
 
     # -- Named CALs ------------------------------------------------------------------------------
 
+    def look_up_together(self, holder: Identity, user: Identity, document: DocumentInfo) -> None:
+        """Read the CALs steps 1 and 2 ask for next (``held_named_cal(holder)``, ``held_document_cal(user,
+        document)``) in one statement; each answer serves the first ask only, later ones read again."""
+        rows = self.connection.execute(HELD_BOTH, {"kind": holder.kind, "key": holder.key, "document": document.id,
+                                                   "user": user.key}).all()
+        found = {row.kind: row for row in rows}
+        for cal_type, key in ((CalType.NAMED, (holder.kind, holder.key)), (CalType.DOCUMENT, (user.key, document.id))):
+            row = found.get(cal_type.value)
+            self.read_ahead[(cal_type, key)] = None if row is None else int(row.id)
+            if row is not None:
+                self.machines[(cal_type, int(row.id))] = row.machine
+
     def held_named_cal(self, identity: Identity) -> int | None:
-        row = self.connection.execute(
-            select(named_t.c.id, named_t.c.machine).where(
-                named_t.c.identity_kind == identity.kind,
-                named_t.c.identity_key == identity.key,
-                named_t.c.removed_at.is_(None),
-            )
-        ).first()
+        ahead = (CalType.NAMED, (identity.kind, identity.key))
+        if ahead in self.read_ahead:
+            return self.read_ahead.pop(ahead)
+        row = self.connection.execute(HELD_NAMED, {"kind": identity.kind, "key": identity.key}).first()
         if row is None:
             return None
         self.machines[(CalType.NAMED, row.id)] = row.machine
         return int(row.id)
 
-    def free_ended_quarantine(self, table: Table, **where: object) -> None:
-        """Delete rows whose quarantine has ended (they no longer occupy anything) and note them."""
+    def free_ended_quarantine(self, table: Table, **where: object) -> int:
+        """Delete rows whose quarantine has ended (they no longer occupy anything), count them off and note them."""
         t = table
+        cal_type = CalType.NAMED if t is named_t else CalType.DOCUMENT
+        self.lock_pool(cal_type)
         conditions = [t.c.quarantined_until <= self.now] + [t.c[k] == v for k, v in where.items()]
         rows = self.connection.execute(delete(t).where(*conditions).returning(*t.c)).mappings().all()
+        per_document: dict[int, int] = {}
         for row in rows:
             name = str(row.get("identity_name") or row.get("user_name"))
             kind = "named" if t is named_t else f"document:{row['document_id']}"
             self.freed.append((kind, name, row["quarantined_until"]))
+            if t is doccal_t:
+                per_document[row["document_id"]] = per_document.get(row["document_id"], 0) + 1
+        self.adjust(cal_type, -len(rows))
+        for document_id, count in per_document.items():
+            self.connection.execute(ADJUST_DOCUMENT, {"document": document_id, "delta": -count})
+        return len(rows)
 
-    def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic") -> int | None:
-        self.lock_pool(CalType.NAMED)
-        self.free_ended_quarantine(named_t, identity_kind=identity.kind, identity_key=identity.key)
-        already = (
-            select(named_t.c.id)
-            .where(named_t.c.identity_kind == identity.kind, named_t.c.identity_key == identity.key)
-            .exists()
-        )
-        minute = to_minute(self.now) if source == "dynamic" else None
-        row = select(
-            literal(identity.kind), literal(identity.key), literal(identity.name), literal(source),
-            _now(self.now), literal(minute, UtcDateTime()),
-        ).where(self.named_occupied() < in_license, ~already)
-        stmt = insert(named_t).from_select(
-            ["identity_kind", "identity_key", "identity_name", "source", "assigned_at", "last_used"], row
-        ).returning(named_t.c.id)
-        return self.connection.execute(stmt).scalar()
+    def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic",
+                        machine: str | None = None) -> int | None:
+        if not self.reserve(CalType.NAMED, in_license):
+            return None
+        params = {"kind": identity.kind, "key": identity.key, "name": identity.name, "source": source,
+                  "at": self.now, "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
+        cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
+        if cal_id is None and self.free_ended_quarantine(named_t, identity_kind=identity.kind,
+                                                         identity_key=identity.key):
+            cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
+        if cal_id is None:  # the identity has a Named CAL (held, or in quarantine): none is taken
+            self.adjust(CalType.NAMED, -1)
+        elif machine is not None:
+            self.machines[(CalType.NAMED, cal_id)] = machine  # written with the row: the session need not
+        return cal_id
 
     # -- Document CALs ---------------------------------------------------------------------------
 
     def held_document_cal(self, user: Identity, document: DocumentInfo) -> int | None:
-        row = self.connection.execute(
-            select(doccal_t.c.id, doccal_t.c.machine).where(
-                doccal_t.c.document_id == document.id,
-                doccal_t.c.user_key == user.key,
-                doccal_t.c.removed_at.is_(None),
-            )
-        ).first()
+        ahead = (CalType.DOCUMENT, (user.key, document.id))
+        if ahead in self.read_ahead:
+            return self.read_ahead.pop(ahead)
+        row = self.connection.execute(HELD_DOCUMENT_CAL, {"document": document.id, "key": user.key}).first()
         if row is None:
             return None
         self.machines[(CalType.DOCUMENT, row.id)] = row.machine
         return int(row.id)
 
+    def _reserve_document(self, document_id: int) -> bool:
+        if self.connection.execute(RESERVE_DOCUMENT, {"document": document_id}).first() is not None:
+            return True
+        if self.sweep(CalType.DOCUMENT) == 0:
+            return False
+        return self.connection.execute(RESERVE_DOCUMENT, {"document": document_id}).first() is not None
+
     def claim_document_cal(
-        self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic"
+        self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic",
+        machine: str | None = None,
     ) -> int | None:
-        self.lock_pool(CalType.DOCUMENT)
-        self.lock_document(document.id)
-        self.free_ended_quarantine(doccal_t, document_id=document.id, user_key=user.key)
-        already = (
-            select(doccal_t.c.id)
-            .where(doccal_t.c.document_id == document.id, doccal_t.c.user_key == user.key)
-            .exists()
-        )
-        allocated = select(doc_t.c.cals_allocated).where(doc_t.c.id == document.id).scalar_subquery()
-        minute = to_minute(self.now) if source == "dynamic" else None
-        row = select(
-            literal(document.id), literal(user.key), literal(user.name), literal(source),
-            _now(self.now), literal(minute, UtcDateTime()),
-        ).where(
-            self.document_occupied(document.id) < allocated,
-            self.document_occupied() < in_license,
-            ~already,
-        )
-        stmt = insert(doccal_t).from_select(
-            ["document_id", "user_key", "user_name", "source", "assigned_at", "last_used"], row
-        ).returning(doccal_t.c.id)
-        return self.connection.execute(stmt).scalar()
+        if not self.reserve(CalType.DOCUMENT, in_license):
+            return None
+        if not self._reserve_document(document.id):
+            self.adjust(CalType.DOCUMENT, -1)
+            return None
+        params = {"document": document.id, "key": user.key, "name": user.name, "source": source, "at": self.now,
+                  "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
+        cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
+        if cal_id is None and self.free_ended_quarantine(doccal_t, document_id=document.id, user_key=user.key):
+            cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
+        if cal_id is None:  # the user has a Document CAL for it (held, or in quarantine): none is taken
+            self.adjust(CalType.DOCUMENT, -1, document_id=document.id)
+        elif machine is not None:
+            self.machines[(CalType.DOCUMENT, cal_id)] = machine
+        return cal_id
 
     # -- Session CALs ----------------------------------------------------------------------------
 
     def held_session_cal(self, client_key: str) -> int | None:
         """The Session CAL this client instance holds (taken back if released within its 15 minutes)."""
-        held = self.connection.execute(
-            select(session_cal_t.c.id, session_cal_t.c.released_at).where(
-                session_cal_t.c.client_key == client_key,
-                or_(session_cal_t.c.released_at.is_(None), session_cal_t.c.released_at > self.now),
-            ).order_by(session_cal_t.c.released_at.is_(None).desc())
-        ).first()
+        held = self.connection.execute(HELD_SESSION_CAL, {"key": client_key, "now": self.now}).first()
         if held is None:
             return None
         if held.released_at is not None:
@@ -221,64 +340,51 @@ class Claims:
         held = self.held_session_cal(key)
         if held is not None:
             return held
-        self.lock_pool(CalType.SESSION)
-        # a request of the same client instance may have taken a Session CAL while this one waited
-        held = self.held_session_cal(key)
-        if held is not None:
-            return held
-        row = select(
-            literal(key), literal(request.user.name if request.user else None), literal(request.machine.name),
-            literal(request.client.value), _now(self.now),
-        ).where(self.session_in_use() < in_license)
-        stmt = insert(session_cal_t).from_select(
-            ["client_key", "user_name", "machine", "client", "acquired_at"], row
-        ).returning(session_cal_t.c.id)
-        return self.connection.execute(stmt).scalar()
+        if not self.reserve(CalType.SESSION, in_license):
+            return None
+        cal_id = self.connection.execute(INSERT_SESSION_CAL, {
+            "key": key, "user": request.user.name if request.user else None, "machine": request.machine.name,
+            "client": request.client.value, "at": self.now,
+        }).scalar()
+        if cal_id is not None:
+            return int(cal_id)
+        # a request of the same client instance took a Session CAL while this one waited: that one serves
+        self.adjust(CalType.SESSION, -1)
+        return self.held_session_cal(key)
 
     # -- Usage CALs ------------------------------------------------------------------------------
 
     def held_usage_cal(self, request: OpenRequest) -> int | None:
         """The Usage CAL the holder consumed for the document within its 60 minutes."""
         return self.connection.execute(
-            select(usage_t.c.id).where(
-                usage_t.c.holder_key == request.holder_key,
-                usage_t.c.document_id == request.document.id,
-                usage_t.c.expires_at > self.now,
-            )
+            HELD_USAGE_CAL, {"key": request.holder_key, "document": request.document.id, "now": self.now}
         ).scalar()
+
+    def _usage_row(self, request: OpenRequest, at: datetime) -> dict[str, Any]:
+        return {"key": request.holder_key, "user": request.user.name if request.user else None,
+                "machine": request.machine.name, "document": request.document.id, "at": at,
+                "expires": at + USAGE_CAL_SESSION, "returns": at + USAGE_CAL_RECHARGE}
 
     def claim_usage_cal(self, request: OpenRequest, *, in_license: int) -> int | None:
         held = self.held_usage_cal(request)
         if held is not None:
             return int(held)
-        self.lock_pool(CalType.USAGE)
-        # a request of the same holder may have consumed one for the document while this one waited
-        held = self.held_usage_cal(request)
-        if held is not None:
-            return int(held)
-        row = select(
-            literal(request.holder_key), literal(request.user.name if request.user else None),
-            literal(request.machine.name), literal(request.document.id), _now(self.now),
-            literal(self.now + USAGE_CAL_SESSION, UtcDateTime()),
-            literal(self.now + USAGE_CAL_RECHARGE, UtcDateTime()),
-        ).where(self.usage_in_use() < in_license)
-        stmt = insert(usage_t).from_select(
-            ["holder_key", "user_name", "machine", "document_id", "consumed_at", "expires_at", "returns_at"], row
-        ).returning(usage_t.c.id)
-        return self.connection.execute(stmt).scalar()
+        if not self.reserve(CalType.USAGE, in_license):
+            return None
+        cal_id = self.connection.execute(INSERT_USAGE_CAL, {
+            **self._usage_row(request, self.now), "holder": request.holder_key, "held_document": request.document.id,
+            "now": self.now,
+        }).scalar()
+        if cal_id is not None:
+            return int(cal_id)
+        self.adjust(CalType.USAGE, -1)  # the holder consumed one for the document meanwhile: that one serves
+        return self.held_usage_cal(request)
 
     def consume_next_usage_cal(self, request: OpenRequest, *, at: datetime, in_license: int) -> int | None:
         """A session that goes on past its Usage CAL's hour consumes another, from ``at`` (that hour's end)."""
-        self.lock_pool(CalType.USAGE)
-        row = select(
-            literal(request.holder_key), literal(request.user.name if request.user else None),
-            literal(request.machine.name), literal(request.document.id), _now(at),
-            literal(at + USAGE_CAL_SESSION, UtcDateTime()), literal(at + USAGE_CAL_RECHARGE, UtcDateTime()),
-        ).where(self.usage_in_use() < in_license)
-        stmt = insert(usage_t).from_select(
-            ["holder_key", "user_name", "machine", "document_id", "consumed_at", "expires_at", "returns_at"], row
-        ).returning(usage_t.c.id)
-        return self.connection.execute(stmt).scalar()
+        if not self.reserve(CalType.USAGE, in_license):
+            return None
+        return self.connection.execute(INSERT_NEXT_USAGE_CAL, self._usage_row(request, at)).scalar()
 
     # -- use and sessions ------------------------------------------------------------------------
 
@@ -295,14 +401,12 @@ class Claims:
 
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
         session_id = new_grant_id(cal_type)
-        self.connection.execute(
-            insert(session_t).values(
-                id=session_id, cal_type=cal_type.value, cal_id=cal_id,
-                user_name=request.user.name if request.user else None, document_id=request.document.id,
-                machine=request.machine.name, client=request.client.value, started_at=self.now,
-                last_activity=self.now, node=self.node,
-            )
-        )
+        self.connection.execute(INSERT_SESSION, {
+            "id": session_id, "cal_type": cal_type.value, "cal_id": cal_id,
+            "user_name": request.user.name if request.user else None, "document_id": request.document.id,
+            "machine": request.machine.name, "client": request.client.value, "started_at": self.now,
+            "last_activity": self.now, "node": self.node,
+        })
         if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
             self._serves(cal_type, cal_id, request.machine)
         return session_id
@@ -317,8 +421,7 @@ class Claims:
         before = self.machines.get(key, "")  # "" : not read in this transaction (a CAL just claimed)
         if before is not None and machine_key(before) == machine.key:
             return
-        table = named_t if cal_type is CalType.NAMED else doccal_t
-        self.connection.execute(update(table).where(table.c.id == cal_id).values(machine=machine.name))
+        self.connection.execute(SERVES[cal_type], {"cal": cal_id, "machine": machine.name})
         self.machines[key] = machine.name
         if before:
             bump_generation(self.connection)
@@ -389,6 +492,19 @@ class Claims:
 
     def free_all_ended_quarantines(self) -> None:
         """Free every CAL whose quarantine has ended."""
-        self.free_ended_quarantine(named_t)
-        self.free_ended_quarantine(doccal_t)
+        self.sweep(CalType.NAMED)
+        self.sweep(CalType.DOCUMENT)
+
+    def any_time_passed(self) -> bool:
+        """True when some Session or Usage CAL is still counted after its time passed (a sweep would un-count it)."""
+        query = select(
+            select(session_cal_t.c.id).where(session_cal_t.c.counted, session_cal_t.c.released_at <= self.now).exists()
+            | select(usage_t.c.id).where(usage_t.c.counted, usage_t.c.returns_at <= self.now).exists()
+        )
+        return bool(self.connection.execute(query).scalar())
+
+    def sweep_passed_times(self) -> None:
+        """Un-count the Session CALs released and the Usage CALs returned by now."""
+        self.sweep(CalType.SESSION)
+        self.sweep(CalType.USAGE)
 

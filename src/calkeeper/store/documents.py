@@ -9,16 +9,17 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from calkeeper.core.cals import CalType, session_cal_release
 from calkeeper.core.documents import DocumentRecord, document_key
-from calkeeper.store.claims import doc_t, doccal_t, occupying, session_t, usage_t
+from calkeeper.store.claims import Claims, doc_t, doccal_t, occupying, session_t, usage_t
 from calkeeper.store.sessions import Sessions
 from calkeeper.store.site_state import bump_generation
 
 
 class Documents:
-    def __init__(self, connection: Connection, now: datetime, sessions: Sessions) -> None:
+    def __init__(self, connection: Connection, now: datetime, sessions: Sessions, claims: Claims) -> None:
         self.connection = connection
         self.now = now
         self.sessions = sessions
+        self.claims = claims
 
     def all(self) -> list[DocumentRecord]:
         """Every document, in path order, with the number of Document CALs it holds now."""
@@ -51,8 +52,10 @@ class Documents:
             session_t.c.ended_at.is_(None),
         )
         session_cal_ids = set(self.connection.execute(open_on_document).scalars())
-        for table in (doccal_t, session_t):
-            self.connection.execute(delete(table).where(table.c.document_id == document_id))
+        self.claims.lock_pool(CalType.DOCUMENT)
+        freed = self.connection.execute(delete(doccal_t).where(doccal_t.c.document_id == document_id)).rowcount
+        self.claims.adjust(CalType.DOCUMENT, -freed)
+        self.connection.execute(delete(session_t).where(session_t.c.document_id == document_id))
         # Usage CALs consumed on it still come back only 28 days after their consumption.
         self.connection.execute(update(usage_t).where(usage_t.c.document_id == document_id).values(document_id=None))
         self.connection.execute(delete(doc_t).where(doc_t.c.id == document_id))

@@ -20,6 +20,9 @@ audit_t = table_of(AuditEntry)
 denial_t = table_of(DenialRecord)
 counts_t = table_of(GrantCount)
 
+# built once, so each call finds the compiled statement in SQLAlchemy's cache
+INSERT_AUDIT = insert(audit_t)
+INSERT_DENIAL = insert(denial_t)
 
 class History:
     def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
@@ -30,10 +33,10 @@ class History:
     def audit(self, actor: str, action: str, target: str, *, happened_at: datetime | None = None,
               **details: Any) -> None:
         """Append an entry to the audit trail, stamped now (or at the time the event happened, when given)."""
-        self.connection.execute(
-            insert(audit_t).values(at=happened_at or self.now, actor=actor, action=action, target=target,
-                                   details=json.dumps(details, default=str, sort_keys=True))
-        )
+        self.connection.execute(INSERT_AUDIT, {
+            "at": happened_at or self.now, "actor": actor, "action": action, "target": target,
+            "details": json.dumps(details, default=str, sort_keys=True),
+        })
 
     def audit_entries(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
         """The newest entries first, of one action and about one target when given."""
@@ -47,10 +50,8 @@ class History:
 
     def record_denial(self, *, user: str | None, document: str, machine: str, code: str, reason: str) -> None:
         """Record a refused open, and count it in its hour of the usage history (in the same transaction)."""
-        self.connection.execute(
-            insert(denial_t).values(at=self.now, user_name=user, document=document, machine=machine,
-                                    code=code, reason=reason)
-        )
+        self.connection.execute(INSERT_DENIAL, {"at": self.now, "user_name": user, "document": document,
+                                                "machine": machine, "code": code, "reason": reason})
         hour = self.now.replace(minute=0, second=0, microsecond=0)
         Activity(self.connection, self.now, postgres=self.postgres).add({(hour, "denial", "", code, user, document): 1})
 

@@ -1,7 +1,8 @@
 """The tables, as SQLAlchemy 2 models. The Alembic migrations in ``migrations/`` create them.
 
-Capacity is never a stored counter: it is counted from assignment rows. The ``cal_pools`` rows
-exist only to be locked, so that claims of one CAL type run one at a time on every node.
+Capacity is kept as counters beside the rows they count (``cal_pools.used``, ``documents.used``, and the
+``counted`` flag of Session and Usage CALs), changed in the same transaction as the rows; see
+``store.counters`` for what each counts and the check that they agree.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,11 +49,12 @@ class SiteState(Base):
 
 
 class CalPool(Base):
-    """A lockable row per CAL type; claims of that type take its lock first."""
+    """A row per CAL type: the CALs of that type counted as occupying it, changed (and so locked) by each claim."""
 
     __tablename__ = "cal_pools"
     cal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     claims: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class LicenseRecord(Base):
@@ -121,6 +124,7 @@ class Document(Base):
     allow_dynamic_assignment: Mapped[bool] = mapped_column(Boolean, default=False)
     missing_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     claims: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # its Document CAL rows
     __table_args__ = (CheckConstraint("cals_allocated >= 0", name="allocation_not_negative"),)
 
 
@@ -157,8 +161,11 @@ class SessionCal(Base):
     client: Mapped[str] = mapped_column(String(16))
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # in the pool's counter: true until a sweep finds its release time passed
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     __table_args__ = (
         Index("ix_session_cals_client_key", "client_key"),
+        Index("ix_session_cals_counted_released_at", "counted", "released_at"),
         Index("ix_session_cals_released_at", "released_at"),
         # one held Session CAL per client instance while its sessions are open
         Index("uq_session_cals_open_client", "client_key", unique=True,
@@ -179,8 +186,11 @@ class UsageCal(Base):
     consumed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     returns_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # in the pool's counter: true until a sweep finds it returned
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     __table_args__ = (
         Index("ix_usage_cals_holder", "holder_key", "document_id"),
+        Index("ix_usage_cals_counted_returns_at", "counted", "returns_at"),
         Index("ix_usage_cals_returns_at", "returns_at"),
     )
 

@@ -28,6 +28,7 @@ from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
 from calkeeper.store.documents import Documents
 from calkeeper.store.exports import Exports
+from calkeeper.store.group_commit import GroupCommit
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
 from calkeeper.store.leases import Leases
@@ -74,7 +75,7 @@ class Transaction:
 
     @cached_property
     def documents(self) -> Documents:
-        return Documents(self.connection, self.now, self.sessions)
+        return Documents(self.connection, self.now, self.sessions, self.claims)
 
     @cached_property
     def history(self) -> History:
@@ -128,11 +129,13 @@ class Transaction:
 class UnitOfWork:
     """Opens transactions on an engine; ``write=True`` ones take the write lock up front on SQLite."""
 
-    def __init__(self, engine: Engine, clock: Clock, *, node: str | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, node: str | None = None, group_commit: bool = False) -> None:
         self.engine = engine
         self.clock = clock
         self.node = node  # this server node's name, recorded on the sessions it grants
         self.postgres = engine.dialect.name == "postgresql"
+        # SQLite: concurrent write transactions share one commit (store.group_commit)
+        self.group = GroupCommit(engine) if group_commit and engine.dialect.name == "sqlite" else None
         self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
     def read(self) -> AbstractContextManager[Transaction]:
@@ -153,13 +156,18 @@ class UnitOfWork:
         """Run the body in one transaction; commit when it returns, roll back when it raises."""
         tx: Transaction | None = None
         try:
-            with self.engine.connect() as connection:
-                if snapshot and self.postgres:
-                    connection = connection.execution_options(isolation_level="REPEATABLE READ")
-                connection = connection.execution_options(calkeeper_write=write)
-                with connection.begin():
+            if write and self.group is not None:
+                with self.group.transaction() as connection:
                     tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
                     yield tx
+            else:
+                with self.engine.connect() as connection:
+                    if snapshot and self.postgres:
+                        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+                    connection = connection.execution_options(calkeeper_write=write)
+                    with connection.begin():
+                        tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
+                        yield tx
         except BaseException as error:
             for undo in tx.if_not_committed if tx is not None else ():
                 undo()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from calkeeper.core.comparison import comparison_key
 from calkeeper.core.identities import Identity
-from calkeeper.infra.database import table_of
+from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import User
 
 user_t = table_of(User)
+INSERT_NEW_USER = text(
+    "INSERT INTO users (key, name, first_seen) VALUES (:key, :name, :first_seen) ON CONFLICT DO NOTHING RETURNING name"
+).bindparams(bindparam("first_seen", type_=UtcDateTime()))
+SHOWN_NAME = select(user_t.c.name).where(user_t.c.key == bindparam("key"))
 
 
 class Users:
@@ -25,6 +29,8 @@ class Users:
     def remember(self, identities: list[Identity]) -> dict[str, str]:
         """Record names first seen now and return the displayed spelling of each key."""
         users = [i for i in identities if i.kind == "user"]
+        if len(users) == 1 and len(identities) == 1:  # an open: one statement when the name is new
+            return {users[0].key: self._remember_one(users[0])}
         if users:
             maker = pg_insert if self.postgres else sqlite_insert
             rows = [{"key": i.key, "name": i.name, "first_seen": self.now} for i in users]
@@ -33,6 +39,13 @@ class Users:
         keys = [i.key for i in users]
         names = dict(self.connection.execute(select(user_t.c.key, user_t.c.name).where(user_t.c.key.in_(keys))).all())
         return {i.key: names.get(i.key, i.name) for i in identities}
+
+    def _remember_one(self, user: Identity) -> str:
+        params = {"key": user.key, "name": user.name, "first_seen": self.now}
+        inserted = self.connection.execute(INSERT_NEW_USER, params).scalar()
+        if inserted is not None:
+            return str(inserted)
+        return str(self.connection.execute(SHOWN_NAME, {"key": user.key}).scalar_one())
 
     def search(self, text: str = "", *, limit: int = 100) -> list[Identity]:
         """Users whose name contains the text, in name order."""

@@ -158,6 +158,8 @@ class Access:
             # every change to the settings or the license bumps the generation in its own transaction, so
             # while it is the one the cached rules were read at they are the rules in force; else re-read
             rules = state.rules if tx.site_state.generation() == state.generation else self._rules(tx)
+            if request.user is not None and not request.document.missing:
+                tx.claims.look_up_together(named_holder(request, rules), request.user, request.document)
             decision = allocate(request, rules, tx.claims, tx.now)
             if isinstance(decision, Denial):
                 tx.history.record_denial(user=decision.user, document=decision.document,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from calkeeper.core.allocation import SiteRules
-from calkeeper.core.cals import IdentificationMode, SessionLimits
+from calkeeper.core.cals import CalType, IdentificationMode, SessionLimits
 from calkeeper.core.errors import StoreUnavailable
 from calkeeper.store.unit_of_work import Transaction, UnitOfWork
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
@@ -36,7 +36,7 @@ class AdminTransactions:
         """
         changed = True
         try:
-            with writing_pending(self.uow, self.last_used) as tx:
+            with writing_pending(self.uow, self.last_used, lock_pools=True) as tx:
                 free_ended_quarantines(tx)
                 yield tx
         except StoreUnavailable:
@@ -58,15 +58,20 @@ class AdminTransactions:
 
 
 @contextmanager
-def writing_pending(uow: UnitOfWork, writes: LastUsedWrites) -> Iterator[Transaction]:
+def writing_pending(uow: UnitOfWork, writes: LastUsedWrites, *, lock_pools: bool = False) -> Iterator[Transaction]:
     """A write transaction that first writes what repeat opens left waiting (their sessions, "last used").
 
+    ``lock_pools``: for an admin change, the Named and Document pools' locks are taken first.
     When the transaction does not commit (a refused change, a database outage), what it took is put
     back to wait for the next one: nothing waiting is lost to a failed change.
     """
     taken = writes.take_all()
     try:
         with uow.write() as tx:
+            if lock_pools:
+                # an admin change may free CALs (counting them off their pools): it takes the pools' locks
+                # before any CAL row's, in the order claims take them, so the two never wait on each other
+                tx.claims.lock_pools(CalType.NAMED, CalType.DOCUMENT)
             sessions, minutes = taken
             tx.claims.record_sessions(sessions)
             for (cal_type, cal_id), minute in minutes.items():

@@ -90,8 +90,10 @@ def conditions(tx: Transaction, policy: AlertPolicy) -> dict[str, tuple[str, str
         if until is not None and today + timedelta(days=policy.maintenance_days) >= until:
             found["maintenance.ending"] = ("maintenance", f"the license's maintenance period ends on {until} "
                                                           f"({(until - today).days} days from today)")
-    # Counters that disagree with rows: capacity is counted from rows only (no counter exists to disagree);
-    # a counter added later reports here as "counters.<name>".
+    # the pools' occupancy counters must equal their rows (the reconciliation check)
+    for name, (counter, rows) in tx.site_data.counter_drift().items():
+        found[f"counters.{name}"] = ("counters", f"the {name} pool counter says {counter} and its rows say {rows}; "
+                                                 "the counter no longer guards capacity exactly")
     return found
 
 

@@ -119,9 +119,10 @@ class Maintenance:
         return ClearOutcome(str(backup_to), removed)
 
     def sweep(self) -> None:
-        """Free CALs whose quarantine has ended (each is recorded in the audit trail)."""
-        with self.admin.change():
-            pass  # the admin transaction frees ended quarantines before anything else
+        """Free CALs whose quarantine has ended (each is recorded in the audit trail), and un-count the Session
+        and Usage CALs whose time has passed."""
+        with self.admin.change() as tx:  # the admin transaction frees ended quarantines before anything else
+            tx.claims.sweep_passed_times()
 
 
 def _refuse_over_license(tx: Transaction, terms: LicenseTerms | None) -> None:

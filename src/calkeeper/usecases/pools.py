@@ -43,6 +43,14 @@ class Pools:
         ]
         return CalOverview(views, settings, terms is not None)
 
+    def counter_drift(self) -> dict[str, tuple[int, int]]:
+        """The reconciliation check: every pool counter that disagrees with its rows, as (counter, rows).
+
+        Empty on a healthy site; exported as a metric (``calkeeper_pool_counters_disagreeing``).
+        """
+        with self.admin.uow.read() as tx:
+            return tx.site_data.counter_drift()
+
     def update_cal_settings(self, *, allow_dynamic_assignment: bool | None = None,
                             allow_license_lease: bool | None = None, identification_mode: str | None = None,
                             actor: str | None = None) -> CalSettings:

@@ -141,12 +141,16 @@ class Upkeep:
         return target
 
     def free_ended_quarantines(self) -> None:
-        """Free the CALs whose quarantine has ended, without waiting for an admin's next change."""
+        """Free the CALs whose quarantine has ended, and un-count the Session and Usage CALs whose time passed,
+        without waiting for an admin's next change or a claim that finds its pool full."""
         with self.uow.read() as tx:
-            if not tx.claims.any_ended_quarantine():
-                return
-        with self.uow.write() as tx:
-            free_ended_quarantines(tx)
+            quarantines, times = tx.claims.any_ended_quarantine(), tx.claims.any_time_passed()
+        if quarantines:
+            with self.uow.write() as tx:
+                free_ended_quarantines(tx)
+        if times:
+            with self.uow.write() as tx:
+                tx.claims.sweep_passed_times()
 
     def write_deferred(self, *, only_due: bool = False) -> None:
         """Write deferred "last used" minutes, and the grant counts (when a minute has passed, or always)."""

@@ -1,0 +1,116 @@
+"""SQLite group commit: concurrent claims share commits, and nothing else about them changes.
+
+Many threads claim at once against a pool smaller than the demand: exactly as many grants as the
+pool holds, each on disk when it is answered (read back through a fresh connection), the counters
+equal to the rows; a use case that fails inside a batch undoes only itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import calkeeper
+from calkeeper.authority.signing import SigningKey
+from calkeeper.core.identities import Identity
+from calkeeper.store import counters
+from tests.kit import apply_license, sqlite_database
+
+DOCUMENT = "SalesFlash.qvw"
+USERS = 120
+
+
+@pytest.fixture
+def site(tmp_path: Path, key: SigningKey, root: Path, clock: calkeeper.FrozenClock) -> calkeeper.LocalSite:
+    s = calkeeper.open_site(sqlite_database(tmp_path), clock=clock, root_folder=root, actor="tester",
+                            trusted_keys={key.key_id: key.private.public_key()}, group_commit=True)
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def fresh_count(site: calkeeper.LocalSite, sql: str) -> int:
+    """Read through a connection of its own: only what is committed."""
+    engine = sa.create_engine(site.app.engine.url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql(sql).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_claims_in_batches_never_exceed_the_pool_and_each_is_on_disk_when_answered(
+    site: calkeeper.LocalSite, key: SigningKey
+) -> None:
+    apply_license(site, key, named=50, document=0, session=0, usage=0)
+    site.update_cal_settings(allow_dynamic_assignment=True)
+    answered_on_disk: list[bool] = []
+    outcomes: list[str] = []
+    barrier = threading.Barrier(24)
+    lock = threading.Lock()
+
+    def worker(first: int) -> None:
+        barrier.wait()
+        for i in range(first, USERS, 24):
+            user = f"ACME\\g{i:03d}"
+            decision = site.open_document(user, DOCUMENT, machine=f"PC-{i}")
+            on_disk = True
+            if decision.granted:
+                sql = f"SELECT count(*) FROM named_cals WHERE identity_key = 'acme\\g{i:03d}'"
+                on_disk = fresh_count(site, sql) == 1
+            with lock:
+                outcomes.append(str(decision.cal_type) if decision.granted else decision.code)
+                answered_on_disk.append(on_disk)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert outcomes.count("named") == 50
+    assert outcomes.count("no_cal_available") == USERS - 50
+    assert all(answered_on_disk)
+    assert fresh_count(site, "SELECT count(*) FROM named_cals") == 50
+    with site.app.engine.connect() as connection:
+        assert counters.drift(connection) == {}
+
+
+def test_a_use_case_that_fails_in_a_batch_undoes_only_itself(site: calkeeper.LocalSite, key: SigningKey) -> None:
+    apply_license(site, key, named=10, document=0, session=0, usage=0)
+    site.update_cal_settings(allow_dynamic_assignment=True)
+    uow = site.app.uow
+    inside, release = threading.Event(), threading.Event()
+
+    def failing() -> None:
+        with uow.write() as tx:
+            tx.claims.claim_named_cal(Identity("ACME\\doomed", "acme\\doomed", "user"), in_license=10)
+            inside.set()
+            release.wait(timeout=30)
+            raise RuntimeError("refused")
+
+    errors: list[BaseException] = []
+
+    def run_failing() -> None:
+        try:
+            failing()
+        except RuntimeError as error:
+            errors.append(error)
+
+    doomed = threading.Thread(target=run_failing)
+    doomed.start()
+    assert inside.wait(timeout=30)
+    others = [threading.Thread(target=site.open_document, args=(f"ACME\\ok{i}", DOCUMENT),
+                               kwargs={"machine": "PC-1"}) for i in range(3)]
+    for thread in others:
+        thread.start()
+    release.set()
+    doomed.join(timeout=30)
+    for thread in others:
+        thread.join(timeout=30)
+    assert len(errors) == 1
+    assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key = 'acme\\doomed'") == 0
+    assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key LIKE 'acme\\ok%'") == 3
+    with site.app.engine.connect() as connection:
+        assert counters.drift(connection) == {}
