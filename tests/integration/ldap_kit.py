@@ -13,6 +13,7 @@ Every user's password is "<name>-password".
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -20,8 +21,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from ldap3 import Connection, Server
 
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
@@ -68,6 +74,8 @@ access to * by users read by * none
 class Slapd:
     url: str
     folder: Path
+    ldaps_url: str | None = None  # with tls=True: ldaps:// beside ldap:// (which then offers StartTLS)
+    ca_file: Path | None = None
 
     def admin(self) -> Connection:
         connection = Connection(Server(self.url), ROOT_DN, ROOT_PASSWORD, auto_bind=True)
@@ -81,18 +89,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_slapd(folder: Path) -> Iterator[Slapd]:
-    """Start slapd from its own config in ``folder``, seed it, and stop it (by its process id) after."""
+def running_slapd(folder: Path, *, tls: bool = False) -> Iterator[Slapd]:
+    """Start slapd from its own config in ``folder``, seed it, and stop it (by its process id) after.
+
+    ``tls``: a certificate for 127.0.0.1 signed by a CA of the test's own (``Slapd.ca_file``), StartTLS on
+    the ldap:// port and TLS on an ldaps:// port.
+    """
     (folder / "data").mkdir(parents=True)
     (folder / "ad-like.schema").write_text(AD_LIKE_SCHEMA)
     config = folder / "slapd.conf"
-    config.write_text(CONFIG.format(folder=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_password=ROOT_PASSWORD))
-    port = free_port()
-    url = f"ldap://127.0.0.1:{port}"
+    text = CONFIG.format(folder=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_password=ROOT_PASSWORD)
+    ca_file = ldaps_url = None
+    if tls:
+        ca_file, cert, key = make_certificates(folder)
+        text = (f"TLSCACertificateFile {ca_file}\nTLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n"
+                + text)
+    config.write_text(text)
+    url = f"ldap://127.0.0.1:{free_port()}"
+    listen = f"{url}/"
+    if tls:
+        ldaps_url = f"ldaps://127.0.0.1:{free_port()}"
+        listen += f" {ldaps_url}/"
     log = (folder / "slapd.log").open("wb")
-    process = subprocess.Popen([SLAPD, "-f", str(config), "-h", f"{url}/", "-d", "0"], stdout=log, stderr=log)
+    process = subprocess.Popen([SLAPD, "-f", str(config), "-h", listen, "-d", "0"], stdout=log, stderr=log)
     try:
-        server = Slapd(url, folder)
+        server = Slapd(url, folder, ldaps_url, ca_file)
         _wait_until_up(server, process)
         seed(server)
         yield server
@@ -104,6 +125,33 @@ def running_slapd(folder: Path) -> Iterator[Slapd]:
             process.kill()
             process.wait()
         log.close()
+
+
+def make_certificates(folder: Path, name: str = "Test directory CA") -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (CA file, certificate, key), in PEM."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+          .not_valid_after(now + timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
 
 
 def _wait_until_up(server: Slapd, process: subprocess.Popen[bytes]) -> None:
