@@ -175,7 +175,10 @@ def sides(tmp_path: Path, template: tuple[Path, str]) -> Iterator[Sides]:
         shutil.copytree(folder, tmp_path / side / "site")
         (tmp_path / side / "work").mkdir()
     normalise = Normaliser([tmp_path / "local", tmp_path / "remote"], since)
-    with running_server(tmp_path / "remote" / "site", demo=False, admin_token=token) as server:
+    # no usage history on the server: its upkeep's minute-by-minute pool peaks are rows the local side
+    # (which runs no upkeep) would not have, and backups count them
+    with running_server(tmp_path / "remote" / "site", demo=False, admin_token=token,
+                        extra_env={"CALKEEPER_HISTORY_ENABLED": "false"}) as server:
         yield Sides(tmp_path, server, normalise)
 
 

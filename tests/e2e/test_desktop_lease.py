@@ -67,6 +67,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def machines(tmp_path: Path, server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> list[Desktop]:
+    # the server lives for the module: each test starts with no live lease, whatever ran before it
+    for lease in json.loads(server.cli("lease", "list", "--live", "--json").stdout):
+        server.cli("lease", "end", lease["lease_id"])
     vendor_key = next((server.data_dir / "trusted-keys").glob("*.pub"))
     found = [Desktop(tmp_path / f"pc{n}", f"PC-{n}", monkeypatch) for n in (1, 2, 3)]
     for desktop in found:

@@ -179,7 +179,7 @@ def test_a_site_applies_its_fetched_license_buys_5_more_named_cals_and_updates_f
     shown = json.loads(authority.cli("site", "show", serial, "--json").stdout)
     assert shown["last_fetched_at"] is not None and shown["last_fetched_from"].startswith("127.0.0.1")
     assert [e["action"] for e in json.loads(authority.cli("site", "history", serial, "--json").stdout)] == [
-        "cals_added", "created"]
+        "cals_added", "lease_key_recorded", "created"]  # newest first; the site sent its lease key
 
 
 def test_each_refused_license_leaves_the_license_in_force(licensed, authority, tmp_path):

@@ -58,7 +58,7 @@ def test_concurrent_claims_in_batches_never_exceed_the_pool_and_each_is_on_disk_
             decision = site.open_document(user, DOCUMENT, machine=f"PC-{i}")
             on_disk = True
             if decision.granted:
-                sql = f"SELECT count(*) FROM named_cals WHERE identity_key = 'acme\\g{i:03d}'"
+                sql = f"SELECT count(*) FROM named_cals WHERE identity_key = 'ACME\\G{i:03d}'"
                 on_disk = fresh_count(site, sql) == 1
             with lock:
                 outcomes.append(str(decision.cal_type) if decision.granted else decision.code)
@@ -110,7 +110,7 @@ def test_a_use_case_that_fails_in_a_batch_undoes_only_itself(site: calkeeper.Loc
     for thread in others:
         thread.join(timeout=30)
     assert len(errors) == 1
-    assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key = 'acme\\doomed'") == 0
+    assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key = 'ACME\\DOOMED'") == 0
     assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key LIKE 'acme\\ok%'") == 3
     with site.app.engine.connect() as connection:
         assert counters.drift(connection) == {}

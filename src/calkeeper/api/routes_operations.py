@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
@@ -34,10 +35,22 @@ class SessionsQuery(BaseModel):
     limit: int = Field(1000, ge=1, le=100_000)
 
 
+def _iso_day(value: object) -> object:
+    """A day as YYYY-MM-DD only: a number is not a day (pydantic would read 0 as 1970-01-01)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    start: date | None = Field(None, alias="from", description="The first UTC day (default: 29 days before `to`)")
-    end: date | None = Field(None, alias="to", description="The last UTC day (default: today)")
+    start: IsoDay | None = Field(None, alias="from", description="The first UTC day (default: 29 days before `to`)")
+    end: IsoDay | None = Field(None, alias="to", description="The last UTC day (default: today)")
     by: str = Field("type", max_length=16, description="type, day, user, document or reason")
     format: Literal["json", "csv"] = "json"
 

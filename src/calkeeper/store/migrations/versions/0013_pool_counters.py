@@ -24,28 +24,22 @@ RECOUNT = [
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cal_pools", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("used", sa.Integer(), server_default=sa.text("0"), nullable=False))
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("used", sa.Integer(), server_default=sa.text("0"), nullable=False))
-    with op.batch_alter_table("session_cals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False))
-        batch_op.create_index("ix_session_cals_counted_released_at", ["counted", "released_at"], unique=False)
-    with op.batch_alter_table("usage_cals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False))
-        batch_op.create_index("ix_usage_cals_counted_returns_at", ["counted", "returns_at"], unique=False)
+    # Plain ADD COLUMN (no batch): on SQLite a batch would copy ``documents`` into a new table and drop the
+    # old one, and with foreign keys on, dropping it deletes every Document CAL and session that refers to it.
+    op.add_column("cal_pools", sa.Column("used", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    op.add_column("documents", sa.Column("used", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    op.add_column("session_cals", sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False))
+    op.create_index("ix_session_cals_counted_released_at", "session_cals", ["counted", "released_at"], unique=False)
+    op.add_column("usage_cals", sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False))
+    op.create_index("ix_usage_cals_counted_returns_at", "usage_cals", ["counted", "returns_at"], unique=False)
     for statement in RECOUNT:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("usage_cals", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_cals_counted_returns_at")
-        batch_op.drop_column("counted")
-    with op.batch_alter_table("session_cals", schema=None) as batch_op:
-        batch_op.drop_index("ix_session_cals_counted_released_at")
-        batch_op.drop_column("counted")
-    with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.drop_column("used")
-    with op.batch_alter_table("cal_pools", schema=None) as batch_op:
-        batch_op.drop_column("used")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later, PostgreSQL): no table is copied and dropped (see upgrade)
+    op.drop_index("ix_usage_cals_counted_returns_at", table_name="usage_cals")
+    op.drop_index("ix_session_cals_counted_released_at", table_name="session_cals")
+    for table, column in (("usage_cals", "counted"), ("session_cals", "counted"), ("documents", "used"),
+                          ("cal_pools", "used")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
