@@ -359,7 +359,6 @@ def test_two_nodes_serve_holders_through_an_outage_and_catch_up_after(tmp_path: 
         time.sleep(OUTAGE_SECONDS - 3.0)
         restarting = time.monotonic()  # the database may answer before pg_ctl returns
         cluster.start()
-        started = time.monotonic()
         _wait_until_ready(node_a)
         _wait_until_ready(node_b)
         ready_at = time.monotonic()
