@@ -31,13 +31,18 @@ from calkeeper.core.errors import BackupError
 from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     ActivityCount,
+    AlertDelivery,
     AlertRecord,
+    ApiToken,
+    AuditEntry,
     Base,
+    ConsoleUser,
     DirectoryGroup,
     DirectoryMember,
     DirectoryUser,
     Document,
     DocumentCal,
+    GrantCount,
     GroupRule,
     GroupRuleCal,
     LicenseLease,
@@ -63,6 +68,10 @@ DIGEST_PREFIX = "sha256:"
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
           DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal, ActivityCount, PoolUsage,
           AlertRecord, LicenseLease]
+# What a move to another database carries beyond a backup: the audit trail, the API tokens and console users
+# (so the same people and scripts sign in), the dashboard's counts and the alert deliveries. Console sessions,
+# idempotency keys and sign-in failures are short-lived and stay behind.
+MOVED = [AuditEntry, ApiToken, ConsoleUser, GrantCount, AlertDelivery]
 # Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
 LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
                           "group_rule_cals", "activity_counts", "pool_usage", "alerts", "license_leases"})
@@ -321,12 +330,33 @@ def _load(connection: Connection, tables: Rows) -> dict[str, int]:
     return counts
 
 
+def read_moved(connection: Connection) -> Rows:
+    """The rows of the tables a move carries beyond a backup (``MOVED``), as they are."""
+    return {table_of(m).name: [dict(row) for row in connection.execute(
+        select(table_of(m)).order_by(*table_of(m).primary_key.columns)).mappings()] for m in MOVED}
+
+
+def add_moved(connection: Connection, tables: Rows) -> dict[str, int]:
+    """Insert the rows ``read_moved`` read from another database (this one holds none of them yet)."""
+    for model in MOVED:
+        table = table_of(model)
+        if tables.get(table.name):
+            connection.execute(insert(table), tables[table.name])
+    return {name: len(rows) for name, rows in tables.items()}
+
+
+def count_rows(connection: Connection) -> dict[str, int]:
+    """The rows of every table a backup or a move holds."""
+    return {table_of(m).name: int(connection.execute(text(f"SELECT COUNT(*) FROM {table_of(m).name}")).scalar_one())
+            for m in [*TABLES, *MOVED]}
+
+
 def reset_ids(connection: Connection) -> None:
-    """PostgreSQL: start each restored table's id sequence after its highest id.
+    """PostgreSQL: start each restored (or moved) table's id sequence after its highest id.
 
     A sequence is not rolled back with its transaction, so this runs once nothing can refuse the restore.
     """
-    for model in TABLES:
+    for model in [*TABLES, *MOVED]:
         table = table_of(model)
         if "id" in table.c and table.c.id.autoincrement is True:
             connection.execute(text(
