@@ -400,6 +400,22 @@ class ReclaimEntry:
 
 
 @dataclass(frozen=True)
+class BackupFileView:
+    """A backup in the backups folder: when it was written, its size, and the rows it holds per table (None for a
+    backup written before backups said so)."""
+
+    name: str
+    written_at: datetime
+    size: int
+    counts: dict[str, int] | None
+
+    def held(self, labels: dict[str, str]) -> list[str]:
+        """What it holds in words, e.g. "12 Named CALs", for the tables ``labels`` names."""
+        counts = self.counts or {}
+        return [f"{counts[table]:,} {label}" for table, label in labels.items() if table in counts]
+
+
+@dataclass(frozen=True)
 class CalImport:
     """CAL assignments imported from a file: how many of each type, the documents whose allocation was raised
     to hold them (path: new allocation), and the CALs left out because their quarantine had already ended."""

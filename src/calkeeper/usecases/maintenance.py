@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from calkeeper.contract.views import ClearOutcome
+from calkeeper.contract.views import BackupFileView, ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import BackupError, InMaintenance, LicenseRejected
@@ -21,6 +22,28 @@ from calkeeper.usecases.admin import AdminTransactions, writing_pending
 # What each pool holds, as a refused restore names it.
 HELD = {CalType.NAMED: "Named CALs", CalType.DOCUMENT: "Document CALs", CalType.SESSION: "Session CALs in use",
         CalType.USAGE: "Usage CALs in use"}
+
+
+# What a backup's listing says it holds, table by table.
+HOLDS = {"named_cals": "Named CALs", "document_cals": "Document CALs", "session_cals": "Session CALs",
+         "usage_cals": "Usage CALs", "documents": "documents", "users": "users", "sessions": "sessions",
+         "license_leases": "leases", "directory_users": "directory users", "licenses": "licenses"}
+
+
+def list_backups(folder: Path, *, limit: int = 20) -> list[BackupFileView]:
+    """The newest backups in a folder with their size and what each says it holds (read from its head only)."""
+    if not folder.exists():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # removed meanwhile (the upkeep keeps the newest only)
+        found.append((stat.st_mtime, path, stat.st_size))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return [BackupFileView(path.name, datetime.fromtimestamp(mtime, UTC), size, backups.read_summary(path))
+            for mtime, path, size in found[:limit]]
 
 
 class Maintenance:
