@@ -48,6 +48,7 @@ bench: setup bench-packages
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.http_bench
 	$(BIN)/python -m bench.export_bench
+	$(BIN)/python -m bench.history_bench
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache .grimp_cache

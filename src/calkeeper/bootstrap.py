@@ -32,6 +32,7 @@ from calkeeper.usecases.access import Access
 from calkeeper.usecases.admin import AdminTransactions
 from calkeeper.usecases.alerts import AlertChannel, AlertPolicy, Alerts
 from calkeeper.usecases.builtin_directory import BuiltinDirectory
+from calkeeper.usecases.cal_transfer import CalTransfers
 from calkeeper.usecases.console_users import ConsoleUsers
 from calkeeper.usecases.decision_cache import DecisionCache, LastUsedWrites
 from calkeeper.usecases.directory import DirectoryAdmin
@@ -53,6 +54,7 @@ from calkeeper.usecases.reclaim import Reclaim
 from calkeeper.usecases.reports import Reports
 from calkeeper.usecases.session_life import SessionLife
 from calkeeper.usecases.sessions import Sessions
+from calkeeper.usecases.site_move import SiteMove
 from calkeeper.usecases.tokens import Tokens
 from calkeeper.usecases.usage_history import HistoryPolicy, UsageHistory
 
@@ -93,6 +95,8 @@ class Application:
     live_sessions: LiveSessions
     usage_history: UsageHistory
     exports: Exports
+    cal_transfers: CalTransfers
+    site_move: SiteMove
     reclaim: Reclaim
     alerts: Alerts
     leases: Leases
@@ -169,6 +173,7 @@ def build_application(
     named_cals = NamedCals(admin=admin)
     document_cals = DocumentCals(admin=admin, documents=documents)
     leases = Leases(admin=admin, clock=clock, key=lease_key or Ed25519PrivateKey.generate())
+    maintenance = Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {})
     return Application(
         engine=engine, uow=uow, clock=clock, authority=authority, cache=cache, last_used=last_used,
         grant_tally=grant_tally,
@@ -183,7 +188,8 @@ def build_application(
         outage=outage,
         sessions=Sessions(admin=admin),
         session_life=SessionLife(uow=uow, limits=session_limits, writes=last_used),
-        maintenance=Maintenance(admin=admin, clock=clock, trusted_keys=trusted_keys or {}),
+        maintenance=maintenance,
+        site_move=SiteMove(maintenance=maintenance, clock=clock, trusted_keys=trusted_keys or {}),
         reports=Reports(admin=admin, grant_tally=grant_tally),
         tokens=Tokens(uow=uow, default_actor=actor),
         console_users=ConsoleUsers(uow=uow, default_actor=actor, directory=sign_in),
@@ -196,6 +202,7 @@ def build_application(
         live_sessions=LiveSessions(admin=admin, limits=session_limits),
         usage_history=UsageHistory(uow=uow, policy=history),
         exports=Exports(admin=admin),
+        cal_transfers=CalTransfers(admin=admin),
         reclaim=Reclaim(admin=admin, named_cals=named_cals, document_cals=document_cals),
         alerts=Alerts(uow=uow, policy=alert_policy, channels=alert_channels),
         leases=leases,

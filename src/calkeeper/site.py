@@ -25,6 +25,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -46,6 +47,7 @@ from calkeeper.contract.views import (
     ReportView,
     SessionEnd,
     SessionTouch,
+    SiteMoveReport,
     SyncReport,
     TokenView,
     UserCals,
@@ -205,6 +207,16 @@ class LocalSite:
         if backup_to is None:
             raise InvalidInput("clearing CAL data writes a backup first: name the file to write it to")
         return self.app.maintenance.clear_cal_data(backup_to=backup_to, actor=actor)
+
+    def export_cals(self, path: str | Path, *, format: str = "csv") -> int:
+        return self.app.cal_transfers.export(path, format=format)
+
+    def import_cals(self, path: str | Path, *, actor: str | None = None) -> CalImport:
+        return self.app.cal_transfers.import_file(path, actor=actor)
+
+    def migrate_to(self, database_url: str, *, actor: str | None = None) -> SiteMoveReport:
+        """Move the site's data whole into an empty database (its schema migrated first) and compare both sides."""
+        return self.app.site_move.move_to(database_url, actor=actor)
 
     def sweep(self) -> None:
         """Free CALs whose quarantine has ended now (the server's upkeep does this on its own)."""

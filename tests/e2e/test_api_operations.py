@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from calkeeper.client import CalkeeperClient
+from calkeeper.core.errors import InvalidInput
 from tests.e2e.api_site import Api, demo_template, running_api
 
 ALICE = "ACME\\alice"
@@ -66,3 +69,26 @@ def test_reclaim_and_alerts_over_http(api: Api) -> None:
     view = api.ok("GET", "/api/v1/alerts", role="viewer")
     assert set(view) == {"alerts", "deliveries"}
     assert api.post("/api/v1/alerts/test").status_code == 422  # no channel configured
+
+
+def test_cal_assignments_export_as_csv_or_json_and_import_all_or_nothing(api: Api, tmp_path: Path) -> None:
+    api.ok("POST", "/api/v1/cals/named", json={"users": "ACME\\mover"})
+    answer = api.get("/api/v1/cals/export", role="viewer")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert int(answer.headers["Calkeeper-Cal-Rows"]) == len(rows) and "ACME\\mover" in {r["user"] for r in rows}
+    as_json = api.get("/api/v1/cals/export", params={"format": "json"}, role="viewer").json()
+    assert as_json["format"] == "calkeeper-cals" and len(as_json["cals"]) == len(rows)
+    refused = api.post("/api/v1/cals/import", content=answer.content, headers={"Content-Type": "text/csv"})
+    assert refused.status_code in (400, 422) and "already holds a Named CAL" in refused.json()["error"]["message"]
+    assert api.post("/api/v1/cals/import", content=b"type,user\nnamed,ACME\\newcomer\n",
+                    role="viewer").status_code == 403
+    added = api.ok("POST", "/api/v1/cals/import", content=b"type,user\nnamed,ACME\\newcomer\n")
+    assert (added["named"], added["document"]) == (1, 0)
+    file = tmp_path / "cals.json"
+    with CalkeeperClient(str(api.client.base_url), api.secrets["admin"], transport=api.client._transport) as client:
+        assert client.export_cals(file, format="json") == len(rows) + 1
+        (tmp_path / "bad.csv").write_text("type,user\nnamed,nobody\n", encoding="utf-8")
+        with pytest.raises(InvalidInput, match="nothing was imported"):
+            client.import_cals(tmp_path / "bad.csv")
+    assert json.loads(file.read_text(encoding="utf-8"))["format"] == "calkeeper-cals"

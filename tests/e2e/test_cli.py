@@ -170,3 +170,18 @@ def test_a_bad_database_url_is_a_clear_usage_error(tmp_path: Path) -> None:
     sh = Shell(tmp_path / "x", database_url="mysql://nope")
     done = sh("cal", "show", expect=2)
     assert "sqlite:///" in done.stderr and "postgresql+psycopg://" in done.stderr
+
+
+def test_cal_export_and_import_move_cals_and_migrate_to_moves_the_whole_site(sh: Shell, tmp_path: Path) -> None:
+    sh("cal", "assign", "ACME\\mover")
+    written = sh("cal", "export", str(tmp_path / "cals.json"), "--format", "json").stdout
+    assert "CALs written to" in written
+    refused = sh("cal", "import", str(tmp_path / "cals.json"), expect=2)
+    assert "already holds a Named CAL" in refused.stdout + refused.stderr
+    target = f"sqlite:///{tmp_path / 'moved.db'}"
+    moved = sh("migrate-to", target).stdout
+    assert "Every table's rows and every pool counter match" in moved
+    again = sh("migrate-to", target, expect=2)
+    assert "is not empty" in again.stdout + again.stderr
+    there = Shell(tmp_path / "site", database_url=target)
+    assert "ACME\\mover" in {c["user"] for c in there.json("cal", "list")["items"]}  # type: ignore[index]

@@ -398,6 +398,9 @@ def test_clearing_cal_data_needs_the_serial_typed_and_its_backup_restores_everyt
 
     admin.get_by_role("link", name="Clear CAL data").click()
     expect(admin.get_by_label("Backup", exact=True)).to_have_value(backup.group(1))
+    listed = admin.locator("table.backups tbody tr", has_text=backup.group(1))
+    expect(listed).to_contain_text("2 Named CALs")  # what the backup holds, as its summary says
+    expect(listed).to_contain_text(" KB")
     submit(admin, admin.get_by_role("button", name="Restore this backup").click)
     assert flash(admin) == f"Restored {backup.group(1)}: 2 Named CALs, 3 Document CALs."
     shoot(admin, "clear-restored")

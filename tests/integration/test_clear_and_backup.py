@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -244,3 +245,26 @@ def test_a_backup_file_that_is_not_utf8_is_refused(busy, tmp_path):
     with pytest.raises(BackupError):
         busy.restore(damaged)
     assert snapshot(busy) == before
+
+
+def test_backups_are_listed_newest_first_with_their_size_and_what_they_hold(busy, tmp_path):
+    from calkeeper.store.backup import digest_of, read_summary
+    from calkeeper.usecases.maintenance import HOLDS, list_backups
+
+    folder = tmp_path / "backups"
+    counts = busy.backup(folder / "scheduled-1.json")
+    content = json.loads((folder / "scheduled-1.json").read_text())
+    assert content["summary"] == counts and read_summary(folder / "scheduled-1.json") == counts
+    content.pop("summary")  # as a release before summaries wrote it
+    content["digest"] = digest_of(content)
+    (folder / "older.json").write_text(json.dumps(content))
+    os.utime(folder / "older.json", (1, 1))
+    (folder / "notes.json").write_text("{}")
+    os.utime(folder / "notes.json", (0, 0))
+    listed = list_backups(folder)
+    assert [b.name for b in listed] == ["scheduled-1.json", "older.json", "notes.json"]
+    newest = listed[0]
+    assert newest.size == (folder / "scheduled-1.json").stat().st_size and newest.counts == counts
+    assert newest.held(HOLDS)[:4] == ["2 Named CALs", "1 Document CALs", "1 Session CALs", "1 Usage CALs"]
+    assert listed[1].counts is None and listed[2].counts is None
+    busy.restore(folder / "older.json")  # a backup without a summary restores as before

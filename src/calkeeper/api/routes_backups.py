@@ -1,4 +1,5 @@
-"""Backup and restore over HTTP: the site's data as one JSON file, downloaded or uploaded.
+"""Backup and restore over HTTP: the site's data as one JSON file, downloaded or uploaded; and the site's CAL
+assignments exported and imported (CSV or JSON), to move them to another site.
 
 The site writes and reads backups as files, so each request goes through a temporary file in the
 server's backups folder (named with a leading dot and no ``.json``, so the console does not list it),
@@ -12,14 +13,15 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.api.deps import Admin, SiteDep, actor
+from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.contract.views import CalImport
 from calkeeper.core.errors import BackupError
 from calkeeper.infra.http_errors import ApiError, ErrorBody, responses
 
@@ -92,3 +94,56 @@ def too_large_message(limit: int) -> str:
 
 def _too_large() -> ApiError:
     return ApiError("backup_too_large", too_large_message(RESTORE_LIMIT))
+
+
+# -- CAL assignments moved between sites ---------------------------------------------------------------
+
+CAL_ROWS_HEADER = "Calkeeper-Cal-Rows"
+IMPORT_LIMIT = 100 * 1024 * 1024  # bytes: half a million CALs take far less
+
+
+@router.get("/cals/export", response_class=FileResponse, tags=["cals"], responses={
+    200: {"content": {"text/csv": {}, "application/json": {}},
+          "description": f"Every Named and Document CAL, as CSV or JSON; the {CAL_ROWS_HEADER} header says how many"}})
+def export_cals(http: Request, site: SiteDep, _: Reader, format: Literal["csv", "json"] = "csv") -> FileResponse:
+    """Every Named and Document CAL (holder, type, document, source, assigned, last used, quarantined until)."""
+    target = _temporary(http.app.state.backups_dir, "cals")
+    try:
+        count = site.export_cals(target, format=format)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    name = f"calkeeper-cals-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format}"
+    media = "application/json" if format == "json" else "text/csv; charset=utf-8"
+    return FileResponse(target, media_type=media, filename=name, headers={CAL_ROWS_HEADER: str(count)},
+                        background=BackgroundTask(target.unlink, missing_ok=True))
+
+
+@router.post("/cals/import", response_model=CalImport, tags=["cals"], responses={**responses(400, 409, 422), 413: {
+    "model": ErrorBody, "description": f"The file is larger than {IMPORT_LIMIT // 2**20} MB"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object", "description": "A CAL export, as GET /cals/export gives it"}},
+    }}})
+async def import_cals(request: Request, site: SiteDep, principal: Admin) -> CalImport:
+    """Add the CALs of an export (CSV or JSON) to the site: all or nothing, every problem named."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > IMPORT_LIMIT:
+        raise _import_too_large()
+    source = _temporary(request.app.state.backups_dir, "cals-import")
+    try:
+        size = 0
+        with source.open("wb") as file:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > IMPORT_LIMIT:
+                    raise _import_too_large()
+                await run_in_threadpool(file.write, chunk)
+        return await run_in_threadpool(lambda: site.import_cals(source, actor=actor(principal)))
+    finally:
+        source.unlink(missing_ok=True)
+
+
+def _import_too_large() -> ApiError:
+    return ApiError("body_too_large", f"the file is larger than the {IMPORT_LIMIT // 2**20} MB an import accepts; "
+                                      "split it, or import it on the server's host with 'calkeeper cal import FILE'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -122,6 +123,39 @@ def restore(
     with reporting(as_json):
         outcomes = ctx_of(ctx).site().restore_named_cals(users)
     show(outcomes, as_json, lambda: print_lines(f"{o.user}: {o.outcome}" for o in outcomes))
+
+
+@app.command("export")
+def export_cals(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="The file to write."),
+    format: str = typer.Option("csv", "--format", help="csv or json."),
+    as_json: bool = JSON,
+) -> None:
+    """Write every Named and Document CAL (holder, type, document, source, dates) to a file, to move them."""
+    with reporting(as_json):
+        count = ctx_of(ctx).site().export_cals(file, format=format)
+    show({"file": str(file), "cals": count}, as_json, lambda: out.print(f"{count} CALs written to {file}."))
+
+
+@app.command("import")
+def import_cals(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A CAL export (CSV or JSON)."),
+    as_json: bool = JSON,
+) -> None:
+    """Add the CALs of an export file to this site: all or nothing, every problem named."""
+    with reporting(as_json):
+        outcome = ctx_of(ctx).site().import_cals(file)
+
+    def render() -> None:
+        out.print(f"Imported {outcome.named} Named CALs and {outcome.document} Document CALs from {file}.")
+        for path, allocation in outcome.allocations_raised.items():
+            out.print(f"{path}: allocation raised to {allocation} Document CALs to hold them.")
+        if outcome.already_free:
+            out.print(f"{outcome.already_free} CALs were left out: their quarantine had ended, so they are free.")
+
+    show(outcome, as_json, render)
 
 
 def _removal(outcome: object) -> str:

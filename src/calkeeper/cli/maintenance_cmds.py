@@ -1,4 +1,4 @@
-"""Backup, restore, clearing CAL data, the audit trail and denials."""
+"""Backup, restore, moving the site to another database, clearing CAL data, the audit trail and denials."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from calkeeper.cli.cal_cmds import JSON
 from calkeeper.cli.context import ctx_of
 from calkeeper.cli.output import fail, out, reporting, show, table
+from calkeeper.site import LocalSite
 
 
 def clear_cal_data(
@@ -84,3 +85,33 @@ def denials(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1, 
         "Denials", ["when (UTC)", "user", "document", "machine", "reason"],
         [[f"{r.at:%Y-%m-%d %H:%M:%S}", r.user_name or "(anonymous)", r.document, r.machine, r.reason]
          for r in rows]))
+
+
+def migrate_to(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="The empty target database, e.g. postgresql+psycopg://cal@db/cal."),
+    as_json: bool = JSON,
+) -> None:
+    """Move this site's data whole into an empty database (schema migrated first), then compare both sides.
+
+    Stop the server first: what changes after the snapshot is not moved.
+    """
+    cli = ctx_of(ctx)
+    cli.require_local(ctx)
+    site = cli.site()
+    assert isinstance(site, LocalSite)
+    with reporting(as_json):
+        report = site.migrate_to(url)
+
+    def render() -> None:
+        table(f"Moved to {report.target}", ["table", "rows here", "rows there"],
+              [[name, here, there] for name, (here, there) in report.tables.items()])
+        table("Pool counters", ["counter", "here", "there"],
+              [[name, here, there] for name, (here, there) in report.counters.items()])
+        if report.consistent:
+            out.print("Every table's rows and every pool counter match (the target's audit trail holds one entry "
+                      "more: the move). Point CALKEEPER_DATABASE_URL at the new database and start the server.")
+        else:
+            fail("the copy does not match: " + "; ".join(report.differences))
+
+    show(report, as_json, render)

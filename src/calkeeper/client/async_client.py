@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from calkeeper.client.base import ClientBase, read_upload, saving
+from calkeeper.client.base import ClientBase, read_file, read_upload, saving
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import error_from_response
 from calkeeper.contract.views import (
@@ -17,6 +17,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -193,6 +194,12 @@ class AsyncCalkeeperClient(ClientBase):
 
     async def restore(self, path: str | Path) -> dict[str, int]:
         return await self._run(Calls.restore(read_upload(Path(path))))
+
+    async def export_cals(self, path: str | Path, *, format: str = "csv") -> int:
+        return await self._download(Calls.export_cals(format), Path(path))
+
+    async def import_cals(self, path: str | Path) -> CalImport:
+        return await self._run(Calls.import_cals(read_file(Path(path))))
 
     async def create_token(self, *, name: str, role: str) -> tuple[TokenView, str]:
         return await self._run(Calls.create_token(name, role))

@@ -71,6 +71,16 @@ def saving(target: Path) -> Iterator[IO[bytes]]:
         partial.unlink(missing_ok=True)
 
 
+def read_file(source: Path) -> bytes:
+    """A local file to send, or InvalidInput naming it when it cannot be read."""
+    try:
+        return source.read_bytes()
+    except FileNotFoundError:
+        raise e.InvalidInput(f"there is no file at {source}; nothing was imported") from None
+    except OSError as error:
+        raise e.InvalidInput(f"{source} cannot be read ({error.strerror or error}); nothing was imported") from None
+
+
 def read_upload(source: Path) -> bytes:
     """A local file to send, or BackupError naming it when it cannot be read (as a local restore says)."""
     try:

@@ -17,6 +17,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -125,6 +126,12 @@ def _day(value: date | None) -> str | None:
 
 
 ROWS_HEADER = "Calkeeper-Backup-Rows"
+CAL_ROWS_HEADER = "Calkeeper-Cal-Rows"
+
+
+def cal_rows(saved: tuple[Path, Mapping[str, str]]) -> int:
+    """How many CALs a downloaded CAL export holds (the server says so in a header)."""
+    return int(saved[1].get(CAL_ROWS_HEADER) or 0)
 
 
 def backup_counts(saved: tuple[Path, Mapping[str, str]]) -> dict[str, int]:
@@ -285,6 +292,14 @@ class Calls:
     @staticmethod
     def restore(content: bytes) -> Call:
         return Call("POST", "/api/v1/restore", _reader(dict[str, int]), content=content)
+
+    @staticmethod
+    def export_cals(format: str) -> Call:
+        return Call("GET", "/api/v1/cals/export", cal_rows, params={"format": format}, download=True)
+
+    @staticmethod
+    def import_cals(content: bytes) -> Call:
+        return Call("POST", "/api/v1/cals/import", _reader(CalImport), content=content)
 
     @staticmethod
     def audit(limit: int, action: str, target: str) -> Call:

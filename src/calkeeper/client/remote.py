@@ -19,6 +19,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -174,6 +175,14 @@ class RemoteSite:
         except BackupError as error:  # the server names the file as uploaded: name it as the caller did
             raise BackupError(error.message.replace(UPLOADED, str(path)), code=error.code,
                               details=error.details) from None
+
+    def export_cals(self, path: str | Path, *, format: str = "csv") -> int:
+        """Download the server's CALs into ``path`` on this machine."""
+        return self.client.export_cals(path, format=format)
+
+    def import_cals(self, path: str | Path, *, actor: str | None = None) -> CalImport:
+        """Upload the export file at ``path`` on this machine; the server imports it."""
+        return self.client.import_cals(path)
 
     def clear_cal_data(self, *, backup_to: str | Path | None = None, actor: str | None = None) -> ClearOutcome:
         """Clear CAL data on the server; the server writes the backup in its own backups folder."""

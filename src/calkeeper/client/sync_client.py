@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from calkeeper.client.base import ClientBase, read_upload, saving
+from calkeeper.client.base import ClientBase, read_file, read_upload, saving
 from calkeeper.client.calls import AccessResult, Call, Calls
 from calkeeper.client.errors import error_from_response
 from calkeeper.contract.views import (
@@ -17,6 +17,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -227,6 +228,14 @@ class CalkeeperClient(ClientBase):
     def restore(self, path: str | Path) -> dict[str, int]:
         """Replace the site's data with a backup file from this machine; a bad file changes nothing."""
         return self._run(Calls.restore(read_upload(Path(path))))
+
+    def export_cals(self, path: str | Path, *, format: str = "csv") -> int:
+        """Download every Named and Document CAL as CSV or JSON into a file; how many."""
+        return self._download(Calls.export_cals(format), Path(path))
+
+    def import_cals(self, path: str | Path) -> CalImport:
+        """Add the CALs of an export file on this machine to the site; all or nothing."""
+        return self._run(Calls.import_cals(read_file(Path(path))))
 
     def create_token(self, *, name: str, role: str) -> tuple[TokenView, str]:
         """Make an API token (admin, viewer or gate); returns it and its secret, shown only now."""

@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.contract.views import BackupFileView
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.usecases.console_users import ConsoleIdentity
+from calkeeper.usecases.maintenance import HOLDS, list_backups
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[ConsoleIdentity, Depends(identity)]
@@ -73,19 +75,15 @@ async def revoke_leases(request: Request, who: Who) -> Response:
                                             f"revoked ({machines}); each client is refused at its next connection."])
 
 
-def _backups(request: Request) -> list[tuple[str, datetime]]:
-    folder = request.app.state.backups_dir
-    if not folder.exists():
-        return []
-    files = [(p.name, datetime.fromtimestamp(p.stat().st_mtime, UTC)) for p in folder.glob("*.json")]
-    return sorted(files, key=lambda item: item[1], reverse=True)[:20]
+def _backups(request: Request) -> list[BackupFileView]:
+    return list_backups(request.app.state.backups_dir)
 
 
 @router.get("/maintenance/clear", response_class=HTMLResponse)
 def clear_page(request: Request, who: Who) -> Response:
     site = site_of(request)
     return page(request, "clear.html", who, license=site.license(), backups=_backups(request),
-                overview=site.cal_overview())
+                overview=site.cal_overview(), holds=HOLDS)
 
 
 @router.post("/maintenance/clear")

@@ -42,6 +42,14 @@ def ago(moment: datetime | None) -> str:
     return f"{span} ago" if seconds > 0 else f"in {span}"
 
 
+def file_size(size: int) -> str:
+    """A file's size as people read it: 812 bytes, 14.2 KB, 3.1 MB."""
+    for unit, step in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= step:
+            return f"{size / step:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
@@ -69,6 +77,7 @@ def path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
 templates.env.filters["ago"] = ago
 templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
+templates.env.filters["file_size"] = file_size
 templates.env.globals["url_for"] = path_for  # in place of Starlette's, which answers absolute URLs
 
 

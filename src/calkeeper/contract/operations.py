@@ -21,6 +21,7 @@ from calkeeper.contract.views import (
     AssignedCal,
     AssignOutcome,
     AuditView,
+    CalImport,
     CalOverview,
     CalPage,
     CalSettings,
@@ -174,6 +175,15 @@ class SiteOperations(Protocol):
 
     def clear_cal_data(self, *, backup_to: str | Path | None = None, actor: str | None = None) -> ClearOutcome:
         """Remove every CAL assignment, allocation, quarantine, session and usage record (backed up first)."""
+        ...
+
+    def export_cals(self, path: str | Path, *, format: str = "csv") -> int:
+        """Write every Named and Document CAL (holder, type, document, source, dates) to a CSV or JSON file at
+        ``path``; how many."""
+        ...
+
+    def import_cals(self, path: str | Path, *, actor: str | None = None) -> CalImport:
+        """Add the CALs of an export file (CSV or JSON) to the site; all or nothing, every problem named."""
         ...
 
     def audit(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:

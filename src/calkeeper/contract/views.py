@@ -400,6 +400,56 @@ class ReclaimEntry:
 
 
 @dataclass(frozen=True)
+class BackupFileView:
+    """A backup in the backups folder: when it was written, its size, and the rows it holds per table (None for a
+    backup written before backups said so)."""
+
+    name: str
+    written_at: datetime
+    size: int
+    counts: dict[str, int] | None
+
+    def held(self, labels: dict[str, str]) -> list[str]:
+        """What it holds in words, e.g. "12 Named CALs", for the tables ``labels`` names."""
+        counts = self.counts or {}
+        return [f"{counts[table]:,} {label}" for table, label in labels.items() if table in counts]
+
+
+@dataclass(frozen=True)
+class CalImport:
+    """CAL assignments imported from a file: how many of each type, the documents whose allocation was raised
+    to hold them (path: new allocation), and the CALs left out because their quarantine had already ended."""
+
+    named: int
+    document: int
+    allocations_raised: dict[str, int]
+    already_free: int = 0
+
+
+@dataclass(frozen=True)
+class SiteMoveReport:
+    """A site's data moved to another database: rows per table and pool counters, here and there.
+
+    ``tables`` and ``counters`` map each name to (this site, the target); the target's audit trail holds one
+    entry more, the restore's own. ``consistent``: every count matches and the target's counters equal its rows.
+    """
+
+    target: str
+    tables: dict[str, list[int]]
+    counters: dict[str, list[int]]
+    drift: dict[str, list[int]]
+    consistent: bool
+
+    @property
+    def differences(self) -> list[str]:
+        """Each table or counter whose count differs, in words."""
+        return ([f"{name}: {here} here, {there} there" for name, (here, there) in
+                 {**self.tables, **self.counters}.items() if here != there]
+                + [f"the target's counter {name} says {used} where its rows are {rows}"
+                   for name, (used, rows) in self.drift.items()])
+
+
+@dataclass(frozen=True)
 class ReclaimReport:
     inactive_days: int
     dry_run: bool

@@ -1,7 +1,8 @@
 """Backups of a site's data as one JSON file: writing them, reading them back checked, and loading them.
 
-A backup (format ``calkeeper-backup``, version 3) holds every table but the audit trail, and ``digest``:
-the SHA-256 of its canonical content. A file damaged or edited since it was written is refused before
+A backup (format ``calkeeper-backup``, version 3) holds every table but the audit trail, ``summary`` (its
+rows per table, which listings read from the file's head) and ``digest``: the SHA-256 of its canonical
+content. A file damaged or edited since it was written is refused before
 anything of it is read into the database. Version 1 files, written before backups carried a digest, are
 still read, with every other check. Versions 1 and 2 keyed names by case folding; their keys are
 recomputed as names compare now (``backup_rows.rekeyed``) before they are checked. The digest finds
@@ -31,13 +32,18 @@ from calkeeper.core.errors import BackupError
 from calkeeper.infra.database import UtcDateTime, table_of
 from calkeeper.store.schema import (
     ActivityCount,
+    AlertDelivery,
     AlertRecord,
+    ApiToken,
+    AuditEntry,
     Base,
+    ConsoleUser,
     DirectoryGroup,
     DirectoryMember,
     DirectoryUser,
     Document,
     DocumentCal,
+    GrantCount,
     GroupRule,
     GroupRuleCal,
     LicenseLease,
@@ -63,12 +69,18 @@ DIGEST_PREFIX = "sha256:"
 TABLES = [SiteState, LicenseRecord, User, Document, NamedCal, DocumentCal, SessionCal, UsageCal, Session, Denial,
           DirectoryUser, DirectoryGroup, DirectoryMember, GroupRule, GroupRuleCal, ActivityCount, PoolUsage,
           AlertRecord, LicenseLease]
+# What a move to another database carries beyond a backup: the audit trail, the API tokens and console users
+# (so the same people and scripts sign in), the dashboard's counts and the alert deliveries. Console sessions,
+# idempotency keys and sign-in failures are short-lived and stay behind.
+MOVED = [AuditEntry, ApiToken, ConsoleUser, GrantCount, AlertDelivery]
 # Tables a backup written before them does not hold: restoring such a backup leaves them as they are.
 LATER_TABLES = frozenset({"directory_users", "directory_groups", "directory_members", "group_rules",
                           "group_rule_cals", "activity_counts", "pool_usage", "alerts", "license_leases"})
 # Nullable columns a backup written before them does not hold: restored as null.
 LATER_COLUMNS = {"sessions": frozenset({"node"})}
-_MEMBERS = {"format", "version", "tables", "created_at"}  # and, from version 2, "digest"
+# and, from version 2, "digest"; "summary" (the rows per table, read by listings from the file's head) is optional
+_MEMBERS = {"format", "version", "tables", "created_at", "summary"}
+HEAD_BYTES = 64 * 1024  # the summary comes before the tables (keys are sorted), within the file's first bytes
 # Counters and their flags (store.counters) are not data: a backup leaves them out, a restore counts them anew.
 DERIVED = {"documents": {"used"}, "session_cals": {"counted"}, "usage_cals": {"counted"}}
 
@@ -119,7 +131,9 @@ def digest_of(content: Mapping[str, Any]) -> str:
 
 
 def write_file(path: Path, content: dict[str, Any]) -> None:
-    """Write a backup with its digest, atomically: a crash leaves the old file or the new one, never half of one."""
+    """Write a backup with its summary and digest, atomically: a crash leaves the old file or the new one, never
+    half of one."""
+    content = {**content, "summary": {name: len(rows) for name, rows in content["tables"].items()}}
     sealed = {**content, "digest": digest_of(content)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -133,6 +147,26 @@ def write_file(path: Path, content: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_summary(path: Path) -> dict[str, int] | None:
+    """The rows per table a backup says it holds, read from the head of the file only (a listing reads many);
+    None for a file without a summary (written before backups had one) or not a backup."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    start = head.find('"summary": ')
+    if start < 0 or '"format": "calkeeper-backup"' not in head[:start]:
+        return None
+    try:
+        summary, _ = json.JSONDecoder().raw_decode(head, start + len('"summary": '))
+    except ValueError:
+        return None
+    if not isinstance(summary, dict) or not all(isinstance(k, str) and type(v) is int for k, v in summary.items()):
+        return None
+    return summary
 
 
 def read_file(path: Path) -> Backup:
@@ -154,6 +188,9 @@ def read_file(path: Path) -> Backup:
     if unknown:
         raise BackupError(f"{path} is not a backup this release reads: it holds "
                           f"{', '.join(_shown(name) for name in unknown)}, which a version {version} backup does not")
+    summary = content.get("summary", {})
+    if not isinstance(summary, dict) or not all(type(v) is int for v in summary.values()):
+        raise BackupError(f"{path} is damaged: its summary is not the rows per table")
     tables = content.get("tables")
     expected = {table_of(m).name for m in TABLES}
     if not isinstance(tables, dict) or not expected - LATER_TABLES <= set(tables) <= expected:
@@ -321,12 +358,33 @@ def _load(connection: Connection, tables: Rows) -> dict[str, int]:
     return counts
 
 
+def read_moved(connection: Connection) -> Rows:
+    """The rows of the tables a move carries beyond a backup (``MOVED``), as they are."""
+    return {table_of(m).name: [dict(row) for row in connection.execute(
+        select(table_of(m)).order_by(*table_of(m).primary_key.columns)).mappings()] for m in MOVED}
+
+
+def add_moved(connection: Connection, tables: Rows) -> dict[str, int]:
+    """Insert the rows ``read_moved`` read from another database (this one holds none of them yet)."""
+    for model in MOVED:
+        table = table_of(model)
+        if tables.get(table.name):
+            connection.execute(insert(table), tables[table.name])
+    return {name: len(rows) for name, rows in tables.items()}
+
+
+def count_rows(connection: Connection) -> dict[str, int]:
+    """The rows of every table a backup or a move holds."""
+    return {table_of(m).name: int(connection.execute(text(f"SELECT COUNT(*) FROM {table_of(m).name}")).scalar_one())
+            for m in [*TABLES, *MOVED]}
+
+
 def reset_ids(connection: Connection) -> None:
-    """PostgreSQL: start each restored table's id sequence after its highest id.
+    """PostgreSQL: start each restored (or moved) table's id sequence after its highest id.
 
     A sequence is not rolled back with its transaction, so this runs once nothing can refuse the restore.
     """
-    for model in TABLES:
+    for model in [*TABLES, *MOVED]:
         table = table_of(model)
         if "id" in table.c and table.c.id.autoincrement is True:
             connection.execute(text(

@@ -59,6 +59,22 @@ class SiteData:
         counters.recount(self.connection, now=self.now)
         return counts
 
+    def moved_rows(self) -> backup.Rows:
+        """The rows a move carries beyond a backup: audit trail, API tokens, console users, counts, deliveries."""
+        return backup.read_moved(self.connection)
+
+    def add_moved(self, tables: backup.Rows) -> dict[str, int]:
+        """Insert the rows another database's ``moved_rows`` gave; how many of each table."""
+        return backup.add_moved(self.connection, tables)
+
+    def row_counts(self) -> dict[str, int]:
+        """The rows of every table a backup or a move holds."""
+        return backup.count_rows(self.connection)
+
+    def counters(self) -> dict[str, int]:
+        """Every pool counter (and each document's), as it stands."""
+        return counters.read(self.connection)
+
     def counter_drift(self) -> dict[str, tuple[int, int]]:
         """The pool counters that disagree with their rows (none, unless something is wrong)."""
         return counters.drift(self.connection)

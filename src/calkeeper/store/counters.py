@@ -99,6 +99,13 @@ def drift(connection: Connection) -> dict[str, tuple[int, int]]:
     return found
 
 
+def read(connection: Connection) -> dict[str, int]:
+    """Every counter as it stands, {pool or "document:<id>": used}."""
+    found = {str(pool): int(used) for pool, used in connection.execute(select(pool_t.c.cal_type, pool_t.c.used))}
+    found |= {f"document:{doc_id}": int(used) for doc_id, used in connection.execute(select(doc_t.c.id, doc_t.c.used))}
+    return found
+
+
 def zero(connection: Connection) -> None:
     """Every counter to zero (every row they count was just deleted)."""
     connection.execute(update(pool_t).values(used=0))

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from calkeeper.core.errors import StoreUnavailable
 from calkeeper.infra.database import without_password
+from calkeeper.store.schema import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
@@ -58,3 +59,21 @@ def migrate(engine: Engine) -> None:
     with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+# Tables every migrated database holds rows in from the start: they hold no site data of their own.
+_SEEDED = {"alembic_version", "site_state", "cal_pools"}
+
+
+def data_held(engine: Engine) -> list[str]:
+    """What a database holds that makes it no empty target for a move: each table not of calkeeper's schema, and
+    each of its tables holding rows (but those a new schema fills); empty when there is nothing."""
+    with engine.connect() as connection:
+        names = inspect(connection).get_table_names()
+        ours = set(Base.metadata.tables) | _SEEDED
+        held = [f"a table '{name}' calkeeper does not make" for name in sorted(set(names) - ours)]
+        for name in sorted(set(names) & set(Base.metadata.tables) - _SEEDED):
+            rows = int(connection.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one())  # our own table names
+            if rows:
+                held.append(f"{rows} row{'s' if rows > 1 else ''} in '{name}'")
+    return held

@@ -23,6 +23,7 @@ from calkeeper.store.alerts import Alerts
 from calkeeper.store.assignments import Assignments
 from calkeeper.store.auth_failures import AuthFailures
 from calkeeper.store.cal_data import SiteData
+from calkeeper.store.cal_transfer import CalTransfer
 from calkeeper.store.claims import Claims
 from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
@@ -112,6 +113,10 @@ class Transaction:
     @cached_property
     def activity(self) -> Activity:
         return Activity(self.connection, self.now, postgres=self.postgres)
+
+    @cached_property
+    def cal_transfer(self) -> CalTransfer:
+        return CalTransfer(self.connection, self.now, self.claims)
 
     @cached_property
     def exports(self) -> Exports:

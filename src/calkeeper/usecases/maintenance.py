@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from calkeeper.contract.views import ClearOutcome
+from calkeeper.contract.views import BackupFileView, ClearOutcome
 from calkeeper.core.cals import CalType
 from calkeeper.core.clock import Clock
 from calkeeper.core.errors import BackupError, InMaintenance, LicenseRejected
@@ -21,6 +22,28 @@ from calkeeper.usecases.admin import AdminTransactions, writing_pending
 # What each pool holds, as a refused restore names it.
 HELD = {CalType.NAMED: "Named CALs", CalType.DOCUMENT: "Document CALs", CalType.SESSION: "Session CALs in use",
         CalType.USAGE: "Usage CALs in use"}
+
+
+# What a backup's listing says it holds, table by table.
+HOLDS = {"named_cals": "Named CALs", "document_cals": "Document CALs", "session_cals": "Session CALs",
+         "usage_cals": "Usage CALs", "documents": "documents", "users": "users", "sessions": "sessions",
+         "license_leases": "leases", "directory_users": "directory users", "licenses": "licenses"}
+
+
+def list_backups(folder: Path, *, limit: int = 20) -> list[BackupFileView]:
+    """The newest backups in a folder with their size and what each says it holds (read from its head only)."""
+    if not folder.exists():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # removed meanwhile (the upkeep keeps the newest only)
+        found.append((stat.st_mtime, path, stat.st_size))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return [BackupFileView(path.name, datetime.fromtimestamp(mtime, UTC), size, backups.read_summary(path))
+            for mtime, path, size in found[:limit]]
 
 
 class Maintenance:
@@ -46,14 +69,16 @@ class Maintenance:
             tx.history.audit(self.admin.actor(actor), "data.backed_up", str(target))
         return {name: len(rows) for name, rows in content["tables"].items()}
 
-    def restore(self, path: str | Path, *, actor: str | None = None) -> dict[str, int]:
+    def restore(self, path: str | Path, *, actor: str | None = None,
+                moved: backups.Rows | None = None) -> dict[str, int]:
         """Replace the site's data with a backup, in one transaction; a bad file changes nothing.
 
         Before anything is written: the file must be the one written (its digest), every license in it
         must pass the license checks against this server's pinned keys (the one in force as "Apply
         license" checks it now, older ones as they were checked when applied; the terms come from the
         LEF), and every row must hold what live input could. Once the rows are in, no pool may be over
-        the license, or the transaction is rolled back.
+        the license, or the transaction is rolled back. ``moved``: the rows a move to this database carries
+        beyond the backup (``SiteData.moved_rows`` of the site moved), inserted in the same transaction.
         """
         source = Path(path)
         backup = backups.read_file(source)
@@ -67,10 +92,25 @@ class Maintenance:
                 tx.claims.lock_pool(cal_type)
             counts = tx.site_data.load(tables)
             _refuse_over_license(tx, in_force)
+            if moved is not None:
+                counts |= tx.site_data.add_moved(moved)
             tx.site_data.reset_ids()
             tx.history.audit(self.admin.actor(actor), "data.restored", str(source), rows=counts,
                              digest="checked" if backup.sealed else "none: a version 1 backup has no digest")
             return counts
+
+    def snapshot_for_move(self, path: Path) -> tuple[dict[str, int], backups.Rows, dict[str, int]]:
+        """Write a backup to ``path`` and read what a move carries besides, all as of one moment: the backup's
+        rows per table, the other tables' rows, and the pool counters."""
+        if self.admin.last_used.any():
+            with writing_pending(self.admin.uow, self.admin.last_used):
+                pass
+        with self.admin.uow.snapshot() as tx:
+            content = tx.site_data.dump()
+            moved, counters = tx.site_data.moved_rows(), tx.site_data.counters()
+        content["created_at"] = self.clock.now().isoformat()
+        backups.write_file(path, content)
+        return {name: len(rows) for name, rows in content["tables"].items()}, moved, counters
 
     def _checked_licenses(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LicenseTerms | None]:
         """The backup's license rows as their LEFs say, oldest first, and the terms of the one in force."""
