@@ -168,8 +168,8 @@ def signed_in(page: Page, console: Console, role: str = "admin") -> Page:
 
 
 def flash(page: Page) -> str:
-    """The text of the page's flash message (ok or error)."""
-    return page.locator("main > .flash").inner_text()
+    """The text of the page's flash message (ok or error), a line for each line shown."""
+    return "\n".join(line for line in page.locator("main > .flash").inner_text().splitlines() if line.strip())
 
 
 def shoot(page: Page, name: str) -> Path:

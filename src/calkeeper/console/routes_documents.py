@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.console.routes_cals import removal_line
-from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.console.routes_cals import changes_report
+from calkeeper.console.web import form_of, identity, page, redirect, site_of, tally, typed_names
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.core.identities import user_problem
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -91,15 +91,14 @@ async def apply_changes(request: Request, who: Who) -> Response:
             lambda: site.apply_document_changes(document, remove=remove, restore=restore, actor=actor))
     except CalkeeperError as error:
         return redirect(request, _here(document), error=[f"Nothing was applied: {error.message}"])
-    lines = [f"{o.user}: restored." for o in restored] + [removal_line(o) for o in removed]
-    return redirect(request, _here(document), ok=lines)
+    return redirect(request, _here(document), ok=changes_report(removed, restored, restored_line="restored"))
 
 
 @router.post("/documents/add", response_class=HTMLResponse)
 async def add_users(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site, document, typed = site_of(request), str(form.get("document", "")), str(form.get("users", ""))
-    entries = [e.strip() for e in typed.split(";") if e.strip()]
+    entries = typed_names(typed)
     problems = [f"'{e}': {p}" for e in entries if (p := user_problem(e))]
     if problems or not entries:
         response = _documents(request, who, doc=document, typed=typed,
@@ -113,7 +112,7 @@ async def add_users(request: Request, who: Who) -> Response:
         response = _documents(request, who, doc=document, typed=typed, problems=[error.message])
         response.status_code = 409
         return response
-    return redirect(request, _here(document), ok=[f"{o.user}: {o.outcome}." for o in outcomes])
+    return redirect(request, _here(document), ok=tally([(o.outcome, f"{o.user}: {o.outcome}.") for o in outcomes]))
 
 
 @router.post("/documents/release")

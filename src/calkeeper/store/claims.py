@@ -137,6 +137,27 @@ class Claims:
             kind = "named" if t is named_t else f"document:{row['document_id']}"
             self.freed.append((kind, name, row["quarantined_until"]))
 
+    def claim_named_cals(self, identities: list[Identity], *, in_license: int, source: str = "manual") -> bool:
+        """Claim Named CALs for many identities holding none, all or none of them, under the pool's lock: one
+        count and one multi-row insert, so a pasted list of thousands costs about what one claim does."""
+        self.lock_pool(CalType.NAMED)
+        for first in range(0, len(identities), 500):
+            chunk = identities[first:first + 500]
+            for kind in {i.kind for i in chunk}:
+                keys = [i.key for i in chunk if i.kind == kind]
+                conditions = [named_t.c.quarantined_until <= self.now, named_t.c.identity_kind == kind,
+                              named_t.c.identity_key.in_(keys)]
+                rows = self.connection.execute(delete(named_t).where(*conditions).returning(*named_t.c)).mappings()
+                self.freed.extend(("named", str(r["identity_name"]), r["quarantined_until"]) for r in rows)
+        occupied = int(self.connection.execute(select(self.named_occupied())).scalar_one())
+        if occupied + len(identities) > in_license:
+            return False
+        minute = to_minute(self.now) if source == "dynamic" else None
+        self.connection.execute(insert(named_t), [
+            {"identity_kind": i.kind, "identity_key": i.key, "identity_name": i.name, "source": source,
+             "assigned_at": self.now, "last_used": minute} for i in identities])
+        return True
+
     def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic") -> int | None:
         self.lock_pool(CalType.NAMED)
         self.free_ended_quarantine(named_t, identity_kind=identity.kind, identity_key=identity.key)

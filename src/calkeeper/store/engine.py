@@ -18,7 +18,7 @@ from calkeeper.infra.database import without_password
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 log = logging.getLogger("calkeeper.store")
 
 

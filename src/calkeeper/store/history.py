@@ -34,6 +34,13 @@ class History:
                                    details=json.dumps(details, default=str, sort_keys=True))
         )
 
+    def audit_many(self, actor: str, action: str, targets: list[str], **details: Any) -> None:
+        """Append one entry for each target, all with the same action and details, in one statement."""
+        if targets:
+            text = json.dumps(details, default=str, sort_keys=True)
+            self.connection.execute(insert(audit_t), [
+                {"at": self.now, "actor": actor, "action": action, "target": t, "details": text} for t in targets])
+
     def audit_entries(self, *, limit: int = 100, action: str = "", target: str = "") -> list[AuditView]:
         """The newest entries first, of one action and about one target when given."""
         query = select(audit_t).order_by(audit_t.c.id.desc()).limit(limit)

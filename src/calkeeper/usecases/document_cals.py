@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from calkeeper.contract.views import AssignedCal, AssignOutcome, RemovalOutcome
+from calkeeper.contract.views import AssignedCal, AssignOutcome, CalPage, RemovalOutcome
 from calkeeper.core.cals import CalType, Pool, quarantine_end
 from calkeeper.core.documents import DocumentRecord, match_document
-from calkeeper.core.errors import NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
+from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.store.unit_of_work import Transaction
 from calkeeper.usecases.admin import AdminTransactions, audit_freed
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.named_cals import assigned_view
+
+DOCUMENT_SORTS = ("user", "last_used", "quarantined_until", "source")
 
 
 class DocumentCals:
@@ -113,6 +115,22 @@ class DocumentCals:
             tx.history.audit(actor, "document_cal.restored", cal.holder.name, document=record.path)
             outcomes.append(AssignOutcome(cal.holder.name, "restored"))
         return outcomes
+
+    def document_cal_page(self, document: str, *, search: str = "", sort: str = "user", limit: int = 50,
+                          offset: int = 0) -> CalPage:
+        """A page of a document's holders, narrowed by a search; sorted by ``user``, ``last_used`` or
+        ``quarantined_until`` (``-`` before it for the reverse)."""
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InvalidInput("a page holds 1 to 1000 rows, from an offset of 0 or more")
+        if sort.lstrip("-") not in DOCUMENT_SORTS:
+            raise InvalidInput(f"sort by one of {', '.join(DOCUMENT_SORTS)}, not '{sort}'")
+        self.documents.discover(document)
+        with self.admin.read() as tx:
+            record = match_document(tx.documents.all(), document)
+            cals = tx.assignments.of_document(record.id, record.path, search=search, sort=sort, limit=limit,
+                                              offset=offset)
+            total = tx.assignments.count_of_document(record.id, search=search)
+        return CalPage([assigned_view(c) for c in cals], None, total)
 
     def list_document_cals(self, document: str) -> list[AssignedCal]:
         """The users holding Document CALs for a document, quarantined ones included."""

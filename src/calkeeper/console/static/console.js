@@ -4,6 +4,12 @@ document.addEventListener("change", (event) => {
   if (box.matches && box.matches("input[data-stage]")) {
     box.closest("tr").classList.toggle("staged", box.checked && box.dataset.stage === "remove");
   }
+  if (box.matches && box.matches("input[data-select-all]")) {  // "Select all on this page"
+    for (const row of document.getElementById(box.dataset.selectAll).querySelectorAll("input[data-stage]")) {
+      row.checked = box.checked;
+      row.closest("tr").classList.toggle("staged", box.checked && row.dataset.stage === "remove");
+    }
+  }
 });
 document.addEventListener("click", (event) => {
   const opener = event.target.closest("[data-open-dialog]");

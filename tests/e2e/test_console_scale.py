@@ -1,0 +1,202 @@
+"""The console at a large site's size, in a real Chromium: 10,000 Named CALs and a document with 10,000 holders.
+
+Bulk work reports every outcome, lists are paged, filtered and sorted on the server, and what cannot be undone
+is confirmed first. The site is the demo site grown by bulk SQL (``bench.console_seed``), copied for each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bench.console_seed import Seeded, seed_at_scale
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from calkeeper.settings import Settings
+from tests.e2e.browser import (
+    CHROMIUM,
+    Console,
+    console_page,
+    demo_template,
+    flash,
+    launch_chromium,
+    running_console,
+    shoot,
+    signed_in,
+)
+from tests.e2e.browser import _open as open_local_site
+
+NAMED, HOLDERS = 10_000, 10_000
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = demo_template(tmp_path_factory.mktemp("console-scale"))
+    settings = Settings(data_dir=folder)
+    with open_local_site(settings) as site:
+        seed_at_scale(site, settings.authority_keys_dir, named=NAMED, holders=HOLDERS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Seeded:
+    return Seeded(NAMED, HOLDERS, NAMED // 100, NAMED // 5, NAMED // 3)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the console tests need Debian's Chromium at {CHROMIUM} (make system-packages)")
+        pytest.skip(f"no Chromium at {CHROMIUM} (make system-packages); skipping the console tests")
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console(tmp_path: Path, template: Path) -> Iterator[Console]:
+    with running_console(tmp_path, template=template) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(browser: Browser, console: Console) -> Iterator[Page]:
+    with console_page(browser) as page:
+        yield signed_in(page, console, "admin")
+
+
+def post(page: Page, click: object) -> int:
+    with page.expect_navigation() as landed:
+        click()  # type: ignore[operator]
+    response = landed.value
+    assert response is not None
+    return response.status
+
+
+# --- bulk work reports every outcome ------------------------------------------------------------------
+
+def test_manage_users_with_120_names_reports_the_total_first_then_every_users_outcome(
+        admin: Page, console: Console) -> None:
+    names = [f"ACME\\new{n:03d}" for n in range(118)] + ["ACME\\alice", "ACME\\bob"]
+    typed = "\n".join(", ".join(names[i:i + 4]) for i in range(0, len(names), 4))  # lines of comma lists
+    admin.goto(f"{console.url}/cals/assigned?manage=1")
+    dialog = admin.get_by_role("dialog", name="Manage users")
+    dialog.get_by_label("Or type users").fill(typed)
+    post(admin, dialog.get_by_role("button", name="OK").click)
+    report = admin.locator("main > .flash")
+    expect(report.locator(".total")).to_have_text("118 assigned, 2 already assigned.")
+    expect(report.locator("li")).to_have_count(120)
+    expect(report.locator("li").first).to_have_text("ACME\\new000: assigned.")
+    expect(report).to_contain_text("ACME\\bob: already assigned.")
+    shoot(admin, "scale-manage-users-report")
+    admin.reload()  # shown once, then gone
+    expect(admin.locator("main > .flash")).to_have_count(0)
+
+
+def test_apply_on_40_rows_reports_each_removal_after_the_total(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned?q=SCALE%5Cuser000&sort=user")
+    boxes = admin.locator("input[name='remove[]']")
+    for index in range(40):
+        boxes.nth(index).check()
+    post(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    report = admin.locator("main > .flash")
+    expect(report.locator(".total")).to_have_text(re.compile(r"^\d+ quarantined, \d+ freed\.$"))
+    expect(report.locator("li")).to_have_count(40)
+    expect(report.locator("li", has_text="freed at once")).not_to_have_count(0)
+    expect(report.locator("li", has_text="quarantined until")).not_to_have_count(0)
+
+
+# --- Assigned CALs at scale ---------------------------------------------------------------------------
+
+def test_assigned_cals_filter_by_source_quarantine_and_days_unused(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned")
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("1–50 of 10,002 CALs")
+    admin.get_by_label("Source").select_option("dynamic")
+    admin.get_by_label("Quarantine", exact=True).select_option("quarantined")
+    admin.get_by_role("button", name="Show").click()
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("1–50 of 100 CALs")
+    admin.get_by_label("Quarantine", exact=True).select_option("")
+    admin.get_by_label("Not used for (days)").fill("30")
+    admin.get_by_role("button", name="Show").click()
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("of 666 CALs")
+    for cell in admin.locator("tbody tr td:nth-child(2)").all_inner_texts():
+        assert cell == "dynamic"
+    shoot(admin, "scale-assigned-filtered")
+
+
+def test_assigned_cals_sort_by_a_column_header_and_page_by_number_or_jump(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned")
+    admin.get_by_role("link", name="Last used (UTC)").click()
+    expect(admin.get_by_role("columnheader", name="Last used (UTC)")).to_have_attribute("aria-sort", "ascending")
+    assert "sort=last_used" in admin.url
+    admin.get_by_role("link", name="Last used (UTC)").click()
+    expect(admin.get_by_role("columnheader", name="Last used (UTC)")).to_have_attribute("aria-sort", "descending")
+    pager = admin.get_by_role("navigation", name="Pages of Assigned CALs")
+    pager.get_by_role("link", name="Page 201").click()
+    expect(pager.locator("a[aria-current=page]")).to_have_text("201")
+    pager = admin.get_by_role("navigation", name="Pages of Assigned CALs")
+    pager.get_by_label("Page", exact=True).fill("150")
+    pager.get_by_role("button", name="Go").click()
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("7,451–7,500 of 10,002")
+    assert "sort=-last_used" in admin.url
+    admin.goto(f"{console.url}/cals/assigned?page=9999")  # past the end: the last page
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("10,001–10,002 of 10,002")
+    shoot(admin, "scale-assigned-last-page")
+
+
+def test_apply_keeps_the_page_the_search_and_the_sort(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned?q=user0&sort=-user&page=3")
+    first = admin.locator("tbody tr").first.locator("td.name").inner_text()
+    admin.locator("input[name='remove[]']").first.check()
+    post(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    assert flash(admin).startswith(first)
+    for part in ("q=user0", "sort=-user", "page=3"):
+        assert part in admin.url
+    expect(admin.get_by_label("Search users")).to_have_value("user0")
+
+
+def test_select_all_on_the_page_and_all_matching_this_search_after_a_confirmation(
+        admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned?q=user0990")
+    admin.get_by_label("Select all on this page").check()
+    expect(admin.locator("input[name='remove[]']:checked")).to_have_count(9)  # user09901..09909; 09900 quarantined
+    admin.goto(f"{console.url}/cals/assigned?q=user099&state=active")
+    admin.get_by_label(re.compile("Remove all 99 CALs matching this search")).check()
+    post(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    expect(admin.get_by_role("heading", name="Remove 99 Named CALs?")).to_be_visible()
+    expect(admin.locator("main")).to_contain_text("matching “user099”, not in quarantine")
+    shoot(admin, "scale-confirm-all-matching")
+    post(admin, admin.get_by_role("button", name="Remove 99 Named CALs").click)
+    expect(admin.locator("main > .flash li")).to_have_count(99)
+    assert "q=user099" in admin.url
+    assert console.site.app.named_cals.list_named_cals(search="user099", quarantined=False).total == 0
+
+
+def test_a_pasted_list_of_2000_names_is_assigned_and_reported_whole(admin: Page, console: Console) -> None:
+    names = "\n".join(f"PASTE\\user{n:04d}" for n in range(2000))
+    admin.goto(f"{console.url}/cals/assigned?manage=1")
+    dialog = admin.get_by_role("dialog", name="Manage users")
+    dialog.get_by_label("Or type users").evaluate("(box, names) => { box.value = names; }", names)  # a paste
+    post(admin, dialog.get_by_role("button", name="OK").click)
+    expect(admin.locator("main > .flash .total")).to_have_text("2,000 assigned.")
+    expect(admin.locator("main > .flash li")).to_have_count(2000)
+    assert console.site.app.named_cals.list_named_cals(search="PASTE\\").total == 2000
+
+
+def test_searching_in_manage_users_keeps_the_names_already_typed(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned")
+    admin.get_by_role("link", name="Manage users…").click()
+    dialog = admin.get_by_role("dialog", name="Manage users")
+    dialog.get_by_label("Or type users").fill("ACME\\dave, ACME\\erin")
+    dialog.get_by_label("Search for users and groups").fill("rep")
+    dialog.get_by_label("Search for users and groups").press("Enter")
+    dialog = admin.get_by_role("dialog", name="Manage users")
+    expect(dialog.get_by_label("Or type users")).to_have_value("ACME\\dave, ACME\\erin")
+    dialog.get_by_label("ACME\\rep2").check()
+    post(admin, dialog.get_by_role("button", name="OK").click)
+    expect(admin.locator("main > .flash .total")).to_have_text("3 assigned.")
