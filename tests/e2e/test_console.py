@@ -312,13 +312,13 @@ def test_allocating_document_cals_to_salesflash_and_assigning_users_to_it(admin:
     admin.get_by_role("link", name=SALES).click()
     expect(admin.get_by_role("heading", name=SALES)).to_be_visible()
     admin.get_by_label("Number of CALs allocated to this Document").fill("12")
-    submit(admin, admin.locator("form[action$='/documents/settings']").get_by_role("button", name="Apply").click)
-    assert flash(admin) == f"{SALES}: 12 Document CALs allocated, dynamic CAL assignment on."
+    submit(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    assert flash(admin) == f"{SALES}: 12 Document CALs allocated."
     expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("12")
 
     admin.get_by_role("link", name="Add users…").click()
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
-    dialog.get_by_label("Users, separated by semicolons").fill("ACME\\dana;ACME\\erin")
+    dialog.get_by_label("Users: one a line").fill("ACME\\dana\nACME\\erin")
     shoot(admin, "documents-add-users")
     submit(admin, dialog.get_by_role("button", name="OK").click)
     assert flash(admin) == "2 assigned.\nACME\\dana: assigned.\nACME\\erin: assigned."
@@ -330,16 +330,20 @@ def test_allocating_document_cals_to_salesflash_and_assigning_users_to_it(admin:
     assert next(d for d in console.site.list_documents() if d.path == SALES).cals_allocated == 12
 
 
-def test_allocating_more_document_cals_than_the_pool_has_is_refused_and_nothing_changes(
+def test_allocating_more_document_cals_than_the_pool_has_is_refused_and_the_input_stays_as_typed(
         admin: Page, console: Console) -> None:
     admin.goto(f"{console.url}/documents?doc={SALES}")
     admin.get_by_label("Number of CALs allocated to this Document").fill("99")
-    submit(admin, admin.locator("form[action$='/documents/settings']").get_by_role("button", name="Apply").click)
-    assert flash(admin) == (f"Nothing was changed: only 15 Document CALs can be allocated to {SALES} (20 in license, "
-                            "5 allocated to other documents).")
-    expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("10")
+    row_of(admin, "ACME\\rep1").get_by_label("remove").check()
+    assert submit(admin, admin.get_by_role("button", name="Apply", exact=True).click) == 409
+    expect(admin.locator("#apply-problem")).to_have_text(
+        f"Nothing was changed: only 15 Document CALs can be allocated to {SALES} (20 in license, "
+        "5 allocated to other documents).")
+    expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("99")
+    expect(row_of(admin, "ACME\\rep1").get_by_label("remove")).to_be_checked()
     shoot(admin, "documents-allocation-refused")
     assert next(d for d in console.site.list_documents() if d.path == SALES).cals_allocated == 10
+    assert document_users(console) == {"ACME\\rep1", "ACME\\rep2"}
 
 
 def test_an_invalid_user_for_a_document_is_pointed_at_in_the_dialog_and_nothing_is_assigned(
@@ -347,7 +351,7 @@ def test_an_invalid_user_for_a_document_is_pointed_at_in_the_dialog_and_nothing_
     admin.goto(f"{console.url}/documents?doc={SALES}")
     admin.get_by_role("link", name="Add users…").click()
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
-    dialog.get_by_label("Users, separated by semicolons").fill("ACME\\dana;bad\\\\name")
+    dialog.get_by_label("Users: one a line").fill("ACME\\dana;bad\\\\name")
     assert submit(admin, dialog.get_by_role("button", name="OK").click) == 422
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
     expect(dialog.get_by_role("alert")).to_contain_text("'bad\\\\name'")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bench.console_seed import Seeded, seed_at_scale
+from bench.console_seed import SCALE_DOCUMENT, Seeded, document_holder, seed_at_scale
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from calkeeper.settings import Settings
@@ -23,6 +23,7 @@ from tests.e2e.browser import (
     demo_template,
     flash,
     launch_chromium,
+    row_of,
     running_console,
     shoot,
     signed_in,
@@ -200,3 +201,52 @@ def test_searching_in_manage_users_keeps_the_names_already_typed(admin: Page, co
     dialog.get_by_label("ACME\\rep2").check()
     post(admin, dialog.get_by_role("button", name="OK").click)
     expect(admin.locator("main > .flash .total")).to_have_text("3 assigned.")
+
+
+# --- Document CALs at scale ---------------------------------------------------------------------------
+
+def test_a_documents_10000_holders_are_paged_and_searchable(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/documents?doc={SCALE_DOCUMENT}")
+    pager = admin.get_by_role("navigation", name="Pages of assigned users")
+    expect(pager).to_contain_text("1–50 of 10,002 assigned users")
+    expect(admin.locator("#holder-rows tr")).to_have_count(50)
+    pager.get_by_role("link", name="Page 201").click()
+    expect(admin.locator("#holder-rows tr")).to_have_count(2)
+    admin.get_by_label("Search assigned users").fill("rep0999")
+    admin.get_by_label("Search assigned users").press("Enter")
+    expect(admin.locator("#holder-rows tr")).to_have_count(10)
+    expect(row_of(admin, document_holder(9995))).to_be_visible()
+    shoot(admin, "scale-documents-search")
+
+
+def test_one_apply_takes_the_allocation_and_every_staged_change_on_the_page(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/documents?doc={SCALE_DOCUMENT}&q=rep0999&page=1")
+    allocation = admin.get_by_label("Number of CALs allocated to this Document")
+    allocation.fill("10100")
+    for n in (9991, 9992):
+        row_of(admin, document_holder(n)).get_by_label("remove").check()
+    expect(admin.get_by_role("button", name="Apply", exact=True)).to_have_count(1)
+    post(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    message = flash(admin)
+    assert message.startswith(f"{SCALE_DOCUMENT}: 10,100 Document CALs allocated.\nStaged changes: ")
+    assert f"{document_holder(9991)} for {SCALE_DOCUMENT}: " in message
+    assert f"{document_holder(9992)} for {SCALE_DOCUMENT}: " in message
+    assert "q=rep0999" in admin.url
+    view = console.site.document(SCALE_DOCUMENT)
+    assert view.cals_allocated == 10_100
+    page = console.site.app.document_cals.document_cal_page(SCALE_DOCUMENT, search="rep0999")
+    assert {c.user for c in page.items} >= {document_holder(9993)}
+
+
+def test_releasing_a_missing_documents_cals_says_what_will_happen_first(admin: Page, console: Console) -> None:
+    (console.settings.documents / "AR Analytix.qvw").unlink()
+    console.site.scan_documents()
+    admin.goto(f"{console.url}/documents?doc=AR%20Analytix.qvw")
+    post(admin, admin.get_by_role("button", name="Release its CALs…").click)
+    expect(admin.get_by_role("heading", name="Release the Document CALs of AR Analytix.qvw?")).to_be_visible()
+    expect(admin.locator("main")).to_contain_text("Its 1 Document CALs are released")
+    expect(admin.locator("main")).to_contain_text("This cannot be undone.")
+    shoot(admin, "confirm-release-missing")
+    assert "AR Analytix.qvw" in {d.path for d in console.site.list_documents()}
+    post(admin, admin.get_by_role("button", name="Release 1 Document CALs").click)
+    assert flash(admin) == "AR Analytix.qvw: 1 Document CALs released; the document is forgotten."

@@ -76,13 +76,18 @@ class DocumentCals:
             return self._restore(tx, record, parse_identity_list(users), actor)
 
     def apply_document_changes(self, document: str, *, remove: list[str], restore: list[str],
+                               cals_allocated: int | None = None, allow_dynamic_assignment: bool | None = None,
                                actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
-        """The console's Apply on a document: staged removals and restores in one transaction."""
+        """The console's one Apply on a document: staged removals and restores, and its allocation and dynamic
+        assignment when given, in one transaction, all or nothing."""
         actor = self.admin.actor(actor)
         with self.admin.change() as tx:
             record = self.documents.resolve(tx, document, actor=actor)
             restored = self._restore(tx, record, parse_identity_list(restore), actor) if restore else []
             removed = self._remove(tx, record, parse_identity_list(remove), actor) if remove else []
+            if cals_allocated is not None or allow_dynamic_assignment is not None:
+                self.documents.change_settings(tx, record.path, cals_allocated=cals_allocated,
+                                               allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
             return removed, restored
 
     def _remove(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
