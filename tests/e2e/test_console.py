@@ -148,7 +148,8 @@ def test_a_wrong_control_number_is_refused_by_name_and_the_license_in_force_stay
     assert "The license in force is unchanged." in message
     expect(admin.get_by_role("alert")).to_be_visible()
     expect(admin.locator("tr", has_text="CALs").first).to_contain_text("5 Named · 20 Document")
-    expect(admin.get_by_label("Control number")).to_have_value(right)
+    expect(admin.get_by_label("Control number")).to_have_value(wrong)  # as typed, to be corrected
+    expect(admin.get_by_label("License Enabler File")).not_to_have_value("")
     shoot(admin, "license-wrong-control")
     license = console.site.license()
     assert license is not None and (license.control, license.cals["named"]) == (right, 5)
@@ -403,7 +404,12 @@ def test_clearing_cal_data_needs_the_serial_typed_and_its_backup_restores_everyt
     admin.get_by_role("link", name="Clear CAL data").click()
     expect(admin.get_by_label("Backup", exact=True)).to_have_value(backup.group(1))
     submit(admin, admin.get_by_role("button", name="Restore this backup").click)
-    assert flash(admin) == f"Restored {backup.group(1)}: 2 Named CALs, 3 Document CALs."
+    expect(admin.get_by_role("heading", name=f"Restore {backup.group(1)}?")).to_be_visible()
+    expect(admin.get_by_role("row", name="Named CALs 0 2")).to_be_visible()
+    shoot(admin, "confirm-restore")
+    submit(admin, admin.get_by_role("button", name="Back up the data now, then restore").click)
+    assert flash(admin).startswith(f"Restored {backup.group(1)}: 2 Named CALs, 3 Document CALs.\n"
+                                   "The CAL data as it was before was backed up first: before-restore-")
     shoot(admin, "clear-restored")
     assert named_users(console) == {"ACME\\alice", "ACME\\bob"}
     assert document_users(console) == {"ACME\\rep1", "ACME\\rep2"}

@@ -250,3 +250,36 @@ def test_releasing_a_missing_documents_cals_says_what_will_happen_first(admin: P
     assert "AR Analytix.qvw" in {d.path for d in console.site.list_documents()}
     post(admin, admin.get_by_role("button", name="Release 1 Document CALs").click)
     assert flash(admin) == "AR Analytix.qvw: 1 Document CALs released; the document is forgotten."
+
+
+# --- safety nets --------------------------------------------------------------------------------------
+
+def test_a_lef_that_leaves_cals_in_excess_is_confirmed_with_the_counts_before_and_after(
+        admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/license")
+    admin.get_by_label("License Enabler File").fill(console.sign_lef(named=9_000, document=20_000))
+    post(admin, admin.get_by_role("button", name="Apply license").click)
+    expect(admin.get_by_role("heading", name="Apply a license that leaves CALs in excess?")).to_be_visible()
+    row = admin.get_by_role("row", name="Named User CALs")
+    expect(row).to_contain_text("15,000")  # in license now
+    expect(row).to_contain_text("9,000")
+    expect(row).to_contain_text("1,002")  # the excess after
+    shoot(admin, "confirm-lef-excess")
+    license = console.site.license()
+    assert license is not None and license.cals["named"] == 15_000
+    post(admin, admin.get_by_role("button", name="Apply the license anyway").click)
+    assert flash(admin).startswith("License 4600123456789012 applied: 9000 Named")
+    admin.goto(f"{console.url}/cals/assigned")
+    expect(admin.get_by_role("heading", name=re.compile("Named User CALs"))).to_contain_text("1,002 excess")
+
+
+def test_switching_the_identification_mode_says_how_many_cals_stay(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals")
+    admin.get_by_label("Identify Named CALs by").select_option("machine")
+    post(admin, admin.get_by_role("button", name="Apply").click)
+    expect(admin.get_by_role("heading", name="Identify Named CALs by machine name?")).to_be_visible()
+    expect(admin.locator("main")).to_contain_text("The 10,002 Named CALs assigned to user names stay assigned")
+    assert console.site.cal_overview().settings.identification_mode == "user"
+    post(admin, admin.get_by_role("button", name="Identify by machine name").click)
+    assert "identification by machine name" in flash(admin)
+    assert console.site.cal_overview().settings.identification_mode == "machine"

@@ -21,7 +21,7 @@ from calkeeper.console.web import (
     tally,
     typed_names,
 )
-from calkeeper.contract.views import AssignOutcome, RemovalOutcome
+from calkeeper.contract.views import AssignOutcome, CalOverview, RemovalOutcome
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.core.identities import user_problem
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -57,6 +57,10 @@ def general(request: Request, who: Who) -> Response:
 async def save_settings(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
+    mode = str(form.get("identification_mode", "user"))
+    overview = await run_in_threadpool(site.cal_overview)
+    if mode != overview.settings.identification_mode and mode in ("user", "machine") and form.get("confirmed") != "yes":
+        return _confirm_mode_switch(request, who, form, overview, mode)
     try:
         saved = await run_in_threadpool(lambda: site.update_cal_settings(
             allow_dynamic_assignment=form.get("allow_dynamic_assignment") == "on",
@@ -68,6 +72,29 @@ async def save_settings(request: Request, who: Who) -> Response:
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "
         f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."
         + (f" {saved.other_kind_note}." if saved.other_kind_note else "")])
+
+
+def _confirm_mode_switch(request: Request, who: ConsoleIdentity, form: dict[str, Any], overview: CalOverview,
+                         mode: str) -> Response:
+    """Say what switching the identification mode does to the Named CALs already assigned."""
+    named = next(p for p in overview.pools if p.cal_type == "named")
+    was = overview.settings.identification_mode
+    staying = named.assigned - overview.settings.other_kind_named_cals  # held by names of the kind in use now
+    back_again = overview.settings.other_kind_named_cals
+    lines = [f"Named CALs will be tied to {mode} names: a {mode} name gets a Named CAL from now on.",
+             f"The {staying:,} Named CALs assigned to {was} names stay assigned and occupy the pool "
+             f"({named.in_license:,} in license) until you remove them on the Assigned CALs tab; they no longer "
+             "let anyone open a document.",
+             f"{back_again:,} Named CALs of {mode} names, kept from before, serve again." if back_again else
+             f"No Named CAL is assigned to a {mode} name yet.",
+             "You can switch back at any time; no CAL is removed by switching."]
+    fields = {"identification_mode": mode}
+    for box in ("allow_dynamic_assignment", "allow_license_lease"):
+        if form.get(box) == "on":
+            fields[box] = "on"
+    return page(request, "confirm.html", who, title=f"Identify Named CALs by {mode} name?", lines=lines,
+                action=root_of(request) + "/cals/settings", fields=fields, button=f"Identify by {mode} name",
+                danger=False, cancel=root_of(request) + "/cals", nav_as="cals_general")
 
 
 @router.get("/cals/assigned", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.console.web import application_of, form_of, identity, page, redirect, root_of, site_of
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.usecases.console_users import ConsoleIdentity
 
@@ -77,20 +77,48 @@ async def clear(request: Request, who: Who) -> Response:
         f"CAL data cleared ({removed}).", f"A backup was written first: {target.name}. Restore it below if needed."])
 
 
-@router.post("/maintenance/restore")
+@router.post("/maintenance/restore", response_class=HTMLResponse)
 async def restore(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     name = str(form.get("backup", ""))
-    if not BACKUP_NAME.fullmatch(name) or not (request.app.state.backups_dir / name).exists():
+    folder = request.app.state.backups_dir
+    if not BACKUP_NAME.fullmatch(name) or not (folder / name).exists():
         return redirect(request, "/maintenance/clear", error=["Choose one of the backups listed."])
     site = site_of(request)
+    if form.get("confirmed") != "yes":
+        return _confirm_restore(request, who, name)
+    first = folder / f"before-restore-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
     try:
-        counts = await run_in_threadpool(lambda: site.restore(request.app.state.backups_dir / name,
-                                                              actor=f"console:{who.username}"))
+        await run_in_threadpool(lambda: site.backup(first, actor=f"console:{who.username}"))
+        counts = await run_in_threadpool(lambda: site.restore(folder / name, actor=f"console:{who.username}"))
     except CalkeeperError as error:
         return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
     return redirect(request, "/maintenance/clear", ok=[
-        f"Restored {name}: {counts.get('named_cals', 0)} Named CALs, {counts.get('document_cals', 0)} Document CALs."])
+        f"Restored {name}: {counts.get('named_cals', 0):,} Named CALs, {counts.get('document_cals', 0):,} Document "
+        "CALs.", f"The CAL data as it was before was backed up first: {first.name}. Restore it to undo."])
+
+
+def _confirm_restore(request: Request, who: ConsoleIdentity, name: str) -> Response:
+    """What restoring a backup replaces, and with what, before it is done; a file a restore refuses is refused
+    here already."""
+    path = request.app.state.backups_dir / name
+    try:
+        held = application_of(request).maintenance.backup_summary(path)
+    except CalkeeperError as error:
+        return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    pools = {p.cal_type: p for p in site_of(request).cal_overview().pools}
+    lines = [f"The site's CAL data is replaced by the backup {name}, written {written:%Y-%m-%d %H:%M} UTC: every "
+             "Named and Document CAL, allocation, quarantine, setting and the license in it.",
+             "The CAL data now is backed up first, to a new file listed here afterwards: restore that file to undo.",
+             "The audit trail stays as it is."]
+    table = [["", "Now", "In the backup"],
+             ["Named CALs", pools["named"].assigned, held.get("named_cals", 0)],
+             ["Document CALs", pools["document"].assigned, held.get("document_cals", 0)]]
+    return page(request, "confirm.html", who, title=f"Restore {name}?", lines=lines, table=table,
+                action=root_of(request) + "/maintenance/restore", fields={"backup": name},
+                button="Back up the data now, then restore", danger=True,
+                cancel=root_of(request) + "/maintenance/clear", nav_as="clear")
 
 
 @router.get("/audit", response_class=HTMLResponse)
