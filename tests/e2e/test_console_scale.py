@@ -283,3 +283,61 @@ def test_switching_the_identification_mode_says_how_many_cals_stay(admin: Page, 
     post(admin, admin.get_by_role("button", name="Identify by machine name").click)
     assert "identification by machine name" in flash(admin)
     assert console.site.cal_overview().settings.identification_mode == "machine"
+
+
+# --- pages that say what they hold --------------------------------------------------------------------
+
+def test_the_dashboard_gives_counts_with_thousands_separators_and_links_to_the_whole_lists(
+        admin: Page, console: Console) -> None:
+    expect(admin.locator(".pool").first).to_contain_text("10,002 of 15,000")
+    expect(admin.get_by_role("heading", name=re.compile("Quarantined CALs"))).to_contain_text("(20 of 100,")
+    admin.get_by_role("link", name="All quarantined Named CALs").click()
+    expect(admin.get_by_role("navigation", name="Pages of Assigned CALs")).to_contain_text("of 100 CALs")
+    shoot(admin, "scale-dashboard-linked-list")
+
+
+def test_users_are_paged_and_searchable_beyond_100(admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/users?q=SCALE")
+    pager = admin.get_by_role("navigation", name="Pages of users")
+    expect(pager).to_contain_text("1–50 of 20,000 users")
+    pager.get_by_role("link", name="Page 400").click()
+    expect(admin.locator("ul.names li").last).to_have_text("SCALE\\user10000")
+    admin.goto(f"{console.url}/users?name=no%20domain")
+    expect(admin.get_by_label("or open one by name")).to_be_focused()
+    expect(admin.get_by_label("or open one by name")).to_have_accessible_description(re.compile("."))
+
+
+def test_the_audit_trail_filters_by_action_document_and_dates_and_pages(admin: Page, console: Console) -> None:
+    names = ";".join(f"AUDIT\\user{n:03d}" for n in range(120))
+    console.site.assign_named_cals(names, actor="console:admin")
+    console.site.remove_document_cals("AR Analytix.qvw", "ACME\\carol", actor="console:admin")
+    admin.goto(f"{console.url}/audit")
+    admin.get_by_label("Action").select_option("named_cal.assigned")
+    admin.get_by_role("button", name="Filter").click()
+    pager = admin.get_by_role("navigation", name="Pages of the audit trail")
+    expect(pager).to_contain_text(re.compile(r"1–50 of 1\d\d entries"))
+    pager.get_by_role("link", name="Page 3").click()
+    expect(admin.locator("tbody tr").first).to_contain_text("named_cal.assigned")
+    admin.goto(f"{console.url}/audit?document=AR%20Analytix.qvw")
+    expect(admin.locator("tbody")).to_contain_text("document_cal.freed")
+    expect(admin.locator("tbody")).not_to_contain_text("None")
+    expect(admin.locator("tbody time").first).to_have_attribute("title", re.compile(r"UTC$"))
+    admin.goto(f"{console.url}/audit?since=2001-01-01&until=2001-12-31")
+    expect(admin.locator("tbody")).to_contain_text("Nothing recorded matches the filters.")
+    shoot(admin, "scale-audit-filtered")
+
+
+def test_errors_are_console_pages_with_a_way_back_and_the_api_still_answers_json(
+        admin: Page, console: Console) -> None:
+    answer = admin.goto(f"{console.url}/no-such-page")
+    assert answer is not None and answer.status == 404
+    expect(admin.get_by_role("heading", name="There is no such page")).to_be_visible()
+    admin.get_by_role("link", name="Go to the dashboard").click()
+    expect(admin.get_by_role("heading", name="Dashboard")).to_be_visible()
+    admin.goto(f"{console.url}/cals/assigned")
+    admin.goto(f"{console.url}/cals/assigned?page=abc")
+    expect(admin.get_by_role("heading", name="The address is not one this page understands")).to_be_visible()
+    expect(admin.get_by_role("link", name="Back to the page you were on")).to_have_attribute("href", "/cals/assigned")
+    shoot(admin, "error-bad-page-number")
+    api = admin.request.get(f"{console.url}/api/v1/no-such-thing")
+    assert api.status in (401, 404) and api.headers["content-type"].startswith("application/json")

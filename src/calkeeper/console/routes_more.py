@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from calkeeper.console.listing import Listing, clamp_page
 from calkeeper.console.web import application_of, form_of, identity, page, redirect, root_of, site_of
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -21,8 +22,9 @@ BACKUP_NAME = re.compile(r"[A-Za-z0-9._-]+\.json")
 
 @router.get("/users", response_class=HTMLResponse)
 def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)] = "",
-          q: Annotated[str, Query(max_length=200)] = "") -> Response:
-    site = site_of(request)
+          q: Annotated[str, Query(max_length=200)] = "",
+          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+    site, named_cals = site_of(request), application_of(request).named_cals
     info = history = None
     error = ""
     if name:
@@ -31,7 +33,10 @@ def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)
             history = site.audit(limit=50, target=name)
         except CalkeeperError as problem:
             error = problem.message
-    return page(request, "users.html", who, name=name, q=q, found=site.find_users(q, limit=100), info=info,
+    total = named_cals.find_users_page(q, limit=1)[1]
+    listing = Listing(root_of(request) + "/users", {"q": q}, "user", clamp_page(page_number, total), total)
+    found = named_cals.find_users_page(q, limit=listing.size, offset=listing.offset)[0]
+    return page(request, "users.html", who, name=name, q=q, found=found, listing=listing, info=info,
                 history=history, error=error)
 
 
@@ -123,6 +128,27 @@ def _confirm_restore(request: Request, who: ConsoleIdentity, name: str) -> Respo
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, who: Who, target: Annotated[str, Query(max_length=300)] = "",
-          action: Annotated[str, Query(max_length=60)] = "") -> Response:
-    entries = site_of(request).audit(limit=200, target=target, action=action)
-    return page(request, "audit.html", who, entries=entries, target=target, action=action)
+          action: Annotated[str, Query(max_length=60)] = "", document: Annotated[str, Query(max_length=1000)] = "",
+          since: Annotated[str, Query(max_length=10)] = "", until: Annotated[str, Query(max_length=10)] = "",
+          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+    reports = application_of(request).reports
+    start, end, problem = _day(since), _day(until), ""
+    if (since and start is None) or (until and end is None):
+        problem = "Dates are written YYYY-MM-DD; the one that is not was left out of the filter."
+    narrow: dict[str, Any] = {"action": action, "target": target, "document": document,
+                              "since": start,
+              "until": end + timedelta(days=1) if end else None}
+    total = reports.audit_page(limit=1, **narrow)[1]
+    params = {"target": target, "action": action, "document": document, "since": since, "until": until}
+    listing = Listing(root_of(request) + "/audit", params, "newest", clamp_page(page_number, total), total)
+    entries = reports.audit_page(limit=listing.size, offset=listing.offset, **narrow)[0]
+    return page(request, "audit.html", who, entries=entries, listing=listing, problem=problem,
+                actions=reports.audit_actions(), documents=[d.path for d in site_of(request).list_documents()],
+                **params)
+
+
+def _day(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) if text else None
+    except ValueError:
+        return None

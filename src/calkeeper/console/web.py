@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.bootstrap import Application
@@ -66,7 +67,22 @@ def detail(value: object) -> str:
         return ", ".join(detail(item) for item in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:  # a time the audit trail stored as ISO text
+            return utc(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
+
+
+def when(moment: datetime | None) -> Markup:
+    """A time as the admin reads it: the browser shows it in local time (console.js); UTC on hover."""
+    if moment is None:
+        return Markup("-")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M:%S UTC"), utc(moment))
 
 
 @pass_context
@@ -80,6 +96,7 @@ def path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
 
 templates.env.filters["ago"] = ago
 templates.env.filters["n"] = number
+templates.env.filters["when"] = when
 templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
 templates.env.globals["url_for"] = path_for  # in place of Starlette's, which answers absolute URLs

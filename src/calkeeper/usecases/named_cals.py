@@ -146,6 +146,12 @@ class NamedCals:
         with self.admin.uow.read() as tx:
             return [i.name for i in tx.users.search(text.strip(), limit=limit)]
 
+    def find_users_page(self, text: str, *, limit: int = 50, offset: int = 0) -> tuple[list[str], int]:
+        """A page of the users known to this site whose name contains the text, and how many there are."""
+        with self.admin.uow.read() as tx:
+            return [i.name for i in tx.users.search(text.strip(), limit=limit, offset=offset)], tx.users.count(
+                text.strip())
+
     def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
                         offset: int = 0, source: str = "", quarantined: bool | None = None,
                         unused_days: int | None = None) -> CalPage:

@@ -22,4 +22,7 @@ window.addEventListener("DOMContentLoaded", () => {
   if (dialog) dialog.showModal();
   // Pool bars are filled here, not by style attributes: the console's Content-Security-Policy allows no inline style.
   for (const bar of document.querySelectorAll("[data-fill]")) bar.style.width = `${bar.dataset.fill}%`;
+  // Times are written in UTC; shown in the browser's own time zone, with the UTC time on hover.
+  const local = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  for (const time of document.querySelectorAll("time[datetime]")) time.textContent = local.format(new Date(time.dateTime));
 });
