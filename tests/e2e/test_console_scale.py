@@ -12,15 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bench.console_seed import SCALE_DOCUMENT, Seeded, document_holder, seed_at_scale
+from bench.console_seed import SCALE_DOCUMENT, Seeded, document_holder
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from calkeeper.settings import Settings
 from tests.e2e.browser import (
     CHROMIUM,
     Console,
     console_page,
-    demo_template,
     flash,
     launch_chromium,
     row_of,
@@ -28,18 +26,12 @@ from tests.e2e.browser import (
     shoot,
     signed_in,
 )
-from tests.e2e.browser import _open as open_local_site
-
-NAMED, HOLDERS = 10_000, 10_000
+from tests.e2e.scale_site import HOLDERS, NAMED, scale_template
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = demo_template(tmp_path_factory.mktemp("console-scale"))
-    settings = Settings(data_dir=folder)
-    with open_local_site(settings) as site:
-        seed_at_scale(site, settings.authority_keys_dir, named=NAMED, holders=HOLDERS)
-    return folder
+    return scale_template(tmp_path_factory.mktemp("console-scale"))
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,15 @@ def detail(value: object) -> str:
     return str(value)
 
 
+def lead_isolated(line: str) -> Markup:
+    """A report line whose leading name ("ACME\\bob: freed ...") is isolated, so that right-to-left letters in a
+    name cannot reorder the words after it."""
+    name, colon, rest = line.partition(": ")
+    if not colon:
+        return Markup("{}").format(line)
+    return Markup("<bdi>{}</bdi>: {}").format(name, rest)
+
+
 def when(moment: datetime | None) -> Markup:
     """A time as the admin reads it: the browser shows it in local time (console.js); UTC on hover."""
     if moment is None:
@@ -97,6 +106,7 @@ def path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
 templates.env.filters["ago"] = ago
 templates.env.filters["n"] = number
 templates.env.filters["when"] = when
+templates.env.filters["lead_isolated"] = lead_isolated
 templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
 templates.env.globals["url_for"] = path_for  # in place of Starlette's, which answers absolute URLs
