@@ -54,6 +54,7 @@ bench: setup bench-packages
 	$(BIN)/python -m bench.import_bench
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.http_bench
+	$(BIN)/python -m bench.console_bench
 
 clean:
 	rm -rf $(VENV) $(DATA) build .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache .grimp_cache

@@ -64,7 +64,7 @@ def seed_at_scale(site: LocalSite, keys_dir: Path, *, named: int, holders: int) 
         counts["unused"] += n % 3 == 0
         return {"identity_kind": "user", "identity_key": user_key(name), "identity_name": name,
                 "source": "dynamic" if n % 5 == 0 else "manual", "assigned_at": now - timedelta(days=120),
-                "last_used": old if n % 3 == 0 else recent,
+                "last_used": (old if n % 3 == 0 else recent) - timedelta(seconds=n),  # each user's own time
                 "removed_at": now if quarantined else None,
                 "quarantined_until": now + timedelta(days=7) if quarantined else None}
 
@@ -82,7 +82,8 @@ def seed_at_scale(site: LocalSite, keys_dir: Path, *, named: int, holders: int) 
                                             "first_seen": now} for n in numbers])
             conn.execute(sa.insert(DocumentCal), [
                 {"document_id": doc_id, "user_key": user_key(document_holder(n)), "user_name": document_holder(n),
-                 "source": "manual", "assigned_at": now, "last_used": recent if n % 2 else None} for n in numbers])
+                 "source": "manual", "assigned_at": now,
+                 "last_used": recent - timedelta(seconds=n) if n % 2 else None} for n in numbers])
     site.update_document(SCALE_DOCUMENT, cals_allocated=holders + 50)
     return Seeded(named, holders, counts["quarantined"], counts["dynamic"], counts["unused"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -151,10 +151,11 @@ def _assigned(request: Request, who: ConsoleIdentity, narrow: AssignedFilter, *,
               problems: list[str] | None = None) -> Response:
     site, named_cals = site_of(request), application_of(request).named_cals
     sort = sort if sort in SORTS else "user"
-    total = named_cals.list_named_cals(limit=1, **narrow.narrowing()).total
-    listing = Listing(root_of(request) + "/cals/assigned", narrow.params(), sort,
-                      clamp_page(page_number, total), total)
-    cals = named_cals.list_named_cals(limit=listing.size, sort=sort, offset=listing.offset, **narrow.narrowing())
+    asked = Listing(root_of(request) + "/cals/assigned", narrow.params(), sort, page_number)
+    cals = named_cals.list_named_cals(limit=asked.size, sort=sort, offset=asked.offset, **narrow.narrowing())
+    listing = replace(asked, page_number=clamp_page(page_number, cals.total), total=cals.total)
+    if listing.page_number != page_number:  # past the end: the last page
+        cals = named_cals.list_named_cals(limit=listing.size, sort=sort, offset=listing.offset, **narrow.narrowing())
     found, groups, directory_problem = [], [], ""
     if manage and find:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -60,18 +61,22 @@ def _documents(request: Request, who: ConsoleIdentity, *, doc: str = "", q: str 
                kept: dict[str, Any] | None = None) -> Response:
     """The page; ``kept`` holds a refused Apply's form, shown as the admin left it."""
     site = site_of(request)
-    views = site.list_documents()
+    views = application_of(request).documents.list_documents(scan=False)  # the server's upkeep scans the folder
     selected = next((v for v in views if v.path == doc), views[0] if views and not doc else None)
     sort = sort if sort.lstrip("-") in DOCUMENT_SORTS else "user"
     trouble, listing, cals = "", None, []
     try:
         if selected:
             holders = application_of(request).document_cals
-            total = holders.document_cal_page(selected.path, search=q, limit=1).total
-            listing = Listing(root_of(request) + "/documents", {"doc": selected.path, "q": q}, sort,
-                              clamp_page(page_number, total), total)
-            cals = holders.document_cal_page(selected.path, search=q, sort=sort, limit=listing.size,
-                                             offset=listing.offset).items
+            asked = Listing(root_of(request) + "/documents", {"doc": selected.path, "q": q}, sort, page_number)
+            found = holders.document_cal_page(selected.path, search=q, sort=sort, limit=asked.size, offset=asked.offset,
+                                              count=False)  # the view counted them: cals_assigned
+            total = found.total if q else selected.cals_assigned
+            listing = replace(asked, page_number=clamp_page(page_number, total), total=total)
+            if listing.page_number != page_number:  # past the end: the last page
+                found = holders.document_cal_page(selected.path, search=q, sort=sort, limit=listing.size,
+                                                  offset=listing.offset, count=False)
+            cals = found.items
     except CalkeeperError as error:  # released (say, on another node) since the list was read: keep the page
         cals, selected, trouble = [], None, error.message
     pool = next(p for p in site.cal_overview().pools if p.cal_type == "document")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -33,9 +34,11 @@ def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)
             history = site.audit(limit=50, target=name)
         except CalkeeperError as problem:
             error = problem.message
-    total = named_cals.find_users_page(q, limit=1)[1]
-    listing = Listing(root_of(request) + "/users", {"q": q}, "user", clamp_page(page_number, total), total)
-    found = named_cals.find_users_page(q, limit=listing.size, offset=listing.offset)[0]
+    asked = Listing(root_of(request) + "/users", {"q": q}, "user", page_number)
+    found, total = named_cals.find_users_page(q, limit=asked.size, offset=asked.offset)
+    listing = replace(asked, page_number=clamp_page(page_number, total), total=total)
+    if listing.page_number != page_number:  # past the end: the last page
+        found = named_cals.find_users_page(q, limit=listing.size, offset=listing.offset)[0]
     return page(request, "users.html", who, name=name, q=q, found=found, listing=listing, info=info,
                 history=history, error=error)
 
@@ -138,10 +141,12 @@ def audit(request: Request, who: Who, target: Annotated[str, Query(max_length=30
     narrow: dict[str, Any] = {"action": action, "target": target, "document": document,
                               "since": start,
               "until": end + timedelta(days=1) if end else None}
-    total = reports.audit_page(limit=1, **narrow)[1]
     params = {"target": target, "action": action, "document": document, "since": since, "until": until}
-    listing = Listing(root_of(request) + "/audit", params, "newest", clamp_page(page_number, total), total)
-    entries = reports.audit_page(limit=listing.size, offset=listing.offset, **narrow)[0]
+    asked = Listing(root_of(request) + "/audit", params, "newest", page_number)
+    entries, total = reports.audit_page(limit=asked.size, offset=asked.offset, **narrow)
+    listing = replace(asked, page_number=clamp_page(page_number, total), total=total)
+    if listing.page_number != page_number:  # past the end: the last page
+        entries = reports.audit_page(limit=listing.size, offset=listing.offset, **narrow)[0]
     return page(request, "audit.html", who, entries=entries, listing=listing, problem=problem,
                 actions=reports.audit_actions(), documents=[d.path for d in site_of(request).list_documents()],
                 **params)

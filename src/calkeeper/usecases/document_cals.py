@@ -122,19 +122,19 @@ class DocumentCals:
         return outcomes
 
     def document_cal_page(self, document: str, *, search: str = "", sort: str = "user", limit: int = 50,
-                          offset: int = 0) -> CalPage:
-        """A page of a document's holders, narrowed by a search; sorted by ``user``, ``last_used`` or
-        ``quarantined_until`` (``-`` before it for the reverse)."""
+                          offset: int = 0, count: bool = True) -> CalPage:
+        """A page of a known document's holders, narrowed by a search; sorted by ``user``, ``last_used`` or
+        ``quarantined_until`` (``-`` before it for the reverse). Without ``count`` its total is not counted
+        (0): a caller holding the document's view has it as ``cals_assigned``."""
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("a page holds 1 to 1000 rows, from an offset of 0 or more")
         if sort.lstrip("-") not in DOCUMENT_SORTS:
             raise InvalidInput(f"sort by one of {', '.join(DOCUMENT_SORTS)}, not '{sort}'")
-        self.documents.discover(document)
         with self.admin.read() as tx:
             record = match_document(tx.documents.all(), document)
             cals = tx.assignments.of_document(record.id, record.path, search=search, sort=sort, limit=limit,
                                               offset=offset)
-            total = tx.assignments.count_of_document(record.id, search=search)
+            total = tx.assignments.count_of_document(record.id, search=search) if count or search else 0
         return CalPage([assigned_view(c) for c in cals], None, total)
 
     def list_document_cals(self, document: str) -> list[AssignedCal]:
