@@ -22,8 +22,15 @@ run: setup
 	CALKEEPER_DATA_DIR=$(DATA) $(BIN)/calkeeper serve --demo --host $(HOST) --port $(PORT)
 
 # The browser tests drive Debian's Chromium, the directory tests a real OpenLDAP slapd; the HTTP benchmark
-# uses wrk. All come from Debian.
-system-packages:
+# uses wrk. All come from Debian. The console's accessibility checks run axe-core, from npm, in the browser.
+AXE_VERSION ?= 4.14.1
+AXE = build/axe/node_modules/axe-core/axe.min.js
+
+$(AXE):
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
+	npm install --silent --no-audit --no-fund --no-save --prefix build/axe axe-core@$(AXE_VERSION)
+
+system-packages: $(AXE)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@test -x /usr/sbin/slapd && command -v ldapsearch >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
@@ -49,6 +56,7 @@ bench: setup bench-packages
 	$(BIN)/python -m bench.http_bench
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.history_bench
+	$(BIN)/python -m bench.console_bench
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(DATA) build .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache .grimp_cache

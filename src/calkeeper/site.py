@@ -173,9 +173,13 @@ class LocalSite:
         return self.app.document_cals.restore_document_cals(document, users, actor=actor)
 
     def apply_document_changes(self, document: str, *, remove: list[str], restore: list[str],
+                               cals_allocated: int | None = None, allow_dynamic_assignment: bool | None = None,
                                actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
-        """The console's Apply on a document: staged removals and restores in one transaction."""
-        return self.app.document_cals.apply_document_changes(document, remove=remove, restore=restore, actor=actor)
+        """The console's one Apply on a document: staged removals and restores, and its settings when given, in
+        one transaction."""
+        return self.app.document_cals.apply_document_changes(
+            document, remove=remove, restore=restore, cals_allocated=cals_allocated,
+            allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
 
     def release_missing_document(self, document: str, *, actor: str | None = None) -> ReleaseOutcome:
         return self.app.documents.release_missing_document(document, actor=actor)

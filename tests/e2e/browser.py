@@ -168,8 +168,8 @@ def signed_in(page: Page, console: Console, role: str = "admin") -> Page:
 
 
 def flash(page: Page) -> str:
-    """The text of the page's flash message (ok or error)."""
-    return page.locator("main > .flash").inner_text()
+    """The text of the page's flash message (ok or error), a line for each line shown."""
+    return "\n".join(line for line in page.locator("main > .flash").inner_text().splitlines() if line.strip())
 
 
 def shoot(page: Page, name: str) -> Path:
@@ -206,3 +206,43 @@ def unlabelled_inputs(page: Page) -> list[str]:
 def row_of(page: Page, user: str) -> Any:
     """The Assigned CALs / Assigned users table row of one user."""
     return page.locator("tbody tr").filter(has=page.locator("td", has_text=user)).first
+
+
+# --- accessibility and narrow screens ----------------------------------------------------------------------
+
+AXE = Path(__file__).resolve().parents[2] / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+NARROW = {"width": 390, "height": 844}
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE_RUN = """async (tags) => {
+  const found = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return found.violations.map((v) => ({id: v.id, help: v.help,
+                                       targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}));
+}"""
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """What axe-core (npm, run in the page) finds against WCAG 2.2 AA: each rule broken, with its nodes' targets.
+
+    The script is evaluated through the browser's debugging protocol, which the pages' policy does not govern.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found: list[dict[str, Any]] = page.evaluate(AXE_RUN, WCAG_22_AA)
+    return found
+
+
+def snapshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as build/screenshots/<width>x<height>/<name>.png."""
+    size = page.viewport_size or VIEWPORT
+    folder = SCREENSHOTS / f"{size['width']}x{size['height']}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def page_overflow(page: Page) -> int:
+    """How many pixels the page is wider than its own viewport."""
+    width: int = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    return max(0, width)

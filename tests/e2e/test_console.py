@@ -148,7 +148,8 @@ def test_a_wrong_control_number_is_refused_by_name_and_the_license_in_force_stay
     assert "The license in force is unchanged." in message
     expect(admin.get_by_role("alert")).to_be_visible()
     expect(admin.locator("tr", has_text="CALs").first).to_contain_text("5 Named · 20 Document")
-    expect(admin.get_by_label("Control number")).to_have_value(right)
+    expect(admin.get_by_label("Control number")).to_have_value(wrong)  # as typed, to be corrected
+    expect(admin.get_by_label("License Enabler File")).not_to_have_value("")
     shoot(admin, "license-wrong-control")
     license = console.site.license()
     assert license is not None and (license.control, license.cals["named"]) == (right, 5)
@@ -210,7 +211,7 @@ def test_assigning_named_cals_with_a_semicolon_list_in_the_manage_users_dialog(a
     dialog.get_by_label("Or type users").fill("ACME\\carol; ACME\\dave;;acme\\CAROL")
     shoot(admin, "cals-manage-users")
     submit(admin, dialog.get_by_role("button", name="OK").click)
-    assert flash(admin) == "ACME\\carol: assigned.\nACME\\dave: assigned."
+    assert flash(admin) == "2 assigned.\nACME\\carol: assigned.\nACME\\dave: assigned."
     expect(row_of(admin, "ACME\\dave")).to_contain_text("manual")
     expect(admin.get_by_role("heading", name=re.compile("Named User CALs"))).to_contain_text("4 assigned of 5")
     shoot(admin, "cals-assigned")
@@ -269,7 +270,7 @@ def test_removing_a_recently_used_cal_quarantines_it_until_last_used_plus_7_days
     assert flash(admin) == f"ACME\\alice: quarantined until {until} (last used + 7 days); restore it until then."
     row = row_of(admin, "ACME\\alice")
     expect(row.locator(".badge.q")).to_have_text(until)
-    expect(row).to_contain_text("in 6 d")
+    expect(row).to_contain_text("in 7 days")
     shoot(admin, "cals-assigned-quarantined")
     expect(admin.get_by_role("heading", name=re.compile("Named User CALs"))).to_contain_text("1 quarantined")
 
@@ -312,16 +313,16 @@ def test_allocating_document_cals_to_salesflash_and_assigning_users_to_it(admin:
     admin.get_by_role("link", name=SALES).click()
     expect(admin.get_by_role("heading", name=SALES)).to_be_visible()
     admin.get_by_label("Number of CALs allocated to this Document").fill("12")
-    submit(admin, admin.locator("form[action$='/documents/settings']").get_by_role("button", name="Apply").click)
-    assert flash(admin) == f"{SALES}: 12 Document CALs allocated, dynamic CAL assignment on."
+    submit(admin, admin.get_by_role("button", name="Apply", exact=True).click)
+    assert flash(admin) == f"{SALES}: 12 Document CALs allocated."
     expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("12")
 
     admin.get_by_role("link", name="Add users…").click()
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
-    dialog.get_by_label("Users, separated by semicolons").fill("ACME\\dana;ACME\\erin")
+    dialog.get_by_label("Users: one a line").fill("ACME\\dana\nACME\\erin")
     shoot(admin, "documents-add-users")
     submit(admin, dialog.get_by_role("button", name="OK").click)
-    assert flash(admin) == "ACME\\dana: assigned.\nACME\\erin: assigned."
+    assert flash(admin) == "2 assigned.\nACME\\dana: assigned.\nACME\\erin: assigned."
     for user in ("ACME\\rep1", "ACME\\rep2", "ACME\\dana", "ACME\\erin"):
         expect(row_of(admin, user)).to_be_visible()
     expect(admin.locator(".tree li", has_text=SALES)).to_contain_text("4/12")
@@ -330,16 +331,20 @@ def test_allocating_document_cals_to_salesflash_and_assigning_users_to_it(admin:
     assert next(d for d in console.site.list_documents() if d.path == SALES).cals_allocated == 12
 
 
-def test_allocating_more_document_cals_than_the_pool_has_is_refused_and_nothing_changes(
+def test_allocating_more_document_cals_than_the_pool_has_is_refused_and_the_input_stays_as_typed(
         admin: Page, console: Console) -> None:
     admin.goto(f"{console.url}/documents?doc={SALES}")
     admin.get_by_label("Number of CALs allocated to this Document").fill("99")
-    submit(admin, admin.locator("form[action$='/documents/settings']").get_by_role("button", name="Apply").click)
-    assert flash(admin) == (f"Nothing was changed: only 15 Document CALs can be allocated to {SALES} (20 in license, "
-                            "5 allocated to other documents).")
-    expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("10")
+    row_of(admin, "ACME\\rep1").get_by_label("remove").check()
+    assert submit(admin, admin.get_by_role("button", name="Apply", exact=True).click) == 409
+    expect(admin.locator("#apply-problem")).to_have_text(
+        f"Nothing was changed: only 15 Document CALs can be allocated to {SALES} (20 in license, "
+        "5 allocated to other documents).")
+    expect(admin.get_by_label("Number of CALs allocated to this Document")).to_have_value("99")
+    expect(row_of(admin, "ACME\\rep1").get_by_label("remove")).to_be_checked()
     shoot(admin, "documents-allocation-refused")
     assert next(d for d in console.site.list_documents() if d.path == SALES).cals_allocated == 10
+    assert document_users(console) == {"ACME\\rep1", "ACME\\rep2"}
 
 
 def test_an_invalid_user_for_a_document_is_pointed_at_in_the_dialog_and_nothing_is_assigned(
@@ -347,7 +352,7 @@ def test_an_invalid_user_for_a_document_is_pointed_at_in_the_dialog_and_nothing_
     admin.goto(f"{console.url}/documents?doc={SALES}")
     admin.get_by_role("link", name="Add users…").click()
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
-    dialog.get_by_label("Users, separated by semicolons").fill("ACME\\dana;bad\\\\name")
+    dialog.get_by_label("Users: one a line").fill("ACME\\dana;bad\\\\name")
     assert submit(admin, dialog.get_by_role("button", name="OK").click) == 422
     dialog = admin.get_by_role("dialog", name=f"Add users to {SALES}")
     expect(dialog.get_by_role("alert")).to_contain_text("'bad\\\\name'")
@@ -402,7 +407,12 @@ def test_clearing_cal_data_needs_the_serial_typed_and_its_backup_restores_everyt
     expect(listed).to_contain_text("2 Named CALs")  # what the backup holds, as its summary says
     expect(listed).to_contain_text(" KB")
     submit(admin, admin.get_by_role("button", name="Restore this backup").click)
-    assert flash(admin) == f"Restored {backup.group(1)}: 2 Named CALs, 3 Document CALs."
+    expect(admin.get_by_role("heading", name=f"Restore {backup.group(1)}?")).to_be_visible()
+    expect(admin.get_by_role("row", name="Named CALs 0 2")).to_be_visible()
+    shoot(admin, "confirm-restore")
+    submit(admin, admin.get_by_role("button", name="Back up the data now, then restore").click)
+    assert flash(admin).startswith(f"Restored {backup.group(1)}: 2 Named CALs, 3 Document CALs.\n"
+                                   "The CAL data as it was before was backed up first: before-restore-")
     shoot(admin, "clear-restored")
     assert named_users(console) == {"ACME\\alice", "ACME\\bob"}
     assert document_users(console) == {"ACME\\rep1", "ACME\\rep2"}
@@ -413,21 +423,20 @@ def test_clearing_cal_data_needs_the_serial_typed_and_its_backup_restores_everyt
 VIEWER_PAGES = ["/license", "/cals", "/cals/assigned", f"/documents?doc={SALES}", "/maintenance/clear"]
 
 
-def test_a_viewer_sees_every_page_with_its_forms_disabled_and_a_forced_post_is_refused(
+def test_a_viewer_sees_every_page_read_only_with_no_control_to_change_and_a_forced_post_is_refused(
         page: Page, console: Console) -> None:
     signed_in(page, console, "viewer")
     expect(page.locator("header .who")).to_have_text("viewer (viewer)")
     for path in VIEWER_PAGES:
         page.goto(console.url + path)
-        controls = page.locator("main form[method=post]").locator(
-            "input:not([type=hidden]), button, select, textarea")
-        assert controls.count() > 0, path
-        for index in range(controls.count()):
-            expect(controls.nth(index)).to_be_disabled()
+        expect(page.get_by_role("note").filter(has_text="Read only")).to_be_visible()
+        enabled = page.locator("main form[method=post]").locator(
+            "input:not([type=hidden]):enabled, button:enabled, select:enabled, textarea:enabled")
+        expect(enabled).to_have_count(0)
         expect(page.get_by_role("link", name=re.compile("Manage users|Add users"))).to_have_count(0)
     page.goto(f"{console.url}/cals/assigned")
     expect(row_of(page, "ACME\\alice")).to_be_visible()
-    expect(row_of(page, "ACME\\alice").get_by_label("remove")).to_be_disabled()
+    expect(row_of(page, "ACME\\alice").get_by_label("remove")).to_have_count(0)
     shoot(page, "viewer-cals-assigned")
 
     page.goto(f"{console.url}/cals")

@@ -294,10 +294,10 @@ def test_the_console_documents_page_lists_the_files_that_cannot_be_served_and_st
 
 def test_the_console_documents_page_says_so_when_the_chosen_document_went_away_meanwhile(
         site, served, monkeypatch) -> None:
-    def gone(document: str):
+    def gone(document: str, **_: object):
         raise UnknownDocument(f"unknown document '{document}': it is not in the root folder")
 
-    monkeypatch.setattr(site, "list_document_cals", gone)
+    monkeypatch.setattr(site.app.document_cals, "document_cal_page", gone)
     page = served.get("/documents", params={"doc": SALES})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "unknown document &#39;SalesFlash.qvw&#39;" in page.text

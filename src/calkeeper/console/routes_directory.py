@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.console.web import form_of, identity, page, redirect, refused_first, site_of
 from calkeeper.contract.views import MemberOutcome, SyncReport
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -55,7 +55,7 @@ async def _run(request: Request, who: ConsoleIdentity, work: str) -> Response:
             done = await run_in_threadpool(lambda: site.assign_group(
                 group, document=document, all_or_nothing=form.get("all_or_nothing") == "on", actor=actor))
             lines = [f"{done.group}: {done.assigned} of {done.members} members got a CAL."]
-            lines += [outcome_line(o) for o in done.outcomes]
+            lines += refused_first([(o.outcome, outcome_line(o)) for o in done.outcomes])
         elif work == "rule":
             rule = await run_in_threadpool(lambda: site.add_group_rule(group, document=document, actor=actor))
             lines = [f"Rule {rule.id} added: the members of {rule.group} hold "
@@ -68,7 +68,7 @@ async def _run(request: Request, who: ConsoleIdentity, work: str) -> Response:
             lines = sync_lines(await run_in_threadpool(lambda: site.sync_directory(dry_run=dry, actor=actor)))
     except (CalkeeperError, ValueError) as error:
         return redirect(request, "/directory", error=[f"Nothing was changed: {getattr(error, 'message', error)}"])
-    return redirect(request, "/directory", ok=lines[:50])
+    return redirect(request, "/directory", ok=lines)
 
 
 @router.post("/directory/assign")

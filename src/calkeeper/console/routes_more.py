@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from calkeeper.console.web import form_of, identity, page, redirect, site_of
+from calkeeper.console.listing import Listing, clamp_page
+from calkeeper.console.web import application_of, form_of, identity, page, redirect, root_of, site_of
 from calkeeper.contract.views import BackupFileView
 from calkeeper.core.errors import CalkeeperError
 from calkeeper.usecases.console_users import ConsoleIdentity
@@ -23,8 +25,9 @@ BACKUP_NAME = re.compile(r"[A-Za-z0-9._-]+\.json")
 
 @router.get("/users", response_class=HTMLResponse)
 def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)] = "",
-          q: Annotated[str, Query(max_length=200)] = "") -> Response:
-    site = site_of(request)
+          q: Annotated[str, Query(max_length=200)] = "",
+          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+    site, named_cals = site_of(request), application_of(request).named_cals
     info = history = None
     error = ""
     if name:
@@ -33,7 +36,12 @@ def users(request: Request, who: Who, name: Annotated[str, Query(max_length=300)
             history = site.audit(limit=50, target=name)
         except CalkeeperError as problem:
             error = problem.message
-    return page(request, "users.html", who, name=name, q=q, found=site.find_users(q, limit=100), info=info,
+    asked = Listing(root_of(request) + "/users", {"q": q}, "user", page_number)
+    found, total = named_cals.find_users_page(q, limit=asked.size, offset=asked.offset)
+    listing = replace(asked, page_number=clamp_page(page_number, total), total=total)
+    if listing.page_number != page_number:  # past the end: the last page
+        found = named_cals.find_users_page(q, limit=listing.size, offset=listing.offset)[0]
+    return page(request, "users.html", who, name=name, q=q, found=found, listing=listing, info=info,
                 history=history, error=error)
 
 
@@ -106,24 +114,75 @@ async def clear(request: Request, who: Who) -> Response:
         f"CAL data cleared ({removed}).", f"A backup was written first: {target.name}. Restore it below if needed."])
 
 
-@router.post("/maintenance/restore")
+@router.post("/maintenance/restore", response_class=HTMLResponse)
 async def restore(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     name = str(form.get("backup", ""))
-    if not BACKUP_NAME.fullmatch(name) or not (request.app.state.backups_dir / name).exists():
+    folder = request.app.state.backups_dir
+    if not BACKUP_NAME.fullmatch(name) or not (folder / name).exists():
         return redirect(request, "/maintenance/clear", error=["Choose one of the backups listed."])
     site = site_of(request)
+    if form.get("confirmed") != "yes":
+        return _confirm_restore(request, who, name)
+    first = folder / f"before-restore-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
     try:
-        counts = await run_in_threadpool(lambda: site.restore(request.app.state.backups_dir / name,
-                                                              actor=f"console:{who.username}"))
+        await run_in_threadpool(lambda: site.backup(first, actor=f"console:{who.username}"))
+        counts = await run_in_threadpool(lambda: site.restore(folder / name, actor=f"console:{who.username}"))
     except CalkeeperError as error:
         return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
     return redirect(request, "/maintenance/clear", ok=[
-        f"Restored {name}: {counts.get('named_cals', 0)} Named CALs, {counts.get('document_cals', 0)} Document CALs."])
+        f"Restored {name}: {counts.get('named_cals', 0):,} Named CALs, {counts.get('document_cals', 0):,} Document "
+        "CALs.", f"The CAL data as it was before was backed up first: {first.name}. Restore it to undo."])
+
+
+def _confirm_restore(request: Request, who: ConsoleIdentity, name: str) -> Response:
+    """What restoring a backup replaces, and with what, before it is done; a file a restore refuses is refused
+    here already."""
+    path = request.app.state.backups_dir / name
+    try:
+        held = application_of(request).maintenance.backup_summary(path)
+    except CalkeeperError as error:
+        return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    pools = {p.cal_type: p for p in site_of(request).cal_overview().pools}
+    lines = [f"The site's CAL data is replaced by the backup {name}, written {written:%Y-%m-%d %H:%M} UTC: every "
+             "Named and Document CAL, allocation, quarantine, setting and the license in it.",
+             "The CAL data now is backed up first, to a new file listed here afterwards: restore that file to undo.",
+             "The audit trail stays as it is."]
+    table = [["", "Now", "In the backup"],
+             ["Named CALs", pools["named"].assigned, held.get("named_cals", 0)],
+             ["Document CALs", pools["document"].assigned, held.get("document_cals", 0)]]
+    return page(request, "confirm.html", who, title=f"Restore {name}?", lines=lines, table=table,
+                action=root_of(request) + "/maintenance/restore", fields={"backup": name},
+                button="Back up the data now, then restore", danger=True,
+                cancel=root_of(request) + "/maintenance/clear", nav_as="clear")
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, who: Who, target: Annotated[str, Query(max_length=300)] = "",
-          action: Annotated[str, Query(max_length=60)] = "") -> Response:
-    entries = site_of(request).audit(limit=200, target=target, action=action)
-    return page(request, "audit.html", who, entries=entries, target=target, action=action)
+          action: Annotated[str, Query(max_length=60)] = "", document: Annotated[str, Query(max_length=1000)] = "",
+          since: Annotated[str, Query(max_length=10)] = "", until: Annotated[str, Query(max_length=10)] = "",
+          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+    reports = application_of(request).reports
+    start, end, problem = _day(since), _day(until), ""
+    if (since and start is None) or (until and end is None):
+        problem = "Dates are written YYYY-MM-DD; the one that is not was left out of the filter."
+    narrow: dict[str, Any] = {"action": action, "target": target, "document": document,
+                              "since": start,
+              "until": end + timedelta(days=1) if end else None}
+    params = {"target": target, "action": action, "document": document, "since": since, "until": until}
+    asked = Listing(root_of(request) + "/audit", params, "newest", page_number)
+    entries, total = reports.audit_page(limit=asked.size, offset=asked.offset, **narrow)
+    listing = replace(asked, page_number=clamp_page(page_number, total), total=total)
+    if listing.page_number != page_number:  # past the end: the last page
+        entries = reports.audit_page(limit=listing.size, offset=listing.offset, **narrow)[0]
+    return page(request, "audit.html", who, entries=entries, listing=listing, problem=problem,
+                actions=reports.audit_actions(), documents=[d.path for d in site_of(request).list_documents()],
+                **params)
+
+
+def _day(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) if text else None
+    except ValueError:
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,6 +24,7 @@ from calkeeper.console.web import (
     redirect,
     site_of,
 )
+from calkeeper.core.cals import CalType
 from calkeeper.core.error_codes import status_of
 from calkeeper.core.errors import SignInRefused
 from calkeeper.infra.peer import peer_of
@@ -111,8 +113,21 @@ async def sign_out(request: Request, who: Who) -> Response:
 def dashboard(request: Request, who: Who) -> Response:
     site = site_of(request)
     overview = site.cal_overview()
+    app = application_of(request)
+    history = site.grant_history(hours=24)
     return page(request, "dashboard.html", who, overview=overview, denials=site.denials(limit=10),
-                quarantined=site.quarantined_cals(limit=20), license=site.license())
+                denial_count=app.reports.denial_count(), quarantined=site.quarantined_cals(limit=20),
+                quarantined_count=app.named_cals.count_quarantined(), license=site.license(),
+                grants=grant_table(history))
+
+
+def grant_table(history: dict[str, list[tuple[datetime, int]]]) -> list[tuple[str, list[int]]]:
+    """The chart's numbers as a table: (hour, grants of each CAL type), the hours with grants only."""
+    hours: dict[datetime, list[int]] = {}
+    for index, cal_type in enumerate(CalType):
+        for hour, count in history.get(cal_type.value, []):
+            hours.setdefault(hour, [0] * len(CalType))[index] = count
+    return [(f"{hour:%Y-%m-%d %H:00}", counts) for hour, counts in sorted(hours.items()) if any(counts)]
 
 
 @router.get("/dashboard/grants.svg", name="console_grants_chart")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.bootstrap import Application
@@ -28,16 +30,17 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def ago(moment: datetime | None) -> str:
-    """'3 d ago' / 'in 5 h' beside a UTC time."""
+    """'3 days ago' / 'in 7 days' / 'in 5 h' beside a UTC time, rounded to the nearest unit."""
     if moment is None:
         return ""
     seconds = (datetime.now(UTC) - moment).total_seconds()
     size = abs(seconds)
     if size < 60:
         return "just now"
-    for unit, step in (("d", 86400), ("h", 3600), ("min", 60)):
-        if size >= step:
-            span = f"{int(size // step)} {unit}"
+    for unit, step in (("day", 86400), ("h", 3600), ("min", 60)):
+        if size >= step * 0.95:
+            count = max(1, round(size / step))
+            span = f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
             break
     return f"{span} ago" if seconds > 0 else f"in {span}"
 
@@ -48,6 +51,16 @@ def file_size(size: int) -> str:
         if size >= step:
             return f"{size / step:.1f} {unit}"
     return f"{size} bytes"
+
+
+def number(value: object) -> str:
+    """A count with thousands separators (10,000)."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def root_of(request: Request) -> str:
+    """The console's root path, without the trailing slash."""
+    return str(request.app.url_path_for("console_root")).rstrip("/")
 
 
 def utc(moment: datetime | None) -> str:
@@ -62,7 +75,31 @@ def detail(value: object) -> str:
         return ", ".join(detail(item) for item in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:  # a time the audit trail stored as ISO text
+            return utc(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
+
+
+def lead_isolated(line: str) -> Markup:
+    """A report line whose leading name ("ACME\\bob: freed ...") is isolated, so that right-to-left letters in a
+    name cannot reorder the words after it."""
+    name, colon, rest = line.partition(": ")
+    if not colon:
+        return Markup("{}").format(line)
+    return Markup("<bdi>{}</bdi>: {}").format(name, rest)
+
+
+def when(moment: datetime | None) -> Markup:
+    """A time as the admin reads it: the browser shows it in local time (console.js); UTC on hover."""
+    if moment is None:
+        return Markup("-")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M:%S UTC"), utc(moment))
 
 
 @pass_context
@@ -75,6 +112,9 @@ def path_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
 
 
 templates.env.filters["ago"] = ago
+templates.env.filters["n"] = number
+templates.env.filters["when"] = when
+templates.env.filters["lead_isolated"] = lead_isolated
 templates.env.filters["detail"] = detail
 templates.env.filters["utc"] = utc
 templates.env.filters["file_size"] = file_size
@@ -136,20 +176,52 @@ async def form_of(request: Request, who: ConsoleIdentity, *, change: bool = True
 
 def page(request: Request, template: str, who: ConsoleIdentity | None, **context: Any) -> HTMLResponse:
     flash = read_flash(request)
-    response = templates.TemplateResponse(
-        request, template, {"who": who, "flash": flash, "nav": template.split(".")[0], **context}
-    )
+    nav = context.pop("nav_as", None) or template.split(".")[0]  # the sidebar entry to mark as current
+    response = templates.TemplateResponse(request, template, {"who": who, "flash": flash, "nav": nav, **context})
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
 
 
+REFUSED = ("refused", "no CAL left", "skipped", "not held")  # outcomes an admin must see first
+
+
+NAME_SEPARATORS = re.compile(r"[;,\r\n]+")
+
+
+def typed_names(text: str) -> list[str]:
+    """The names an admin typed or pasted: one a line, or separated by semicolons or commas."""
+    return [name.strip() for name in NAME_SEPARATORS.split(text) if name.strip()]
+
+
+def refused_first(outcomes: list[tuple[str, str]]) -> list[str]:
+    """The lines of (outcome, line) pairs, the refused ones first, the rest in their order."""
+    return [line for _, line in sorted(outcomes, key=lambda pair: pair[0] not in REFUSED)]
+
+
+def tally(outcomes: list[tuple[str, str]]) -> list[str]:
+    """A bulk action's report from (outcome, line) pairs: the total first ("118 assigned, 2 refused"), then
+    every line, the refused ones first."""
+    counts: dict[str, int] = {}
+    for outcome, _ in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    order = sorted(counts, key=lambda o: (o not in REFUSED, -counts[o]))
+    total = ", ".join(f"{counts[o]:,} {o}" for o in order)
+    lines = refused_first(outcomes)
+    return [f"{total}." if len(outcomes) > 1 else lines[0], *(lines if len(outcomes) > 1 else [])]
+
+
 def redirect(request: Request, path: str, *, ok: list[str] | None = None, error: list[str] | None = None) -> Response:
+    """See the page at ``path`` next, with what was done (or why not). The message is kept on the server for
+    this session (a bulk action's report is far longer than a cookie holds); the cookie carries its id."""
     response = RedirectResponse(str(request.app.url_path_for("console_root")).rstrip("/") + path, status_code=303)
     if ok or error:
-        payload = {"kind": "error" if error else "ok", "lines": error or ok}
-        response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(json.dumps(payload).encode()).decode(),
-                            httponly=True, samesite="strict", path="/", max_age=60)
+        payload = json.dumps({"kind": "error" if error else "ok", "lines": error or ok})
+        secret = request.cookies.get(SESSION_COOKIE, "")
+        result_id = console_users(request).keep_result(secret, payload) if secret else None
+        cookie = json.dumps({"result": result_id}) if result_id else payload
+        response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(cookie.encode()).decode(),
+                            httponly=True, samesite="strict", path="/", max_age=3600)
     return response
 
 
@@ -159,9 +231,15 @@ def read_flash(request: Request) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        most = 50  # a message in the cookie itself is short (signed out: no session keeps one)
+        if isinstance(data.get("result"), str):
+            kept = console_users(request).result(request.cookies.get(SESSION_COOKIE, ""), data["result"])
+            if kept is None:
+                return None
+            data, most = json.loads(kept), 1_000_000
         if data.get("kind") in {"ok", "error"} and isinstance(data.get("lines"), list):
-            return {"kind": data["kind"], "lines": [str(line) for line in data["lines"]][:50]}
-    except (ValueError, TypeError):
+            return {"kind": data["kind"], "lines": [str(line) for line in data["lines"]][:most]}
+    except (ValueError, TypeError, AttributeError):
         return None
     return None
 

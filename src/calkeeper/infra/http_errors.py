@@ -67,6 +67,20 @@ def _problem(detail: dict[str, Any]) -> str:
     return f"{detail['msg']} ({why})" if isinstance(why, str) and why else str(detail["msg"])
 
 
+def validation_response(error: RequestValidationError) -> JSONResponse:
+    """A request that does not validate, in the one shape."""
+    problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": _problem(d)} for d in error.errors()]
+    summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+    return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems),
+                        status_for("invalid_request"))
+
+
+def http_error_response(error: StarletteHTTPException) -> JSONResponse:
+    """An HTTP error raised by the framework (404, 405...), in the one shape."""
+    code = HTTP_EXCEPTION_CODES.get(error.status_code, "http_error")
+    return JSONResponse(body(code, str(error.detail)), error.status_code, headers=getattr(error, "headers", None))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
@@ -80,15 +94,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [{"where": ".".join(str(p) for p in d["loc"]), "problem": _problem(d)} for d in error.errors()]
-        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return JSONResponse(body("invalid_request", f"the request is not valid: {summary}", problems),
-                            status_for("invalid_request"))
+        return validation_response(error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = HTTP_EXCEPTION_CODES.get(error.status_code, "http_error")
-        return JSONResponse(body(code, str(error.detail)), error.status_code, headers=getattr(error, "headers", None))
+        return http_error_response(error)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

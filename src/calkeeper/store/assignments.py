@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, Connection, String, delete, func, literal, or_, select, true, update
 
 from calkeeper.core.assignments import CalAssignment
 from calkeeper.core.cals import CalType, Pool
@@ -17,6 +17,12 @@ from calkeeper.store.site_state import bump_generation
 
 NAMED_SORTS = {"last_used": named_t.c.last_used, "quarantined_until": named_t.c.quarantined_until,
                "source": named_t.c.source}
+
+
+def listed(table: Any, now: datetime) -> ColumnElement[bool]:
+    """``occupying`` written so that no index serves the filter: a page in last-used (or any indexed) order then
+    walks that order's index and stops at the page, where the OR would fetch and sort every row first."""
+    return func.coalesce(table.c.quarantined_until > now, true())
 
 
 def named_assignment(row: Any) -> CalAssignment:
@@ -50,6 +56,18 @@ class Assignments:
         ).mappings().first()
         return named_assignment(row) if row is not None else None
 
+    def named_many(self, identities: list[Identity]) -> dict[tuple[str, str], CalAssignment]:
+        """The Named CALs of many users or machines at once, by (kind, key)."""
+        found: dict[tuple[str, str], CalAssignment] = {}
+        for first in range(0, len(identities), 500):
+            chunk = identities[first:first + 500]
+            for kind in {i.kind for i in chunk}:
+                keys = [i.key for i in chunk if i.kind == kind]
+                rows = self.connection.execute(select(named_t).where(
+                    named_t.c.identity_kind == kind, named_t.c.identity_key.in_(keys))).mappings()
+                found.update({(r["identity_kind"], r["identity_key"]): named_assignment(r) for r in rows})
+        return found
+
     def document_cal(self, document_id: int, user: Identity) -> CalAssignment | None:
         """The Document CAL of a user for a document (marked for removal or not)."""
         row = self.connection.execute(
@@ -82,12 +100,32 @@ class Assignments:
 
     # -- lists -----------------------------------------------------------------------------------
 
-    def list_named(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
-                   offset: int = 0) -> list[CalAssignment]:
-        """A page of Named CALs: in name order after the key ``after``, or in another order from ``offset``."""
-        query = select(named_t).where(occupying(named_t, self.now)).limit(limit)
+    def _named_filtered(self, query: Any, *, search: str, source: str, quarantined: bool | None,
+                        unused_days: int | None) -> Any:
+        """The Named CALs a list shows: those occupying a CAL, narrowed by the console's filters."""
+        query = query.where(listed(named_t, self.now))
         if search:
             query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
+        if source:
+            query = query.where(named_t.c.source == source)
+        if quarantined is True:
+            query = query.where(named_t.c.quarantined_until.is_not(None))
+        elif quarantined is False:
+            query = query.where(named_t.c.quarantined_until.is_(None))
+        if unused_days is not None:
+            since = self.now - timedelta(days=unused_days)
+            query = query.where(or_(named_t.c.last_used.is_(None), named_t.c.last_used < since))
+        return query
+
+    def list_named(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
+                   offset: int = 0, source: str = "", quarantined: bool | None = None,
+                   unused_days: int | None = None) -> list[CalAssignment]:
+        """A page of Named CALs: in name order after the key ``after``, or in another order from ``offset``.
+
+        ``source`` ("manual" or "dynamic"), ``quarantined`` and ``unused_days`` (not used for that many days,
+        or never) narrow the list."""
+        query = self._named_filtered(select(named_t), search=search, source=source, quarantined=quarantined,
+                                     unused_days=unused_days).limit(limit)
         if sort == "user":
             query = query.order_by(named_t.c.identity_key)
             if after:
@@ -100,18 +138,33 @@ class Assignments:
             query = query.order_by(ordered, named_t.c.identity_key)
         return [named_assignment(r) for r in self.connection.execute(query.offset(offset)).mappings()]
 
+    def named_holders(self, *, search: str = "", source: str = "", quarantined: bool | None = None,
+                      unused_days: int | None = None) -> list[str]:
+        """The names holding every Named CAL a filtered list shows (all its pages), in name order."""
+        query = self._named_filtered(select(named_t.c.identity_name), search=search, source=source,
+                                     quarantined=quarantined, unused_days=unused_days)
+        return [str(name) for name in self.connection.execute(query.order_by(named_t.c.identity_key)).scalars()]
+
     def count_named_of_kind(self, kind: str) -> int:
         """Named CALs held (quarantined ones included) by users or by machines."""
         query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now),
                                                                  named_t.c.identity_kind == kind)
         return int(self.connection.execute(query).scalar_one())
 
-    def count_named(self, *, search: str = "") -> int:
-        if not search:
+    def count_named(self, *, search: str = "", source: str = "", quarantined: bool | None = None,
+                    unused_days: int | None = None) -> int:
+        if not (search or source or quarantined is not None or unused_days is not None):
             return int(self.connection.execute(select(self.claims.named_occupied())).scalar_one())
-        query = select(func.count()).select_from(named_t).where(occupying(named_t, self.now))
-        query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
+        query = self._named_filtered(select(func.count()).select_from(named_t), search=search, source=source,
+                                     quarantined=quarantined, unused_days=unused_days)
         return int(self.connection.execute(query).scalar_one())
+
+    def count_quarantined(self) -> int:
+        """Named and Document CALs in quarantine now."""
+        named = select(func.count()).select_from(named_t).where(named_t.c.quarantined_until > self.now)
+        documents = select(func.count()).select_from(doccal_t).where(doccal_t.c.quarantined_until > self.now)
+        return int(self.connection.execute(select(named.scalar_subquery() + documents.scalar_subquery()))
+                   .scalar_one())
 
     def quarantined(self, *, limit: int = 100) -> list[tuple[str, str | None, datetime]]:
         """Quarantined Named and Document CALs as (user, document or None, quarantined until), soonest first."""
@@ -125,13 +178,31 @@ class Assignments:
         rows = self.connection.execute(select(union).order_by(union.c.quarantined_until).limit(limit))
         return [(r.user, r.document, r.quarantined_until) for r in rows]
 
-    def of_document(self, document_id: int, path: str) -> list[CalAssignment]:
-        """The Document CALs occupying a document's allocation, in name order."""
-        rows = self.connection.execute(
-            select(doccal_t).where(doccal_t.c.document_id == document_id, occupying(doccal_t, self.now))
-            .order_by(doccal_t.c.user_key)
-        ).mappings()
-        return [document_assignment(r, path) for r in rows]
+    def of_document(self, document_id: int, path: str, *, search: str = "", sort: str = "user",
+                    limit: int | None = None, offset: int = 0) -> list[CalAssignment]:
+        """The Document CALs occupying a document's allocation, in name order (or ``sort``), a page at a time."""
+        query = self._of_document(select(doccal_t), document_id, search)
+        if sort in ("user", "-user"):
+            query = query.order_by(doccal_t.c.user_key.desc() if sort == "-user" else doccal_t.c.user_key)
+        else:
+            column = doccal_t.c[sort.lstrip("-")]
+            ordered = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+            query = query.order_by(ordered, doccal_t.c.user_key)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        return [document_assignment(r, path) for r in self.connection.execute(query).mappings()]
+
+    def count_of_document(self, document_id: int, *, search: str = "") -> int:
+        if not search:  # counted from the document's index, as the pools are (no OR filter over every row)
+            return int(self.connection.execute(select(self.claims.document_occupied(document_id))).scalar_one())
+        query = self._of_document(select(func.count()).select_from(doccal_t), document_id, search)
+        return int(self.connection.execute(query).scalar_one())
+
+    def _of_document(self, query: Any, document_id: int, search: str) -> Any:
+        query = query.where(doccal_t.c.document_id == document_id, listed(doccal_t, self.now))
+        if search:
+            query = query.where(doccal_t.c.user_key.contains(comparison_key(search), autoescape=True))
+        return query
 
     def documents_of(self, user: Identity) -> list[CalAssignment]:
         """The Document CALs a user holds (quarantined ones included), by document."""

@@ -266,6 +266,25 @@ class Claims:
             self.connection.execute(ADJUST_DOCUMENT, {"document": document_id, "delta": -count})
         return len(rows)
 
+    def claim_named_cals(self, identities: list[Identity], *, in_license: int, source: str = "manual") -> bool:
+        """Claim Named CALs for many identities holding none, all or none of them: the pool's counter takes them
+        all at once while the license allows, then one multi-row insert, so a pasted list of thousands costs
+        about what one claim does."""
+        self.lock_pool(CalType.NAMED)
+        self.sweep(CalType.NAMED)  # quarantines that ended free their CALs (and identities) first
+        taken = self.connection.execute(
+            update(pool_t).where(pool_t.c.cal_type == CalType.NAMED.value,
+                                 pool_t.c.used + len(identities) <= in_license)
+            .values(used=pool_t.c.used + len(identities)).returning(pool_t.c.used)
+        ).first()
+        if taken is None:
+            return False
+        minute = to_minute(self.now) if source == "dynamic" else None
+        self.connection.execute(insert(named_t), [
+            {"identity_kind": i.kind, "identity_key": i.key, "identity_name": i.name, "source": source,
+             "assigned_at": self.now, "last_used": minute} for i in identities])
+        return True
+
     def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic",
                         machine: str | None = None) -> int | None:
         if not self.reserve(CalType.NAMED, in_license):

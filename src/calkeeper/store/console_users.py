@@ -11,10 +11,11 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from calkeeper.contract.views import ConsoleUserView
 from calkeeper.core.comparison import comparison_key
 from calkeeper.infra.database import table_of
-from calkeeper.store.schema import ConsoleSession, ConsoleUser
+from calkeeper.store.schema import ConsoleResult, ConsoleSession, ConsoleUser
 
 users_t = table_of(ConsoleUser)
 sessions_t = table_of(ConsoleSession)
+results_t = table_of(ConsoleResult)
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,16 @@ class ConsoleUsers:
 
     def end_session(self, session_id: str) -> None:
         self.connection.execute(delete(sessions_t).where(sessions_t.c.id == session_id))
+
+    def keep_result(self, *, result_id: str, session_id: str, body: str, expires_at: datetime) -> None:
+        """Keep what an action did for the session that asked (results past their time are dropped here)."""
+        self.connection.execute(delete(results_t).where(results_t.c.expires_at < self.now))
+        self.connection.execute(insert(results_t).values(id=result_id, session_id=session_id, body=body,
+                                                         created_at=self.now, expires_at=expires_at))
+
+    def result(self, *, result_id: str, session_id: str) -> str | None:
+        """A result this session kept and has not outlived, or None."""
+        found = self.connection.execute(select(results_t.c.body).where(
+            results_t.c.id == result_id, results_t.c.session_id == session_id,
+            results_t.c.expires_at > self.now)).scalar_one_or_none()
+        return str(found) if found is not None else None

@@ -298,6 +298,20 @@ class ConsoleSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class ConsoleResult(Base):
+    """What a console action did (every user's outcome), kept for the session that asked until it is shown.
+
+    A result can be far longer than a cookie holds; the page after the action reads it by its random id.
+    """
+
+    __tablename__ = "console_results"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("console_sessions.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class AuthFailure(Base):
     """A failed console sign-in or a bad API token, counted by the brakes of every worker and node.
 

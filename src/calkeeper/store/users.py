@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,12 +47,19 @@ class Users:
             return str(inserted)
         return str(self.connection.execute(SHOWN_NAME, {"key": user.key}).scalar_one())
 
-    def search(self, text: str = "", *, limit: int = 100) -> list[Identity]:
+    def search(self, text: str = "", *, limit: int = 100, offset: int = 0) -> list[Identity]:
         """Users whose name contains the text, in name order."""
-        query = select(user_t.c.name, user_t.c.key).order_by(user_t.c.key).limit(limit)
+        query = select(user_t.c.name, user_t.c.key).order_by(user_t.c.key).limit(limit).offset(offset)
         if text:
             query = query.where(user_t.c.key.contains(comparison_key(text), autoescape=True))
         return [Identity(name, key, "user") for name, key in self.connection.execute(query)]
+
+    def count(self, text: str = "") -> int:
+        """How many users' names contain the text."""
+        query = select(func.count()).select_from(user_t)
+        if text:
+            query = query.where(user_t.c.key.contains(comparison_key(text), autoescape=True))
+        return int(self.connection.execute(query).scalar_one())
 
     def shown_name(self, identity: Identity) -> str:
         """The first spelling seen of a user's name (the name as given when it was never seen)."""

@@ -27,6 +27,7 @@ from calkeeper.usecases.failure_brake import SIGN_IN_BY_ADDRESS, SIGN_IN_BY_NAME
 from calkeeper.usecases.passwords import SHORTEST, password_problem
 
 SESSION_LIFETIME = timedelta(hours=8)
+RESULT_LIFETIME = timedelta(hours=1)  # long enough to reload the page that shows it
 CONSOLE_ROLES = ("admin", "viewer")
 _hasher = PasswordHasher()
 
@@ -193,6 +194,22 @@ class ConsoleUsers:
             return None
         return ConsoleIdentity(session.user_id, session.username, session.role, session.csrf_token,
                                session.expires_at)
+
+    def keep_result(self, secret: str, body: str) -> str | None:
+        """Keep what an action did for this session to show next; its id, or None without a session."""
+        result_id = secrets.token_urlsafe(18)
+        with self.uow.write() as tx:
+            session = tx.console_users.session(_session_id(secret))
+            if session is None:
+                return None
+            tx.console_users.keep_result(result_id=result_id, session_id=_session_id(secret), body=body,
+                                         expires_at=tx.now + RESULT_LIFETIME)
+        return result_id
+
+    def result(self, secret: str, result_id: str) -> str | None:
+        """A result this session kept, while it lasts; another session's is never shown."""
+        with self.uow.read() as tx:
+            return tx.console_users.result(result_id=result_id, session_id=_session_id(secret))
 
     def sign_out(self, secret: str) -> None:
         with self.uow.write() as tx:

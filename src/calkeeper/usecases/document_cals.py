@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from calkeeper.contract.views import AssignedCal, AssignOutcome, RemovalOutcome
+from calkeeper.contract.views import AssignedCal, AssignOutcome, CalPage, RemovalOutcome
 from calkeeper.core.cals import CalType, Pool, quarantine_end
 from calkeeper.core.documents import DocumentRecord, match_document
-from calkeeper.core.errors import NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
+from calkeeper.core.errors import InvalidInput, NoCalAvailable, NoLicense, NotQuarantined, UnknownUser
 from calkeeper.core.identities import Identity, parse_identity_list
 from calkeeper.store.unit_of_work import Transaction
 from calkeeper.usecases.admin import AdminTransactions, audit_freed
 from calkeeper.usecases.documents import Documents
 from calkeeper.usecases.named_cals import assigned_view
+
+DOCUMENT_SORTS = ("user", "last_used", "quarantined_until", "source")
 
 
 class DocumentCals:
@@ -74,13 +76,18 @@ class DocumentCals:
             return self._restore(tx, record, parse_identity_list(users), actor)
 
     def apply_document_changes(self, document: str, *, remove: list[str], restore: list[str],
+                               cals_allocated: int | None = None, allow_dynamic_assignment: bool | None = None,
                                actor: str | None = None) -> tuple[list[RemovalOutcome], list[AssignOutcome]]:
-        """The console's Apply on a document: staged removals and restores in one transaction."""
+        """The console's one Apply on a document: staged removals and restores, and its allocation and dynamic
+        assignment when given, in one transaction, all or nothing."""
         actor = self.admin.actor(actor)
         with self.admin.change() as tx:
             record = self.documents.resolve(tx, document, actor=actor)
             restored = self._restore(tx, record, parse_identity_list(restore), actor) if restore else []
             removed = self._remove(tx, record, parse_identity_list(remove), actor) if remove else []
+            if cals_allocated is not None or allow_dynamic_assignment is not None:
+                self.documents.change_settings(tx, record.path, cals_allocated=cals_allocated,
+                                               allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
             return removed, restored
 
     def remove_in(self, tx: Transaction, record: DocumentRecord, identities: list[Identity],
@@ -118,6 +125,22 @@ class DocumentCals:
             tx.history.audit(actor, "document_cal.restored", cal.holder.name, document=record.path)
             outcomes.append(AssignOutcome(cal.holder.name, "restored"))
         return outcomes
+
+    def document_cal_page(self, document: str, *, search: str = "", sort: str = "user", limit: int = 50,
+                          offset: int = 0, count: bool = True) -> CalPage:
+        """A page of a known document's holders, narrowed by a search; sorted by ``user``, ``last_used`` or
+        ``quarantined_until`` (``-`` before it for the reverse). Without ``count`` its total is not counted
+        (0): a caller holding the document's view has it as ``cals_assigned``."""
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InvalidInput("a page holds 1 to 1000 rows, from an offset of 0 or more")
+        if sort.lstrip("-") not in DOCUMENT_SORTS:
+            raise InvalidInput(f"sort by one of {', '.join(DOCUMENT_SORTS)}, not '{sort}'")
+        with self.admin.read() as tx:
+            record = match_document(tx.documents.all(), document)
+            cals = tx.assignments.of_document(record.id, record.path, search=search, sort=sort, limit=limit,
+                                              offset=offset)
+            total = tx.assignments.count_of_document(record.id, search=search) if count or search else 0
+        return CalPage([assigned_view(c) for c in cals], None, total)
 
     def list_document_cals(self, document: str) -> list[AssignedCal]:
         """The users holding Document CALs for a document, quarantined ones included."""

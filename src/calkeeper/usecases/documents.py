@@ -138,20 +138,28 @@ class Documents:
             raise InvalidInput(f"the number of CALs allocated to a document cannot be negative (got {cals_allocated})")
         actor = self.admin.actor(actor)
         with self.admin.change() as tx:
-            if cals_allocated is not None:
-                tx.claims.lock_pool(CalType.DOCUMENT)
-            record = self.resolve(tx, document, actor=actor)
-            if cals_allocated is not None:
-                tx.claims.lock_document(record.id)
-                record = match_document(tx.documents.all(), record.path)  # as it is now that it is locked
-                self._check_allocation(tx, record, cals_allocated)
-                tx.documents.update(record.id, cals_allocated=cals_allocated)
-                tx.history.audit(actor, "document.allocation_changed", record.path,
-                                 before=record.cals_allocated, after=cals_allocated)
-            if allow_dynamic_assignment is not None:
-                tx.documents.update(record.id, allow_dynamic_assignment=allow_dynamic_assignment)
-                tx.history.audit(actor, "document.dynamic_changed", record.path, allow=allow_dynamic_assignment)
-            return document_view(match_document(tx.documents.all(), record.path))
+            return self.change_settings(tx, document, cals_allocated=cals_allocated,
+                                        allow_dynamic_assignment=allow_dynamic_assignment, actor=actor)
+
+    def change_settings(self, tx: Transaction, document: str, *, cals_allocated: int | None,
+                        allow_dynamic_assignment: bool | None, actor: str) -> DocumentView:
+        """``update_document``'s work inside a transaction a use case opened (the console's one Apply)."""
+        if cals_allocated is not None and cals_allocated < 0:
+            raise InvalidInput(f"the number of CALs allocated to a document cannot be negative (got {cals_allocated})")
+        if cals_allocated is not None:
+            tx.claims.lock_pool(CalType.DOCUMENT)
+        record = self.resolve(tx, document, actor=actor)
+        if cals_allocated is not None:
+            tx.claims.lock_document(record.id)
+            record = match_document(tx.documents.all(), record.path)  # as it is now that it is locked
+            self._check_allocation(tx, record, cals_allocated)
+            tx.documents.update(record.id, cals_allocated=cals_allocated)
+            tx.history.audit(actor, "document.allocation_changed", record.path,
+                             before=record.cals_allocated, after=cals_allocated)
+        if allow_dynamic_assignment is not None:
+            tx.documents.update(record.id, allow_dynamic_assignment=allow_dynamic_assignment)
+            tx.history.audit(actor, "document.dynamic_changed", record.path, allow=allow_dynamic_assignment)
+        return document_view(match_document(tx.documents.all(), record.path))
 
     def _check_allocation(self, tx: Transaction, record: DocumentRecord, cals: int) -> None:
         terms = tx.licenses.terms()

@@ -98,6 +98,12 @@ class Licensing:
             tx.history.audit(actor, "license.update_failed", stored.terms.serial if stored else "", code=error.code,
                              message=error.message)
 
+    def license_cals(self, *, serial: str, control: str, owner: str, organization: str, lef: str) -> dict[str, int]:
+        """The CALs a license would hold, after every check "Apply license" makes, without applying it."""
+        terms = check_license(serial=serial, control=control, owner=owner, organization=organization, lef_text=lef,
+                              trusted_keys=self.trusted_keys, now=self.clock.now())
+        return {cal_type.value: terms.in_license(cal_type) for cal_type in CalType}
+
     def _put_in_force(self, *, serial: str, control: str, owner: str, organization: str, lef: str,
                       actor: str | None, source: str) -> tuple[LicenseView, dict[str, str]]:
         terms = check_license(

@@ -69,6 +69,11 @@ class Maintenance:
             tx.history.audit(self.admin.actor(actor), "data.backed_up", str(target))
         return {name: len(rows) for name, rows in content["tables"].items()}
 
+    def backup_summary(self, path: str | Path) -> dict[str, int]:
+        """How many rows each table of a backup holds, after the checks of the file a restore makes first;
+        nothing is written."""
+        return {name: len(rows) for name, rows in backups.read_file(Path(path)).tables.items()}
+
     def restore(self, path: str | Path, *, actor: str | None = None,
                 moved: backups.Rows | None = None) -> dict[str, int]:
         """Replace the site's data with a backup, in one transaction; a bad file changes nothing.

@@ -54,11 +54,10 @@ class NamedCals:
             if terms is None:
                 raise NoLicense("no license is in force: apply the server license before assigning CALs")
             names = tx.users.remember(identities)
-            held = {i.key: tx.assignments.named(i) for i in identities}
-            needed = sum(1 for cal in held.values() if cal is None or (cal.marked_for_removal
-                                                                       and not cal.quarantined(tx.now)))
-            pool = tx.assignments.pools(terms)[CalType.NAMED]
+            many = tx.assignments.named_many(identities)
+            held = {i.key: many.get((i.kind, i.key)) for i in identities}
             outcomes: list[AssignOutcome] = []
+            fresh: list[Identity] = []
             for identity in identities:
                 identity = Identity(names[identity.key], identity.key, identity.kind)
                 cal = held[identity.key]
@@ -69,20 +68,21 @@ class NamedCals:
                 elif cal is not None and not cal.marked_for_removal:
                     outcomes.append(AssignOutcome(identity.name, "already assigned"))
                 else:
-                    claimed = tx.claims.claim_named_cal(identity, in_license=terms.in_license(CalType.NAMED),
-                                                        source="manual")
-                    if claimed is None:
-                        raise NoCalAvailable(
-                            f"the list needs {_cals(needed, 'Named User CAL')} and {pool.free} "
-                            f"{'is' if pool.free == 1 else 'are'} free ({pool.in_license} in license, "
-                            f"{pool.assigned - pool.quarantined} assigned, {pool.quarantined} quarantined); "
-                            "nothing was assigned",
-                            details={"needed": needed, "free": pool.free, "in_license": pool.in_license,
-                                     "assigned": pool.assigned - pool.quarantined,
-                                     "quarantined": pool.quarantined},
-                        )
-                    tx.history.audit(actor, "named_cal.assigned", identity.name, source="manual")
+                    fresh.append(identity)
                     outcomes.append(AssignOutcome(identity.name, "assigned"))
+            if fresh and not tx.claims.claim_named_cals(fresh, in_license=terms.in_license(CalType.NAMED),
+                                                        source="manual"):
+                pool = tx.assignments.pools(terms)[CalType.NAMED]
+                needed = len(fresh)
+                raise NoCalAvailable(
+                    f"the list needs {_cals(needed, 'Named User CAL')} and {pool.free} "
+                    f"{'is' if pool.free == 1 else 'are'} free ({pool.in_license} in license, "
+                    f"{pool.assigned - pool.quarantined} assigned, {pool.quarantined} quarantined); "
+                    "nothing was assigned",
+                    details={"needed": needed, "free": pool.free, "in_license": pool.in_license,
+                             "assigned": pool.assigned - pool.quarantined, "quarantined": pool.quarantined},
+                )
+            tx.history.audit_many(actor, "named_cal.assigned", [i.name for i in fresh], source="manual")
             audit_freed(tx)
             return outcomes
 
@@ -150,12 +150,20 @@ class NamedCals:
         with self.admin.uow.read() as tx:
             return [i.name for i in tx.users.search(text.strip(), limit=limit)]
 
+    def find_users_page(self, text: str, *, limit: int = 50, offset: int = 0) -> tuple[list[str], int]:
+        """A page of the users known to this site whose name contains the text, and how many there are."""
+        with self.admin.uow.read() as tx:
+            return [i.name for i in tx.users.search(text.strip(), limit=limit, offset=offset)], tx.users.count(
+                text.strip())
+
     def list_named_cals(self, *, after: str = "", limit: int = 100, search: str = "", sort: str = "user",
-                        offset: int = 0) -> CalPage:
+                        offset: int = 0, source: str = "", quarantined: bool | None = None,
+                        unused_days: int | None = None) -> CalPage:
         """A page of assigned Named CALs (quarantined ones included).
 
         In name order a page starts after the name ``after`` (fast at any depth); other orders
         (``-user``, ``last_used``, ``-last_used``, ``quarantined_until``, ``source``) start at ``offset``.
+        ``source``, ``quarantined`` and ``unused_days`` (not used for that many days) narrow the list.
         """
         if not 1 <= limit <= 1000:
             raise InvalidInput("a page holds 1 to 1000 rows")
@@ -163,13 +171,31 @@ class NamedCals:
             raise InvalidInput(f"sort by one of {', '.join(SORTS)}, not '{sort}'")
         if offset < 0:
             raise InvalidInput("the offset cannot be negative")
+        if source not in ("", "manual", "dynamic"):
+            raise InvalidInput(f"the source is manual or dynamic, not '{source}'")
+        if unused_days is not None and not 0 <= unused_days <= 36_500:
+            raise InvalidInput("not used for 0 to 36,500 days")
         with self.admin.read() as tx:
-            cals = tx.assignments.list_named(after=comparison_key(after), limit=limit + 1, search=search, sort=sort,
-                                             offset=offset)
-            total = tx.assignments.count_named(search=search)
+            cals = tx.assignments.list_named(after=comparison_key(after), limit=limit + 1, sort=sort, offset=offset,
+                                             search=search, source=source, quarantined=quarantined,
+                                             unused_days=unused_days)
+            total = tx.assignments.count_named(search=search, source=source, quarantined=quarantined,
+                                               unused_days=unused_days)
         more = len(cals) > limit
         return CalPage([assigned_view(c) for c in cals[:limit]],
                        cals[limit - 1].holder.key if more and sort == "user" else None, total)
+
+    def named_cal_holders(self, *, search: str = "", source: str = "", quarantined: bool | None = None,
+                          unused_days: int | None = None) -> list[str]:
+        """Every name a filtered Named CAL list holds, on all its pages ("all N matching this search")."""
+        with self.admin.read() as tx:
+            return tx.assignments.named_holders(search=search, source=source, quarantined=quarantined,
+                                                unused_days=unused_days)
+
+    def count_quarantined(self) -> int:
+        """Named and Document CALs in quarantine now."""
+        with self.admin.uow.read() as tx:
+            return tx.assignments.count_quarantined()
 
     def quarantined_cals(self, *, limit: int = 100) -> list[AssignedCal]:
         """Named and Document CALs in quarantine, the soonest free first."""

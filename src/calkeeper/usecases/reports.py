@@ -21,6 +21,24 @@ class Reports:
         with self.admin.uow.read() as tx:
             return tx.history.audit_entries(limit=limit, action=action, target=target)
 
+    def audit_page(self, *, action: str = "", target: str = "", document: str = "", since: datetime | None = None,
+                   until: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[list[AuditView], int]:
+        """A page of the audit trail narrowed by action, user or target, document (with the CAL events on it)
+        and time, newest first; and how many entries it holds."""
+        with self.admin.uow.read() as tx:
+            return tx.history.audit_page(action=action, target=target, document=document, since=since, until=until,
+                                         limit=limit, offset=offset)
+
+    def audit_actions(self) -> list[str]:
+        """The actions the audit trail holds, for its filter."""
+        with self.admin.uow.read() as tx:
+            return tx.history.audit_actions()
+
+    def denial_count(self) -> int:
+        """How many refused opens are recorded."""
+        with self.admin.uow.read() as tx:
+            return tx.history.denial_count()
+
     def denials(self, *, limit: int = 100) -> list[DenialView]:
         """The newest refused opens: who, when, what, why."""
         with self.admin.uow.read() as tx:
