@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from starlette.concurrency import iterate_in_threadpool
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
@@ -57,9 +57,9 @@ class ReportQuery(BaseModel):
 
 class ReclaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    inactive_days: int = Field(ge=1, le=36_500)
+    inactive_days: StrictInt = Field(ge=1, le=36_500)
     cal_type: Literal["", "named", "document"] = ""
-    dry_run: bool = False
+    dry_run: StrictBool = False  # JSON's true and false only
 
 
 class AlertsQuery(BaseModel):
