@@ -7,24 +7,21 @@ the viewer. Full-page screenshots of the pages visited land in artifacts/console
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from calkeeper.core.serials import control_number
 from tests.e2e.browser import (
-    CHROMIUM,
     Console,
     console_page,
     demo_template,
     flash,
     horizontal_overflow,
-    launch_chromium,
     row_of,
     running_console,
     shoot,
@@ -39,18 +36,6 @@ SALES = "SalesFlash.qvw"
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("console-demo"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the console tests need Debian's Chromium at {CHROMIUM} (make system-packages)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (make system-packages); skipping the console tests")
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -3,19 +3,16 @@ tables, exports, reclaim with its one Apply, alerts."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.e2e.browser import (
-    CHROMIUM,
     Console,
     console_page,
     demo_template,
-    launch_chromium,
     running_console,
     signed_in,
 )
@@ -24,18 +21,6 @@ from tests.e2e.browser import (
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("operations-demo"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the console tests need Debian's Chromium at {CHROMIUM} (make system-packages)")
-        pytest.skip(f"no Chromium at {CHROMIUM}; skipping the console tests")
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

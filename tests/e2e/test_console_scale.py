@@ -6,21 +6,18 @@ is confirmed first. The site is the demo site grown by bulk SQL (``bench.console
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bench.console_seed import SCALE_DOCUMENT, Seeded, document_holder
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
-    CHROMIUM,
     Console,
     console_page,
     flash,
-    launch_chromium,
     row_of,
     running_console,
     shoot,
@@ -37,18 +34,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def seeded() -> Seeded:
     return Seeded(NAMED, HOLDERS, NAMED // 100, NAMED // 5, NAMED // 3)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the console tests need Debian's Chromium at {CHROMIUM} (make system-packages)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (make system-packages); skipping the console tests")
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

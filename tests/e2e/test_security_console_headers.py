@@ -4,20 +4,17 @@ load nothing from anywhere but the server.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
-    CHROMIUM,
     Console,
     console_page,
     demo_template,
-    launch_chromium,
     running_console,
     shoot,
     signed_in,
@@ -35,18 +32,6 @@ WATCH = """() => {
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("console-demo"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the console tests need Debian's Chromium at {CHROMIUM} (make system-packages)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (make system-packages)")
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
