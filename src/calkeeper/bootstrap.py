@@ -104,6 +104,7 @@ class Application:
 
     def close(self) -> None:
         """Release the database connections."""
+        self.uow.close()
         self.engine.dispose()
 
 
@@ -243,6 +244,7 @@ def bootstrap(settings: Settings, *, actor: str = "api", clock: Clock | None = N
                                  maintenance_days=settings.alert_maintenance_days),
         alert_channels=alert_channels_from_settings(settings),
         lease_key=load_or_create_lease_key(settings.lease_key_path),
+        group_commit=settings.group_commit,
     )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default=5.0, ge=0, le=24 * 60,
         description="While the database is unavailable, opens by users who hold a CAL are answered from memory "
                     "for at most this long (0: never)")
+    group_commit: bool = Field(
+        default=True, description="On SQLite, write transactions that arrive together share one commit (one writer "
+                                  "in the process, no waiting on the database's lock); no effect on PostgreSQL")
     second_machine_takes_over: bool = Field(
         default=False, description="A Named or Document CAL in use on one machine: an open from another machine ends "
                                    "the sessions there and takes it over, instead of being refused")

@@ -71,8 +71,9 @@ def run_together(tasks: list[Callable[[], Outcome]], *, before: Callable[[], Non
 
 def open_in_process(database_url: str, indexes: list[int], start: object, results: object) -> None:
     """One node (a spawned process with its own Site) opens the document for each user, on threads."""
+    sqlite = database_url.startswith("sqlite")  # SQLite: the server's way, group commit through the lock file
     site = calkeeper.open_site(database_url, clock=calkeeper.FrozenClock(), migrate_schema=False,
-                               engine_options=dict(PG_POOL))
+                               engine_options=None if sqlite else dict(PG_POOL), group_commit=sqlite)
     try:
         tasks: list[Callable[[], Outcome]] = [lambda i=i: open_as(site, i) for i in indexes]  # type: ignore[misc]
         outcomes = run_together(tasks, before=start.wait)  # type: ignore[attr-defined]
@@ -150,11 +151,13 @@ def make_site(
         site.close()
 
 
-@pytest.fixture(params=["sqlite-threads", pytest.param("postgres-processes", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite-threads", "sqlite-processes",
+                        pytest.param("postgres-processes", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(how the requests run, database URL): threads on one SQLite site, or spawned nodes on PostgreSQL."""
-    if request.param == "sqlite-threads":
-        yield "threads", f"sqlite:///{tmp_path / 'calkeeper.db'}"
+    """(how the requests run, database URL): threads on one SQLite site, spawned nodes on one SQLite file
+    (each committing in groups, taking turns through the lock file), or spawned nodes on PostgreSQL."""
+    if request.param.startswith("sqlite"):
+        yield request.param.removeprefix("sqlite-"), f"sqlite:///{tmp_path / 'calkeeper.db'}"
     else:
         require_postgres()
         with postgres_database() as url:

@@ -143,6 +143,11 @@ class UnitOfWork:
         self.group = GroupCommit(engine) if group_commit and engine.dialect.name == "sqlite" else None
         self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
+    def close(self) -> None:
+        """Let go of what group commit holds open (its lock file)."""
+        if self.group is not None:
+            self.group.close()
+
     def read(self) -> AbstractContextManager[Transaction]:
         """A transaction that only reads."""
         return self(write=False)
