@@ -49,25 +49,35 @@ def changes_report(removed: list[RemovalOutcome], restored: list[AssignOutcome],
 
 @router.get("/cals", response_class=HTMLResponse)
 def general(request: Request, who: Who) -> Response:
+    return _general(request, who)
+
+
+def _general(request: Request, who: ConsoleIdentity, *, chosen: dict[str, Any] | None = None,
+             problem: str = "") -> Response:
+    """The tab; after a refused Apply the settings form shows what the admin chose, not what is stored."""
     site = site_of(request)
-    return page(request, "cals_general.html", who, overview=site.cal_overview(), license=site.license())
+    response = page(request, "cals_general.html", who, overview=site.cal_overview(), license=site.license(),
+                    chosen=chosen, problem=problem,
+                    **({"flash": {"kind": "error", "lines": [problem]}} if problem else {}))
+    if problem:
+        response.status_code = 409
+    return response
 
 
-@router.post("/cals/settings")
+@router.post("/cals/settings", response_class=HTMLResponse)
 async def save_settings(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
-    mode = str(form.get("identification_mode", "user"))
+    mode = str(form.get("identification_mode", "user"))[:40]
+    chosen = {"allow_dynamic_assignment": form.get("allow_dynamic_assignment") == "on",
+              "allow_license_lease": form.get("allow_license_lease") == "on", "identification_mode": mode}
     overview = await run_in_threadpool(site.cal_overview)
     if mode != overview.settings.identification_mode and mode in ("user", "machine") and form.get("confirmed") != "yes":
         return _confirm_mode_switch(request, who, form, overview, mode)
     try:
-        saved = await run_in_threadpool(lambda: site.update_cal_settings(
-            allow_dynamic_assignment=form.get("allow_dynamic_assignment") == "on",
-            allow_license_lease=form.get("allow_license_lease") == "on",
-            identification_mode=str(form.get("identification_mode", "user")), actor=f"console:{who.username}"))
+        saved = await run_in_threadpool(lambda: site.update_cal_settings(**chosen, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/cals", error=[f"Nothing was saved: {error.message}."])
+        return _general(request, who, chosen=chosen, problem=f"Nothing was saved: {error.message}.")
     return redirect(request, "/cals", ok=[
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "
         f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."
