@@ -69,14 +69,16 @@ async def save_settings(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
     mode = str(form.get("identification_mode", "user"))[:40]
-    chosen = {"allow_dynamic_assignment": form.get("allow_dynamic_assignment") == "on",
-              "allow_license_lease": form.get("allow_license_lease") == "on", "identification_mode": mode}
+    dynamic, lease = form.get("allow_dynamic_assignment") == "on", form.get("allow_license_lease") == "on"
     overview = await run_in_threadpool(site.cal_overview)
     if mode != overview.settings.identification_mode and mode in ("user", "machine") and form.get("confirmed") != "yes":
         return _confirm_mode_switch(request, who, form, overview, mode)
     try:
-        saved = await run_in_threadpool(lambda: site.update_cal_settings(**chosen, actor=f"console:{who.username}"))
+        saved = await run_in_threadpool(lambda: site.update_cal_settings(
+            allow_dynamic_assignment=dynamic, allow_license_lease=lease, identification_mode=mode,
+            actor=f"console:{who.username}"))
     except CalkeeperError as error:
+        chosen = {"allow_dynamic_assignment": dynamic, "allow_license_lease": lease, "identification_mode": mode}
         return _general(request, who, chosen=chosen, problem=f"Nothing was saved: {error.message}.")
     return redirect(request, "/cals", ok=[
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "

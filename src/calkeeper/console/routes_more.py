@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -61,26 +62,34 @@ def leases(request: Request, who: Who, user: Annotated[str, Query(max_length=300
 @router.post("/leases/end")
 async def end_lease(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
-    site, lease_id = site_of(request), str(form.get("lease_id", ""))
+    site, lease_id, back = site_of(request), str(form.get("lease_id", "")), _leases_back(form)
     try:
         ended = await run_in_threadpool(lambda: site.end_lease(lease_id, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/leases", error=[f"No lease was ended: {error.message}."])
-    return redirect(request, "/leases", ok=[f"The lease of {ended.user} on {ended.machine} is ended; "
+        return redirect(request, back, error=[f"No lease was ended: {error.message}."])
+    return redirect(request, back, ok=[f"The lease of {ended.user} on {ended.machine} is ended; "
                                             "its place is free."])
 
 
 @router.post("/leases/revoke")
 async def revoke_leases(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
-    site, user = site_of(request), str(form.get("user", ""))
+    site, user, back = site_of(request), str(form.get("user", "")), _leases_back(form)
     try:
         revoked = await run_in_threadpool(lambda: site.revoke_leases(user, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/leases", error=[f"Nothing was revoked: {error.message}."])
+        return redirect(request, back, error=[f"Nothing was revoked: {error.message}."])
     machines = ", ".join(r.machine for r in revoked) or "none held"
-    return redirect(request, "/leases", ok=[f"{len(revoked)} lease{'s' if len(revoked) != 1 else ''} of {user} "
+    return redirect(request, back, ok=[f"{len(revoked)} lease{'s' if len(revoked) != 1 else ''} of {user} "
                                             f"revoked ({machines}); each client is refused at its next connection."])
+
+
+def _leases_back(form: dict[str, Any]) -> str:
+    """The leases list as the admin had filtered it (the filter rides along in the form as shown_user, shown_state)."""
+    narrow = {"user": str(form.get("shown_user", ""))[:300], "state": str(form.get("shown_state", ""))}
+    if narrow["state"] not in ("all", "live", "ended"):
+        narrow["state"] = "all"
+    return "/leases" + (f"?{urlencode(narrow)}" if narrow["user"] or narrow["state"] != "all" else "")
 
 
 def _backups(request: Request) -> list[BackupFileView]:
