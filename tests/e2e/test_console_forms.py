@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.browser import Console, console_page, demo_template, flash, running_console, signed_in
+from tests.e2e.browser import Console, console_page, demo_template, flash, row_of, running_console, signed_in
 
 SALES = "SalesFlash.qvw"
 
@@ -77,6 +77,20 @@ def test_a_refused_cal_settings_change_shows_what_the_admin_chose_not_what_is_st
     expect(admin.get_by_label("Identify Named CALs by")).to_have_value("group")
     settings = console.site.cal_overview().settings
     assert settings.allow_dynamic_assignment is True and settings.identification_mode == "user"
+
+
+def test_a_refused_apply_of_assigned_cals_keeps_the_rows_marked_and_the_search(
+        admin: Page, console: Console) -> None:
+    admin.goto(f"{console.url}/cals/assigned?q=ACME&sort=-user")
+    row_of(admin, "ACME\\alice").get_by_label("remove").check()
+    row_of(admin, "ACME\\bob").get_by_label("remove").check()
+    console.site.apply_named_changes(remove=["ACME\\bob"], restore=[], actor="console:other-admin")  # meanwhile
+    assert submit(admin, admin.get_by_role("button", name="Apply", exact=True).click) == 409
+    assert flash(admin).startswith("Nothing was applied: ACME\\bob holds no Named User CAL")
+    expect(row_of(admin, "ACME\\alice").get_by_label("remove")).to_be_checked()
+    expect(admin.get_by_label("Search users")).to_have_value("ACME")
+    expect(admin.get_by_role("columnheader", name="User")).to_have_attribute("aria-sort", "descending")
+    assert "ACME\\alice" in {c.user for c in console.site.list_named_cals(limit=100).items}
 
 
 def test_refused_directory_forms_keep_the_group_the_cal_the_boxes_and_the_search(

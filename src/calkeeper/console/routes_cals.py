@@ -160,7 +160,9 @@ class AssignedFilter:
 
 def _assigned(request: Request, who: ConsoleIdentity, narrow: AssignedFilter, *, sort: str = "user",
               page_number: int = 1, manage: bool = False, find: str = "", typed: str = "",
-              problems: list[str] | None = None) -> Response:
+              problems: list[str] | None = None, staged: dict[str, list[str]] | None = None,
+              refused: str = "") -> Response:
+    """The tab; after a refused Apply the rows the admin marked stay marked (``staged``), with why (``refused``)."""
     site, named_cals = site_of(request), application_of(request).named_cals
     sort = sort if sort in SORTS else "user"
     asked = Listing(root_of(request) + "/cals/assigned", narrow.params(), sort, page_number)
@@ -178,8 +180,9 @@ def _assigned(request: Request, who: ConsoleIdentity, narrow: AssignedFilter, *,
             found = site.find_users(find)
     return page(request, "cals_assigned.html", who, cals=cals, listing=listing, narrow=narrow, sorts=SORTS,
                 manage=manage, find=find, found=found, groups=groups, directory_problem=directory_problem,
-                typed=typed, problems=problems or [],
-                pool=next(p for p in site.cal_overview().pools if p.cal_type == "named"))
+                typed=typed, problems=problems or [], staged=staged or {"remove": [], "restore": []},
+                pool=next(p for p in site.cal_overview().pools if p.cal_type == "named"),
+                **({"flash": {"kind": "error", "lines": [refused]}} if refused else {}))
 
 
 def _back(form: dict[str, Any]) -> str:
@@ -217,7 +220,15 @@ async def apply_changes(request: Request, who: Who) -> Response:
         removed, restored = await run_in_threadpool(
             lambda: site.apply_named_changes(remove=remove, restore=restore, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, back, error=[f"Nothing was applied: {error.message}"])
+        if everything in ("remove", "restore"):
+            return redirect(request, back, error=[f"Nothing was applied: {error.message}"])
+        page_number = str(form.get("page", "1"))
+        response = _assigned(request, who, AssignedFilter.of(form), sort=str(form.get("sort", "user")),
+                             page_number=int(page_number) if page_number.isdigit() and len(page_number) < 8 else 1,
+                             staged={"remove": remove, "restore": restore},
+                             refused=f"Nothing was applied: {error.message}")
+        response.status_code = 409
+        return response
     return redirect(request, back, ok=changes_report(removed, restored))
 
 
