@@ -143,3 +143,37 @@ def test_ending_a_session_keeps_the_filters_of_the_in_use_list_even_when_it_had_
     assert flash(admin) == f"Session {grant.session_id}: already ended."
     expect(admin.get_by_label("User, machine or document")).to_have_value("PC-17")
     expect(admin.get_by_label("CAL type")).to_have_value("document")
+
+
+# --- a viewer changes nothing -------------------------------------------------------------------------
+
+EVERY_PAGE = ["/", "/license", "/cals", "/cals/assigned", f"/documents?doc={SALES}", "/documents?doc=AR%20Analytix.qvw",
+              "/users", "/users?name=ACME%5Calice", "/directory", "/directory?group=Sales", "/audit", "/leases",
+              "/sessions", "/reports", "/reclaim?days=1", "/alerts", "/exports", "/console-users",
+              "/maintenance/clear"]
+# A form that posts, other than signing out, is either absent or plainly disabled: it shows controls, and all of
+# them are disabled. Its enabled controls are listed, or the form itself when it has none to show.
+CHANGING = """() => [...document.querySelectorAll('form[method=post]')]
+  .filter((form) => !form.action.endsWith('/sign-out'))
+  .flatMap((form) => {
+    const shown = [...form.querySelectorAll('input:not([type=hidden]), button, select, textarea')];
+    const enabled = shown.filter((control) => !control.matches(':disabled')).map((control) => control.outerHTML);
+    return shown.length ? enabled : [`<form action="${form.getAttribute('action')}"> with no control shown`];
+  })"""
+
+
+def test_a_viewer_sees_the_read_only_notice_and_no_enabled_control_that_changes_something_on_any_page(
+        viewer: Page, console: Console) -> None:
+    console.site.open_document("ACME\\rep1", SALES, machine="PC-17")  # a session a viewer must not end
+    (console.settings.documents / "AR Analytix.qvw").unlink()  # a document a viewer must not release
+    console.site.scan_documents()
+    console.site.add_group_rule("Sales", actor="console:admin")  # a rule a viewer must not remove
+    found: dict[str, list[str]] = {}
+    for path in EVERY_PAGE:
+        viewer.goto(console.url + path)
+        expect(viewer.get_by_role("note").filter(has_text="Read only")).to_be_visible()
+        opening = viewer.locator("main [data-open-dialog], main a.button").all_inner_texts()
+        if changing := viewer.evaluate(CHANGING) + opening:
+            found[path] = changing
+    assert not found, found
+    expect(viewer.get_by_role("button", name="Sign out viewer")).to_be_enabled()
