@@ -15,13 +15,17 @@ from bench.console_seed import SCALE_DOCUMENT, Seeded, document_holder
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
+    NARROW,
+    VIEWPORT,
     Console,
     console_page,
     flash,
+    page_overflow,
     row_of,
     running_console,
     shoot,
     signed_in,
+    snapshot,
 )
 from tests.e2e.scale_site import HOLDERS, NAMED, scale_template
 
@@ -318,3 +322,43 @@ def test_errors_are_console_pages_with_a_way_back_and_the_api_still_answers_json
     shoot(admin, "error-bad-page-number")
     api = admin.request.get(f"{console.url}/api/v1/no-such-thing")
     assert api.status in (401, 404) and api.headers["content-type"].startswith("application/json")
+
+
+# --- the dashboard chart on any screen ----------------------------------------------------------------
+
+# The chart is an image (it runs nothing, and the pages' policy refuses its inline style): to measure its text, the
+# same SVG the image shows is drawn in the page at the image's rendered size, and its labels measured there.
+CHART_LABELS = """async (img) => {
+  const box = img.getBoundingClientRect();
+  const svg = new DOMParser().parseFromString(await (await fetch(img.currentSrc)).text(), 'image/svg+xml');
+  const drawn = document.importNode(svg.documentElement, true);
+  drawn.setAttribute('width', box.width);
+  drawn.setAttribute('height', box.height);
+  document.body.append(drawn);
+  const labels = [...drawn.querySelectorAll('.axis text, .legends text')].filter((t) => t.textContent.trim());
+  const heights = labels.map((t) => t.getBoundingClientRect().height);
+  drawn.remove();
+  return {width: box.width, natural: img.naturalWidth, labels: labels.length, smallest: Math.min(...heights)};
+}"""
+
+
+@pytest.mark.parametrize("size", [VIEWPORT, NARROW], ids=["1280x720", "390x844"])
+def test_the_dashboard_charts_labels_keep_a_readable_size_on_a_phone_and_a_wide_screen(
+        browser: Browser, console: Console, size: dict[str, int]) -> None:
+    for user in ("ACME\\alice", "ACME\\bob"):
+        console.site.open_document(user, "SalesFlash.qvw", machine="PC-1")
+    context = browser.new_context(viewport=size, bypass_csp=True)  # type: ignore[arg-type]
+    try:
+        page = signed_in(context.new_page(), console, "admin")
+        chart = page.get_by_role("img", name=re.compile("Line chart of grants per hour"))
+        expect(chart).to_be_visible()
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+        measured = chart.evaluate(CHART_LABELS)
+        assert measured["labels"] >= 6, measured
+        assert measured["smallest"] >= 11, measured  # CSS pixels: the 11 px labels are never scaled down
+        assert measured["width"] <= size["width"], measured
+        assert page_overflow(page) == 0  # a wide chart scrolls inside its card, never the page
+        expect(page.get_by_text(re.compile(r"The numbers \(\d+ hours? with grants\)"))).to_be_visible()
+        snapshot(page, "dashboard-chart")
+    finally:
+        context.close()

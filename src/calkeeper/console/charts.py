@@ -17,17 +17,26 @@ STYLE = Style(
 )
 
 
-def grants_chart(history: dict[str, list[tuple[datetime, int]]]) -> str:
-    """An SVG line chart of grants per hour for each CAL type."""
+# The dashboard chart's renditions: (width, height, hours between the labels of the time axis). The page shows
+# each at exactly this size, never scaled, so its text stays at the style's size; the page's stylesheet
+# (console.css, .chart img.grants) picks one by the screen's width.
+GRANTS_SIZES = {"wide": (900, 300, 4), "medium": (480, 260, 6), "narrow": (300, 240, 6)}
+
+
+def grants_chart(history: dict[str, list[tuple[datetime, int]]], *, size: str = "wide") -> str:
+    """An SVG line chart of grants per hour for each CAL type, in one of the GRANTS_SIZES."""
+    width, height, step = GRANTS_SIZES.get(size, GRANTS_SIZES["wide"])
     chart = pygal.Line(
-        style=STYLE, width=900, height=300, show_dots=False, fill=False, x_label_rotation=0,
-        show_minor_x_labels=False, legend_at_bottom=True, include_x_axis=True, disable_xml_declaration=True,
-        explicit_size=False, title=None, y_title="grants per hour", truncate_legend=-1, truncate_label=-1,
+        style=STYLE, width=width, height=height, show_dots=False, fill=False, x_label_rotation=0,
+        show_minor_x_labels=False, legend_at_bottom=True, legend_at_bottom_columns=2 if width < 600 else 4,
+        include_x_axis=True, disable_xml_declaration=True, explicit_size=False, title=None,
+        y_title="grants per hour" if width >= 600 else None,  # narrower, the card's heading says it alone
+        truncate_legend=-1, truncate_label=-1,
         js=[],  # pygal would load its tooltip script from a third-party site into the console
     )
     first = next(iter(history.values()), [])
     chart.x_labels = [f"{hour:%H:00}" for hour, _ in first]
-    chart.x_labels_major = [f"{hour:%H:00}" for index, (hour, _) in enumerate(first) if index % 4 == 0]
+    chart.x_labels_major = [f"{hour:%H:00}" for index, (hour, _) in enumerate(first) if index % step == 0]
     for cal_type in CalType:
         chart.add(cal_type.label, [count for _, count in history.get(cal_type.value, [])])
     svg: str = chart.render(is_unicode=True)

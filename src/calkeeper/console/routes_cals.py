@@ -49,25 +49,37 @@ def changes_report(removed: list[RemovalOutcome], restored: list[AssignOutcome],
 
 @router.get("/cals", response_class=HTMLResponse)
 def general(request: Request, who: Who) -> Response:
+    return _general(request, who)
+
+
+def _general(request: Request, who: ConsoleIdentity, *, chosen: dict[str, Any] | None = None,
+             problem: str = "") -> Response:
+    """The tab; after a refused Apply the settings form shows what the admin chose, not what is stored."""
     site = site_of(request)
-    return page(request, "cals_general.html", who, overview=site.cal_overview(), license=site.license())
+    response = page(request, "cals_general.html", who, overview=site.cal_overview(), license=site.license(),
+                    chosen=chosen, problem=problem,
+                    **({"flash": {"kind": "error", "lines": [problem]}} if problem else {}))
+    if problem:
+        response.status_code = 409
+    return response
 
 
-@router.post("/cals/settings")
+@router.post("/cals/settings", response_class=HTMLResponse)
 async def save_settings(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
-    mode = str(form.get("identification_mode", "user"))
+    mode = str(form.get("identification_mode", "user"))[:40]
+    dynamic, lease = form.get("allow_dynamic_assignment") == "on", form.get("allow_license_lease") == "on"
     overview = await run_in_threadpool(site.cal_overview)
     if mode != overview.settings.identification_mode and mode in ("user", "machine") and form.get("confirmed") != "yes":
         return _confirm_mode_switch(request, who, form, overview, mode)
     try:
         saved = await run_in_threadpool(lambda: site.update_cal_settings(
-            allow_dynamic_assignment=form.get("allow_dynamic_assignment") == "on",
-            allow_license_lease=form.get("allow_license_lease") == "on",
-            identification_mode=str(form.get("identification_mode", "user")), actor=f"console:{who.username}"))
+            allow_dynamic_assignment=dynamic, allow_license_lease=lease, identification_mode=mode,
+            actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/cals", error=[f"Nothing was saved: {error.message}."])
+        chosen = {"allow_dynamic_assignment": dynamic, "allow_license_lease": lease, "identification_mode": mode}
+        return _general(request, who, chosen=chosen, problem=f"Nothing was saved: {error.message}.")
     return redirect(request, "/cals", ok=[
         f"Saved: dynamic CAL assignment {'on' if saved.allow_dynamic_assignment else 'off'}, license lease "
         f"{'on' if saved.allow_license_lease else 'off'}, identification by {saved.identification_mode} name."
@@ -148,7 +160,9 @@ class AssignedFilter:
 
 def _assigned(request: Request, who: ConsoleIdentity, narrow: AssignedFilter, *, sort: str = "user",
               page_number: int = 1, manage: bool = False, find: str = "", typed: str = "",
-              problems: list[str] | None = None) -> Response:
+              problems: list[str] | None = None, staged: dict[str, list[str]] | None = None,
+              refused: str = "") -> Response:
+    """The tab; after a refused Apply the rows the admin marked stay marked (``staged``), with why (``refused``)."""
     site, named_cals = site_of(request), application_of(request).named_cals
     sort = sort if sort in SORTS else "user"
     asked = Listing(root_of(request) + "/cals/assigned", narrow.params(), sort, page_number)
@@ -166,8 +180,9 @@ def _assigned(request: Request, who: ConsoleIdentity, narrow: AssignedFilter, *,
             found = site.find_users(find)
     return page(request, "cals_assigned.html", who, cals=cals, listing=listing, narrow=narrow, sorts=SORTS,
                 manage=manage, find=find, found=found, groups=groups, directory_problem=directory_problem,
-                typed=typed, problems=problems or [],
-                pool=next(p for p in site.cal_overview().pools if p.cal_type == "named"))
+                typed=typed, problems=problems or [], staged=staged or {"remove": [], "restore": []},
+                pool=next(p for p in site.cal_overview().pools if p.cal_type == "named"),
+                **({"flash": {"kind": "error", "lines": [refused]}} if refused else {}))
 
 
 def _back(form: dict[str, Any]) -> str:
@@ -205,7 +220,15 @@ async def apply_changes(request: Request, who: Who) -> Response:
         removed, restored = await run_in_threadpool(
             lambda: site.apply_named_changes(remove=remove, restore=restore, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, back, error=[f"Nothing was applied: {error.message}"])
+        if everything in ("remove", "restore"):
+            return redirect(request, back, error=[f"Nothing was applied: {error.message}"])
+        page_number = str(form.get("page", "1"))
+        response = _assigned(request, who, AssignedFilter.of(form), sort=str(form.get("sort", "user")),
+                             page_number=int(page_number) if page_number.isdigit() and len(page_number) < 8 else 1,
+                             staged={"remove": remove, "restore": restore},
+                             refused=f"Nothing was applied: {error.message}")
+        response.status_code = 409
+        return response
     return redirect(request, back, ok=changes_report(removed, restored))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -36,20 +37,30 @@ def sync_lines(report: SyncReport) -> list[str]:
 
 @router.get("/directory", response_class=HTMLResponse)
 def directory_page(request: Request, who: Who, group: Annotated[str, Query(max_length=200)] = "") -> Response:
+    return _directory(request, who, group=group)
+
+
+def _directory(request: Request, who: ConsoleIdentity, *, group: str = "", kept: dict[str, Any] | None = None,
+               problem: str = "", status: int = 200) -> Response:
+    """The page; ``kept`` holds a refused form as the admin left it (``kept["form"]`` names which form)."""
     site = site_of(request)
-    groups, problem = [], ""
+    groups, search_problem = [], ""
     try:
         groups = site.search_directory(group, kind="group", limit=50)
     except CalkeeperError as error:
-        problem = error.message
-    return page(request, "directory.html", who, group=group, groups=groups, problem=problem,
-                rules=site.list_group_rules(), documents=[d.path for d in site.list_documents() if not d.missing])
+        search_problem = error.message
+    response = page(request, "directory.html", who, group=group, groups=groups, problem=search_problem,
+                    rules=site.list_group_rules(), documents=[d.path for d in site.list_documents() if not d.missing],
+                    kept=kept or {}, **({"flash": {"kind": "error", "lines": [problem]}} if problem else {}))
+    response.status_code = status
+    return response
 
 
 async def _run(request: Request, who: ConsoleIdentity, work: str) -> Response:
     form = await form_of(request, who)
     site, actor = site_of(request), f"console:{who.username}"
     group, document = str(form.get("group", "")).strip(), str(form.get("document", "")).strip() or None
+    search = str(form.get("search", ""))[:200]  # the group search the page showed, shown again afterwards
     try:
         if work == "assign":
             done = await run_in_threadpool(lambda: site.assign_group(
@@ -67,8 +78,12 @@ async def _run(request: Request, who: ConsoleIdentity, work: str) -> Response:
             dry = form.get("dry_run") == "on"
             lines = sync_lines(await run_in_threadpool(lambda: site.sync_directory(dry_run=dry, actor=actor)))
     except (CalkeeperError, ValueError) as error:
-        return redirect(request, "/directory", error=[f"Nothing was changed: {getattr(error, 'message', error)}"])
-    return redirect(request, "/directory", ok=lines)
+        kept = {key: str(value)[:1000] for key, value in form.items() if key != "csrf_token"}
+        refused = isinstance(error, CalkeeperError)  # else a rule number that is not one
+        why = error.message if isinstance(error, CalkeeperError) else "the rule number is a whole number"
+        return _directory(request, who, group=search, kept={**kept, "form": work},
+                          problem=f"Nothing was changed: {why}", status=409 if refused else 422)
+    return redirect(request, "/directory" + (f"?group={quote(search)}" if search else ""), ok=lines)
 
 
 @router.post("/directory/assign")

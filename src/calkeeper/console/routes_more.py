@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -61,26 +62,34 @@ def leases(request: Request, who: Who, user: Annotated[str, Query(max_length=300
 @router.post("/leases/end")
 async def end_lease(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
-    site, lease_id = site_of(request), str(form.get("lease_id", ""))
+    site, lease_id, back = site_of(request), str(form.get("lease_id", "")), _leases_back(form)
     try:
         ended = await run_in_threadpool(lambda: site.end_lease(lease_id, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/leases", error=[f"No lease was ended: {error.message}."])
-    return redirect(request, "/leases", ok=[f"The lease of {ended.user} on {ended.machine} is ended; "
+        return redirect(request, back, error=[f"No lease was ended: {error.message}."])
+    return redirect(request, back, ok=[f"The lease of {ended.user} on {ended.machine} is ended; "
                                             "its place is free."])
 
 
 @router.post("/leases/revoke")
 async def revoke_leases(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
-    site, user = site_of(request), str(form.get("user", ""))
+    site, user, back = site_of(request), str(form.get("user", "")), _leases_back(form)
     try:
         revoked = await run_in_threadpool(lambda: site.revoke_leases(user, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/leases", error=[f"Nothing was revoked: {error.message}."])
+        return redirect(request, back, error=[f"Nothing was revoked: {error.message}."])
     machines = ", ".join(r.machine for r in revoked) or "none held"
-    return redirect(request, "/leases", ok=[f"{len(revoked)} lease{'s' if len(revoked) != 1 else ''} of {user} "
+    return redirect(request, back, ok=[f"{len(revoked)} lease{'s' if len(revoked) != 1 else ''} of {user} "
                                             f"revoked ({machines}); each client is refused at its next connection."])
+
+
+def _leases_back(form: dict[str, Any]) -> str:
+    """The leases list as the admin had filtered it (the filter rides along in the form as shown_user, shown_state)."""
+    narrow = {"user": str(form.get("shown_user", ""))[:300], "state": str(form.get("shown_state", ""))}
+    if narrow["state"] not in ("all", "live", "ended"):
+        narrow["state"] = "all"
+    return "/leases" + (f"?{urlencode(narrow)}" if narrow["user"] or narrow["state"] != "all" else "")
 
 
 def _backups(request: Request) -> list[BackupFileView]:
@@ -89,26 +98,37 @@ def _backups(request: Request) -> list[BackupFileView]:
 
 @router.get("/maintenance/clear", response_class=HTMLResponse)
 def clear_page(request: Request, who: Who) -> Response:
+    return _clear_page(request, who)
+
+
+def _clear_page(request: Request, who: ConsoleIdentity, *, typed: str = "", chosen: str = "", problem: str = "",
+                status: int = 200) -> Response:
+    """The page; after a refused clear or restore its form shows what the admin typed or chose, and why it was
+    refused."""
     site = site_of(request)
-    return page(request, "clear.html", who, license=site.license(), backups=_backups(request),
-                overview=site.cal_overview(), holds=HOLDS)
+    response = page(request, "clear.html", who, license=site.license(), backups=_backups(request),
+                    overview=site.cal_overview(), holds=HOLDS, typed=typed, chosen=chosen, problem=problem,
+                    **({"flash": {"kind": "error", "lines": [problem]}} if problem else {}))
+    response.status_code = status
+    return response
 
 
-@router.post("/maintenance/clear")
+@router.post("/maintenance/clear", response_class=HTMLResponse)
 async def clear(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
     license = site.license()
-    typed = str(form.get("confirm_serial", "")).strip()
-    if license is None or typed != license.serial:
-        return redirect(request, "/maintenance/clear",
-                        error=["Nothing was cleared: type the site's serial number exactly to confirm."])
+    typed = str(form.get("confirm_serial", ""))[:100]
+    if license is None or typed.strip() != license.serial:
+        return _clear_page(request, who, typed=typed, status=422, problem=(
+            "Nothing was cleared: type the site's serial number exactly to confirm."))
     target = request.app.state.backups_dir / f"before-clear-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.json"
     try:
         outcome = await run_in_threadpool(lambda: site.clear_cal_data(backup_to=target,
                                                                       actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/maintenance/clear", error=[f"Nothing was cleared: {error.message}"])
+        return _clear_page(request, who, typed=typed, status=409,
+                           problem=f"Nothing was cleared: {error.message}")
     removed = ", ".join(f"{k.replace('_', ' ').replace('cals', 'CALs')}: {v}" for k, v in outcome.removed.items())
     return redirect(request, "/maintenance/clear", ok=[
         f"CAL data cleared ({removed}).", f"A backup was written first: {target.name}. Restore it below if needed."])
@@ -120,7 +140,7 @@ async def restore(request: Request, who: Who) -> Response:
     name = str(form.get("backup", ""))
     folder = request.app.state.backups_dir
     if not BACKUP_NAME.fullmatch(name) or not (folder / name).exists():
-        return redirect(request, "/maintenance/clear", error=["Choose one of the backups listed."])
+        return _clear_page(request, who, status=422, problem="Nothing was restored: choose one of the backups listed.")
     site = site_of(request)
     if form.get("confirmed") != "yes":
         return _confirm_restore(request, who, name)
@@ -129,7 +149,7 @@ async def restore(request: Request, who: Who) -> Response:
         await run_in_threadpool(lambda: site.backup(first, actor=f"console:{who.username}"))
         counts = await run_in_threadpool(lambda: site.restore(folder / name, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
+        return _clear_page(request, who, chosen=name, status=409, problem=f"Nothing was restored: {error.message}")
     return redirect(request, "/maintenance/clear", ok=[
         f"Restored {name}: {counts.get('named_cals', 0):,} Named CALs, {counts.get('document_cals', 0):,} Document "
         "CALs.", f"The CAL data as it was before was backed up first: {first.name}. Restore it to undo."])
@@ -142,7 +162,7 @@ def _confirm_restore(request: Request, who: ConsoleIdentity, name: str) -> Respo
     try:
         held = application_of(request).maintenance.backup_summary(path)
     except CalkeeperError as error:
-        return redirect(request, "/maintenance/clear", error=[f"Nothing was restored: {error.message}"])
+        return _clear_page(request, who, chosen=name, status=409, problem=f"Nothing was restored: {error.message}")
     written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     pools = {p.cal_type: p for p in site_of(request).cal_overview().pools}
     lines = [f"The site's CAL data is replaced by the backup {name}, written {written:%Y-%m-%d %H:%M} UTC: every "

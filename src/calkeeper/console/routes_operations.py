@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -42,11 +43,13 @@ async def end_session(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     session_id = str(form.get("session_id", ""))[:40]
     site = site_of(request)
+    narrow = {key: str(form.get(key, ""))[:300] for key in ("q", "cal_type", "node")}
+    back = "/sessions" + (f"?{urlencode(narrow)}" if any(narrow.values()) else "")  # the list as it was filtered
     try:
         outcome = await run_in_threadpool(lambda: site.end_session(session_id, actor=f"console:{who.username}"))
     except CalkeeperError as error:
-        return redirect(request, "/sessions", error=[error.message])
-    return redirect(request, "/sessions", ok=[f"Session {session_id}: {outcome.outcome}."])
+        return redirect(request, back, error=[error.message])
+    return redirect(request, back, ok=[f"Session {session_id}: {outcome.outcome}."])
 
 
 def _report(site: LocalSite, report: str, by: str, days: int) -> ReportView:
@@ -96,30 +99,41 @@ def export(request: Request, who: Who, name: str) -> Response:
 @router.get("/reclaim", response_class=HTMLResponse)
 def reclaim_page(request: Request, who: Who, days: int = 90,
                  cal_type: Annotated[str, Query(max_length=16)] = "") -> Response:
-    site = site_of(request)
+    return _reclaim_page(request, who, days=days, cal_type=cal_type)
+
+
+def _reclaim_page(request: Request, who: ConsoleIdentity, *, days: int | str, cal_type: str,
+                  problem: str = "") -> Response:
+    """The candidates; after a refused reclaim, the same days and CAL type, with why nothing was reclaimed."""
     error = ""
     try:
-        candidates = site.reclaim(inactive_days=days, cal_type=cal_type, dry_run=True).entries
-    except CalkeeperError as problem:
-        candidates, error = [], problem.message
-    return page(request, "reclaim.html", who, candidates=candidates, days=days, cal_type=cal_type, error=error)
+        candidates = site_of(request).reclaim(inactive_days=int(days), cal_type=cal_type, dry_run=True).entries
+    except (CalkeeperError, ValueError) as trouble:
+        candidates, error = [], "" if problem else getattr(trouble, "message", str(trouble))
+    response = page(request, "reclaim.html", who, candidates=candidates, days=days, cal_type=cal_type, error=error,
+                    **({"flash": {"kind": "error", "lines": [problem]}} if problem else {}))
+    if problem:
+        response.status_code = 409
+    return response
 
 
-@router.post("/reclaim")
+@router.post("/reclaim", response_class=HTMLResponse)
 async def reclaim(request: Request, who: Who) -> Response:
     form = await form_of(request, who)
     site = site_of(request)
+    typed_days, cal_type = str(form.get("days", ""))[:12], str(form.get("cal_type", ""))[:16]
     try:
-        days, cal_type = int(str(form.get("days", "0"))), str(form.get("cal_type", ""))
+        days = int(typed_days)
         done = await run_in_threadpool(lambda: site.reclaim(inactive_days=days, cal_type=cal_type,
                                                             actor=f"console:{who.username}"))
     except (CalkeeperError, ValueError) as error:
         message = error.message if isinstance(error, CalkeeperError) else "the number of days is a whole number"
-        return redirect(request, "/reclaim", error=[f"Nothing was reclaimed: {message}"])
+        return _reclaim_page(request, who, days=typed_days, cal_type=cal_type,
+                             problem=f"Nothing was reclaimed: {message}")
     lines = [f"{e.user}: {'Named User CAL' if e.cal_type == 'named' else 'Document CAL · ' + str(e.document)} "
              f"{e.outcome}" + (f" until {e.quarantined_until:%Y-%m-%d %H:%M} UTC" if e.quarantined_until else "")
              for e in done.entries] or ["No CAL has been unused that long."]
-    return redirect(request, f"/reclaim?days={days}&cal_type={cal_type}", ok=lines[:50])
+    return redirect(request, f"/reclaim?{urlencode({'days': days, 'cal_type': cal_type})}", ok=lines[:50])
 
 
 @router.get("/alerts", response_class=HTMLResponse)

@@ -7,7 +7,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -131,8 +131,8 @@ def grant_table(history: dict[str, list[tuple[datetime, int]]]) -> list[tuple[st
 
 
 @router.get("/dashboard/grants.svg", name="console_grants_chart")
-def grants(request: Request, who: Who) -> Response:
+def grants(request: Request, who: Who, size: Annotated[str, Query(max_length=10)] = "wide") -> Response:
     """The dashboard's chart, an image of its own: pygal's SVG holds a style element, which the pages'
-    policy would refuse inline; shown as an image, nothing in it runs."""
-    return Response(grants_chart(site_of(request).grant_history(hours=24)), media_type="image/svg+xml",
+    policy would refuse inline; shown as an image, nothing in it runs. ``size`` names a rendition."""
+    return Response(grants_chart(site_of(request).grant_history(hours=24), size=size), media_type="image/svg+xml",
                     headers={"Content-Security-Policy": CHART_POLICY, "Cache-Control": "no-store"})
