@@ -103,15 +103,16 @@ class Assignments:
     def _named_filtered(self, query: Any, *, search: str, source: str, quarantined: bool | None,
                         unused_days: int | None) -> Any:
         """The Named CALs a list shows: those occupying a CAL, narrowed by the console's filters."""
-        query = query.where(listed(named_t, self.now))
+        if quarantined is True:  # in quarantine now: the few rows the quarantine index finds
+            query = query.where(named_t.c.quarantined_until > self.now)
+        else:
+            query = query.where(listed(named_t, self.now))
+        if quarantined is False:
+            query = query.where(named_t.c.quarantined_until.is_(None))
         if search:
             query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
         if source:
             query = query.where(named_t.c.source == source)
-        if quarantined is True:
-            query = query.where(named_t.c.quarantined_until.is_not(None))
-        elif quarantined is False:
-            query = query.where(named_t.c.quarantined_until.is_(None))
         if unused_days is not None:
             since = self.now - timedelta(days=unused_days)
             query = query.where(or_(named_t.c.last_used.is_(None), named_t.c.last_used < since))

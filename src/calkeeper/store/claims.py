@@ -192,25 +192,29 @@ class Claims:
 
     # -- counts ----------------------------------------------------------------------------------
 
-    def _occupied(self, table: Any, *where: ColumnElement[bool]) -> ColumnElement[int]:
-        """The rows occupying a CAL now, counted as all rows less those whose quarantine has ended.
-
-        For the pool views; claims read the counters instead.
-        """
-        every = select(func.count()).select_from(table).where(*where).scalar_subquery()
+    def _occupied(self, counter: ColumnElement[int], table: Any, *where: ColumnElement[bool]) -> ColumnElement[int]:
+        """The rows occupying a CAL now: the counter (every row) less those whose quarantine has ended but that no
+        sweep has freed yet, which the quarantine index finds without reading the others. For the pool views."""
         ended = (
-            select(func.count()).select_from(table).where(*where, table.c.quarantined_until <= self.now)
+            select(func.count()).select_from(table).where(table.c.quarantined_until <= self.now, *where)
             .scalar_subquery()
         )
-        return every - ended
+        return counter - ended
+
+    @staticmethod
+    def _pool_used(cal_type: CalType) -> ColumnElement[int]:
+        return select(pool_t.c.used).where(pool_t.c.cal_type == cal_type.value).scalar_subquery()
 
     def named_occupied(self) -> ColumnElement[int]:
-        return self._occupied(named_t)
+        return self._occupied(self._pool_used(CalType.NAMED), named_t)
 
     def document_occupied(self, document_id: int | None = None) -> ColumnElement[int]:
         if document_id is None:
-            return self._occupied(doccal_t)
-        return self._occupied(doccal_t, doccal_t.c.document_id == document_id)
+            return self._occupied(self._pool_used(CalType.DOCUMENT), doccal_t)
+        # the document's rows among the ended ones: "+ 0" keeps SQLite on the quarantine index, where the
+        # document's own index would have it read every row the document holds
+        return self._occupied(select(doc_t.c.used).where(doc_t.c.id == document_id).scalar_subquery(), doccal_t,
+                              doccal_t.c.document_id + 0 == document_id)
 
     def session_in_use(self) -> ColumnElement[int]:
         return (

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from calkeeper.core.cals import CalType, session_cal_release
 from calkeeper.core.documents import DocumentRecord, document_key
-from calkeeper.store.claims import Claims, doc_t, doccal_t, occupying, session_t, usage_t
+from calkeeper.store.claims import Claims, doc_t, doccal_t, session_t, usage_t
 from calkeeper.store.sessions import Sessions
 from calkeeper.store.site_state import bump_generation
 
@@ -22,14 +23,12 @@ class Documents:
         self.claims = claims
 
     def all(self) -> list[DocumentRecord]:
-        """Every document, in path order, with the number of Document CALs it holds now."""
-        assigned = (
-            select(func.count()).select_from(doccal_t)
-            .where(doccal_t.c.document_id == doc_t.c.id, occupying(doccal_t, self.now))
-            .scalar_subquery().label("cals_assigned")
-        )
-        rows = self.connection.execute(select(doc_t, assigned).order_by(doc_t.c.path_key)).mappings()
-        return [DocumentRecord(r["id"], r["path"], r["cals_allocated"], r["cals_assigned"],
+        """Every document, in path order, with the number of Document CALs it holds now: its counter (every row)
+        less the rows whose quarantine has ended but that no sweep has freed yet, found by the quarantine index."""
+        ended = Counter(self.connection.execute(
+            select(doccal_t.c.document_id).where(doccal_t.c.quarantined_until <= self.now)).scalars())
+        rows = self.connection.execute(select(doc_t).order_by(doc_t.c.path_key)).mappings()
+        return [DocumentRecord(r["id"], r["path"], r["cals_allocated"], r["used"] - ended[r["id"]],
                                bool(r["allow_dynamic_assignment"]), r["missing_since"]) for r in rows]
 
     def add(self, path: str) -> int:

@@ -147,6 +147,7 @@ class DocumentCal(Base):
         CheckConstraint("source IN ('manual', 'dynamic')", name="source"),
         CheckConstraint("quarantined_until IS NULL OR removed_at IS NOT NULL", name="quarantine_needs_removal"),
         Index("ix_document_cals_user_key", "user_key"),
+        Index("ix_document_cals_quarantined_until", "quarantined_until"),  # quarantines counted, not scanned
     )
 
 
