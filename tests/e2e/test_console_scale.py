@@ -362,3 +362,31 @@ def test_the_dashboard_charts_labels_keep_a_readable_size_on_a_phone_and_a_wide_
         snapshot(page, "dashboard-chart")
     finally:
         context.close()
+
+
+# --- a usage report's chart on any screen -------------------------------------------------------------
+
+@pytest.mark.parametrize("by", ["type", "user"], ids=["lines-by-type", "bars-by-user"])
+@pytest.mark.parametrize("size", [VIEWPORT, NARROW], ids=["1280x720", "390x844"])
+def test_a_usage_reports_chart_keeps_its_labels_readable_in_half_a_wide_screen_and_on_a_phone(
+        browser: Browser, console: Console, size: dict[str, int], by: str) -> None:
+    for user in ("ACME\\alice", "ACME\\bob"):
+        console.site.open_document(user, "SalesFlash.qvw", machine="PC-1")
+    context = browser.new_context(viewport=size, bypass_csp=True)  # type: ignore[arg-type]
+    try:
+        page = signed_in(context.new_page(), console, "admin")
+        page.goto(f"{console.url}/reports?report=usage&by={by}&days=30")
+        chart = page.get_by_role("img", name=re.compile(f"Chart of the usage report by {by}"))
+        expect(chart).to_be_visible()
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+        measured = chart.evaluate(CHART_LABELS)
+        assert measured["labels"] >= 3, measured
+        assert measured["smallest"] >= 11, measured  # CSS pixels: the 11 px labels are never scaled down
+        card = page.locator("section.chart").bounding_box()
+        assert card is not None and measured["width"] <= card["width"], measured  # it scrolls inside its card
+        assert page_overflow(page) == 0
+        a_row = "ACME\\alice" if by == "user" else "named"  # the table beside the chart holds the same numbers
+        expect(page.get_by_role("cell", name=a_row, exact=True).first).to_be_visible()
+        snapshot(page, f"reports-chart-by-{by}")
+    finally:
+        context.close()

@@ -1,4 +1,4 @@
-"""The dashboard's chart: grants per hour and CAL type, drawn as SVG on the server with pygal."""
+"""The console's charts (the dashboard's grants per hour, the usage reports), drawn as SVG on the server with pygal."""
 
 from __future__ import annotations
 
@@ -43,17 +43,26 @@ def grants_chart(history: dict[str, list[tuple[datetime, int]]], *, size: str = 
     return svg
 
 
-def report_chart(view: ReportView) -> str:
-    """An SVG chart of a usage report: a line per CAL type (or reason) over its days, or bars per user,
-    document or reason. An empty history draws empty axes with a note, still readable."""
-    options = {"style": STYLE, "width": 900, "height": 300, "show_legend": True, "legend_at_bottom": True,
-               "disable_xml_declaration": True, "explicit_size": False, "js": [], "truncate_legend": -1,
-               "truncate_label": 40, "no_data_text": "nothing recorded in this period", "include_x_axis": True}
+# The usage reports' renditions: (width, height, labels along the day axis, characters of a bar's label, most ticks
+# along the bars' value axis, whose labels sit side by side and would overlap in a narrow one). The report's
+# chart sits in half of the page beside its table (one column on a phone), so the renditions are narrower than the
+# dashboard's; console.css (.chart img.report) picks one by the screen's width and shows it unscaled.
+REPORT_SIZES = {"wide": (900, 300, 10, 40, 16), "medium": (440, 280, 4, 24, 8), "narrow": (300, 260, 3, 14, 5)}
+
+
+def report_chart(view: ReportView, *, size: str = "wide") -> str:
+    """An SVG chart of a usage report, in one of the REPORT_SIZES: a line per CAL type (or reason) over its days,
+    or bars per user, document or reason. An empty history draws empty axes with a note, still readable."""
+    width, height, labels, label_chars, ticks = REPORT_SIZES.get(size, REPORT_SIZES["wide"])
+    options = {"style": STYLE, "width": width, "height": height, "show_legend": True, "legend_at_bottom": True,
+               "legend_at_bottom_columns": 2 if width < 600 else None, "disable_xml_declaration": True,
+               "explicit_size": False, "js": [], "truncate_legend": -1, "truncate_label": label_chars,
+               "no_data_text": "nothing recorded in this period", "include_x_axis": True}
     columns = view.columns
     if columns[0] == "day":
         chart = pygal.Line(show_dots=False, x_label_rotation=0, show_minor_x_labels=False, **options)
         days = sorted({str(row[0]) for row in view.rows}) or [view.start.isoformat(), view.end.isoformat()]
-        step = max(1, len(days) // 10)
+        step = max(1, -(-len(days) // labels))  # at most ``labels`` dates along the axis
         chart.x_labels = days
         chart.x_labels_major = days[::step]
         if len(columns) == 2:  # day, count
@@ -65,9 +74,10 @@ def report_chart(view: ReportView) -> str:
                 series.setdefault(str(row[1]), {})[str(row[0])] = row[value] or 0
             for name, points in series.items():
                 chart.add(_label(name), [points.get(day, 0) for day in days])
-        chart.y_title = columns[2] if len(columns) > 2 else columns[1]
+        if width >= 600:  # narrower, the card's heading names the report alone
+            chart.y_title = columns[2] if len(columns) > 2 else columns[1]
     else:
-        chart = pygal.HorizontalBar(**options)
+        chart = pygal.HorizontalBar(max_scale=ticks, **options)
         top = view.rows[:20]
         chart.x_labels = [str(row[0]) for row in top]
         chart.add(columns[1], [row[1] for row in top])

@@ -73,9 +73,11 @@ def reports(request: Request, who: Who, report: Annotated[str, Query(max_length=
 
 @router.get("/reports/chart.svg", name="console_report_chart")
 def report_svg(request: Request, who: Who, report: Annotated[str, Query(max_length=16)] = "usage",
-               by: Annotated[str, Query(max_length=16)] = "type", days: int = 30) -> Response:
+               by: Annotated[str, Query(max_length=16)] = "type", days: int = 30,
+               size: Annotated[str, Query(max_length=10)] = "wide") -> Response:
+    """The report's chart, an image of its own (see the dashboard's); ``size`` names a rendition."""
     report, by, days = _choices(report, by, days)
-    svg = report_chart(_report(site_of(request), report, by, days))
+    svg = report_chart(_report(site_of(request), report, by, days), size=size)
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": CHART_POLICY, "Cache-Control": "no-store"})
 
