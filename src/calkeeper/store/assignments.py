@@ -103,14 +103,14 @@ class Assignments:
     def _named_filtered(self, query: Any, *, search: str, source: str, quarantined: bool | None,
                         unused_days: int | None) -> Any:
         """The Named CALs a list shows: those occupying a CAL, narrowed by the console's filters."""
+        if search:  # first: SQLite tests it on the name's index before it reads the row for the other terms
+            query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
         if quarantined is True:  # in quarantine now: the few rows the quarantine index finds
             query = query.where(named_t.c.quarantined_until > self.now)
         else:
             query = query.where(listed(named_t, self.now))
         if quarantined is False:
             query = query.where(named_t.c.quarantined_until.is_(None))
-        if search:
-            query = query.where(named_t.c.identity_key.contains(comparison_key(search), autoescape=True))
         if source:
             query = query.where(named_t.c.source == source)
         if unused_days is not None:
@@ -196,14 +196,19 @@ class Assignments:
     def count_of_document(self, document_id: int, *, search: str = "") -> int:
         if not search:  # counted from the document's index, as the pools are (no OR filter over every row)
             return int(self.connection.execute(select(self.claims.document_occupied(document_id))).scalar_one())
-        query = self._of_document(select(func.count()).select_from(doccal_t), document_id, search)
-        return int(self.connection.execute(query).scalar_one())
+        # the matching rows, counted on the document's index alone, less those whose quarantine has ended (not yet
+        # freed), which the quarantine index finds: no row of the document is read
+        matching = doccal_t.c.user_key.contains(comparison_key(search), autoescape=True)
+        every = select(func.count()).where(doccal_t.c.document_id == document_id, matching)
+        ended = select(func.count()).where(doccal_t.c.quarantined_until <= self.now,
+                                           doccal_t.c.document_id + 0 == document_id, matching)
+        return int(self.connection.execute(select(every.scalar_subquery() - ended.scalar_subquery())).scalar_one())
 
     def _of_document(self, query: Any, document_id: int, search: str) -> Any:
-        query = query.where(doccal_t.c.document_id == document_id, listed(doccal_t, self.now))
-        if search:
+        query = query.where(doccal_t.c.document_id == document_id)
+        if search:  # before ``listed``: SQLite tests it on the document's index before it reads the row
             query = query.where(doccal_t.c.user_key.contains(comparison_key(search), autoescape=True))
-        return query
+        return query.where(listed(doccal_t, self.now))
 
     def documents_of(self, user: Identity) -> list[CalAssignment]:
         """The Document CALs a user holds (quarantined ones included), by document."""
