@@ -79,6 +79,8 @@ def test_cal_assignments_export_as_csv_or_json_and_import_all_or_nothing(api: Ap
     assert int(answer.headers["Calkeeper-Cal-Rows"]) == len(rows) and "ACME\\mover" in {r["user"] for r in rows}
     as_json = api.get("/api/v1/cals/export", params={"format": "json"}, role="viewer").json()
     assert as_json["format"] == "calkeeper-cals" and len(as_json["cals"]) == len(rows)
+    misspelt = api.get("/api/v1/cals/export", params={"fromat": "json"}, role="viewer")
+    assert misspelt.status_code == 422 and "fromat" in misspelt.text  # an unknown parameter is refused, not ignored
     refused = api.post("/api/v1/cals/import", content=answer.content, headers={"Content-Type": "text/csv"})
     assert refused.status_code in (400, 422) and "already holds a Named CAL" in refused.json()["error"]["message"]
     assert api.post("/api/v1/cals/import", content=b"type,user\nnamed,ACME\\newcomer\n",

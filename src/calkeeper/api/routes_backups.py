@@ -13,14 +13,15 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.deps import Admin, Reader, SiteDep, actor
+from calkeeper.api.schemas import CalExportQuery
 from calkeeper.contract.views import CalImport
 from calkeeper.core.errors import BackupError
 from calkeeper.infra.http_errors import ApiError, ErrorBody, responses
@@ -105,8 +106,9 @@ IMPORT_LIMIT = 100 * 1024 * 1024  # bytes: half a million CALs take far less
 @router.get("/cals/export", response_class=FileResponse, tags=["cals"], responses={
     200: {"content": {"text/csv": {}, "application/json": {}},
           "description": f"Every Named and Document CAL, as CSV or JSON; the {CAL_ROWS_HEADER} header says how many"}})
-def export_cals(http: Request, site: SiteDep, _: Reader, format: Literal["csv", "json"] = "csv") -> FileResponse:
+def export_cals(http: Request, site: SiteDep, _: Reader, query: Annotated[CalExportQuery, Query()]) -> FileResponse:
     """Every Named and Document CAL (holder, type, document, source, assigned, last used, quarantined until)."""
+    format = query.format
     target = _temporary(http.app.state.backups_dir, "cals")
     try:
         count = site.export_cals(target, format=format)

@@ -110,6 +110,10 @@ class NamedCalsQuery(QueryParameters):
     search: str = Field("", max_length=300, description="Only users whose name contains this")
 
 
+class CalExportQuery(QueryParameters):
+    format: Literal["csv", "json"] = Field("csv", description="CSV (one row a CAL) or JSON")
+
+
 class AuditQuery(QueryParameters):
     limit: int = Field(100, ge=1, le=10000)
     action: str = Field("", max_length=60)
