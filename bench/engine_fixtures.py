@@ -146,7 +146,8 @@ class CommitBaseline:
         self.n = 0
         if kind == "sqlite":
             # a file of its own beside calkeeper's, with calkeeper's pragmas
-            self.conn: Any = sqlite3.connect(workdir / "baseline.db", isolation_level=None)
+            path = workdir / f"baseline-{uuid.uuid4().hex[:8]}.db"  # a file of each baseline's own
+            self.conn: Any = sqlite3.connect(path, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("CREATE TABLE commits (id INTEGER PRIMARY KEY, k TEXT NOT NULL, at TEXT NOT NULL)")
