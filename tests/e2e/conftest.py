@@ -1,4 +1,5 @@
-"""Fixtures the browser tests share: one Chromium per test module."""
+"""Fixtures the browser tests share: one Chromium per test module, and a console on each module's ``template``
+site (a module that needs another console or admin page defines its own)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.browser import CHROMIUM, launch_chromium
+from tests.e2e.browser import CHROMIUM, Console, console_page, launch_chromium, running_console, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +24,17 @@ def browser() -> Iterator[Browser]:
         chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def console(tmp_path: Path, template: Path) -> Iterator[Console]:
+    """The console served on a copy of the module's ``template`` site."""
+    with running_console(tmp_path, template=template) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(browser: Browser, console: Console) -> Iterator[Page]:
+    """A page of its own, signed in as the console's admin."""
+    with console_page(browser) as page:
+        yield signed_in(page, console, "admin")

@@ -39,12 +39,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def console(tmp_path: Path, template: Path) -> Iterator[Console]:
-    with running_console(tmp_path, template=template) as running:
-        yield running
-
-
-@pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     with console_page(browser) as fresh:
         yield fresh

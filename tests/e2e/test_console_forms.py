@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.browser import Console, console_page, demo_template, flash, row_of, running_console, signed_in
+from tests.e2e.browser import Console, console_page, demo_template, flash, row_of, signed_in
 
 SALES = "SalesFlash.qvw"
 
@@ -20,18 +20,6 @@ SALES = "SalesFlash.qvw"
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("console-forms"))
-
-
-@pytest.fixture
-def console(tmp_path: Path, template: Path) -> Iterator[Console]:
-    with running_console(tmp_path, template=template) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(browser: Browser, console: Console) -> Iterator[Page]:
-    with console_page(browser) as page:
-        yield signed_in(page, console, "admin")
 
 
 @pytest.fixture

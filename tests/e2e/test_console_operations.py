@@ -3,36 +3,20 @@ tables, exports, reclaim with its one Apply, alerts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests.e2e.browser import (
     Console,
-    console_page,
     demo_template,
-    running_console,
-    signed_in,
 )
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("operations-demo"))
-
-
-@pytest.fixture
-def console(tmp_path: Path, template: Path) -> Iterator[Console]:
-    with running_console(tmp_path, template=template) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(browser: Browser, console: Console) -> Iterator[Page]:
-    with console_page(browser) as page:
-        yield signed_in(page, console, "admin")
 
 
 def test_an_admin_ends_a_session_from_the_in_use_page(admin: Page, console: Console) -> None:

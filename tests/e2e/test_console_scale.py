@@ -7,7 +7,6 @@ is confirmed first. The site is the demo site grown by bulk SQL (``bench.console
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,9 @@ from tests.e2e.browser import (
     NARROW,
     VIEWPORT,
     Console,
-    console_page,
     flash,
     page_overflow,
     row_of,
-    running_console,
     shoot,
     signed_in,
     snapshot,
@@ -38,18 +35,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def seeded() -> Seeded:
     return Seeded(NAMED, HOLDERS, NAMED // 100, NAMED // 5, NAMED // 3)
-
-
-@pytest.fixture
-def console(tmp_path: Path, template: Path) -> Iterator[Console]:
-    with running_console(tmp_path, template=template) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(browser: Browser, console: Console) -> Iterator[Page]:
-    with console_page(browser) as page:
-        yield signed_in(page, console, "admin")
 
 
 def post(page: Page, click: object) -> int:

@@ -15,7 +15,6 @@ from tests.e2e.browser import (
     Console,
     console_page,
     demo_template,
-    running_console,
     shoot,
     signed_in,
 )
@@ -32,12 +31,6 @@ WATCH = """() => {
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_template(tmp_path_factory.mktemp("console-demo"))
-
-
-@pytest.fixture
-def console(tmp_path: Path, template: Path) -> Iterator[Console]:
-    with running_console(tmp_path, template=template) as running:
-        yield running
 
 
 @pytest.fixture
