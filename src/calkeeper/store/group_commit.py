@@ -52,6 +52,10 @@ class _TakeTurns:
             self.waiting.append(turn)
         turn.wait()  # the releaser handed the lock over: it is ours
 
+    def anyone_waiting(self) -> bool:
+        with self.guard:
+            return bool(self.waiting)
+
     def release(self) -> None:
         with self.guard:
             if self.waiting:
@@ -61,7 +65,7 @@ class _TakeTurns:
 
 
 class _WriterLock:
-    """The lock file server processes on one SQLite file take turns through (None: an in-memory database)."""
+    """The lock file server processes on one SQLite file take turns through (none for an in-memory database)."""
 
     def __init__(self, engine: Engine) -> None:
         database = engine.url.database
@@ -117,8 +121,6 @@ class GroupCommit:
         self.engine = engine
         self.max_batch = max_batch
         self.mutex = _TakeTurns()
-        self.count = threading.Lock()
-        self.queued = 0
         self.batch: _Batch | None = None
         self.local = threading.local()
         self.writer_lock = _WriterLock(engine)
@@ -134,11 +136,7 @@ class GroupCommit:
             with self.batch.connection.begin_nested():
                 yield self.batch.connection
             return
-        with self.count:
-            self.queued += 1
         self.mutex.acquire()
-        with self.count:
-            self.queued -= 1
         batch: _Batch | None = None
         failed = False
         try:
@@ -161,8 +159,7 @@ class GroupCommit:
         finally:
             try:
                 if batch is not None:
-                    with self.count:
-                        last = self.queued == 0 or batch.members >= self.max_batch
+                    last = not self.mutex.anyone_waiting() or batch.members >= self.max_batch
                     if last:
                         self.batch = None
                         try:
