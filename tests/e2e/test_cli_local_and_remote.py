@@ -176,9 +176,11 @@ def sides(tmp_path: Path, template: tuple[Path, str]) -> Iterator[Sides]:
         (tmp_path / side / "work").mkdir()
     normalise = Normaliser([tmp_path / "local", tmp_path / "remote"], since)
     # no usage history on the server: its upkeep's minute-by-minute pool peaks are rows the local side
-    # (which runs no upkeep) would not have, and backups count them
+    # (which runs no upkeep) would not have, and backups count them; nor its upkeep's look at the root
+    # folder, which would find a file the tests remove before the listing does (and under its own name)
     with running_server(tmp_path / "remote" / "site", demo=False, admin_token=token,
-                        extra_env={"CALKEEPER_HISTORY_ENABLED": "false"}) as server:
+                        extra_env={"CALKEEPER_HISTORY_ENABLED": "false",
+                                   "CALKEEPER_DOCUMENT_SCAN_SECONDS": "86400"}) as server:
         yield Sides(tmp_path, server, normalise)
 
 

@@ -83,7 +83,8 @@ class TokenGuard:
         await self._unless_refused(tokens, address)
         verdict = await run_in_threadpool(tokens.record_bad_token, secret, address=address,
                                           request=request_line)
-        self._refuse_if(verdict, address)
+        if verdict.refused:  # a failure counted below the limit is answered 401, whatever came after it
+            self._refuse_if(verdict, address)
         if verdict.hold_seconds:
             await self.hold(verdict.hold_seconds)
 
