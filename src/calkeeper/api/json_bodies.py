@@ -42,6 +42,16 @@ class StrictJsonRoute(APIRoute):
         return strictly
 
 
+class PlainRoute(APIRoute):
+    """A route whose endpoint takes the request and returns the response itself, as the access gate's does:
+    FastAPI documents it as declared, but runs no dependency resolution and no response-model pass for it
+    (its endpoint reads the body with pydantic's parser, as the routes above do)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
 def _position(text: str, message: str) -> int:
     """The character the parser stopped at, from its 'line L column C'."""
     found = _WHERE.search(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -126,18 +127,48 @@ def session_cal_release(started_at: datetime, now: datetime) -> datetime:
     return max(now, started_at + SESSION_CAL_MINIMUM)
 
 
-# The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.uuid4() sets them.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
 _GRANT_PREFIX = {t: f"{t.value[0].upper()}-" for t in CalType}
 
 
-def new_grant_id(cal_type: CalType) -> str:
-    """The id of a grant (a session id): the CAL type's initial and a random UUID, e.g. ``N-3f2a...``."""
-    # uuid.uuid4().hex without building a UUID object (which costs more than the rest of the id)
-    return f"{_GRANT_PREFIX[cal_type]}{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+class _RandomBytes:
+    """Random bytes from the operating system, read 4 KiB at a time: one system call serves 400 ids.
+
+    A forked child starts with an empty buffer, so no two processes ever hand out the same bytes.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buffer, self.at = b"", 0
+        os.register_at_fork(after_in_child=self.forget)
+
+    def forget(self) -> None:
+        self.lock = threading.Lock()
+        self.buffer, self.at = b"", 0
+
+    def take(self, count: int) -> bytes:
+        with self.lock:
+            if self.at + count > len(self.buffer):
+                self.buffer, self.at = os.urandom(4096), 0
+            chunk = self.buffer[self.at:self.at + count]
+            self.at += count
+        return chunk
+
+
+_RANDOM = _RandomBytes()
+_RAND_B = (1 << 62) - 1
+
+
+def new_grant_id(cal_type: CalType, at: datetime) -> str:
+    """The id of a grant (a session id): the CAL type's initial and a UUID version 7, e.g. ``N-019af3...``.
+
+    A version 7 UUID starts with the grant's millisecond and goes on with 74 random bits: ids are unguessable
+    and yet come in time order, so each new session row goes at the end of the sessions' primary key
+    instead of somewhere in the middle of it (which, random, slows every insert as the table grows).
+    """
+    millisecond = int(at.timestamp() * 1000) & 0xFFFF_FFFF_FFFF
+    rand = int.from_bytes(_RANDOM.take(10), "big")  # 80 bits, of which 74 are used
+    value = (millisecond << 80) | (0x7 << 76) | (((rand >> 62) & 0xFFF) << 64) | (0b10 << 62) | (rand & _RAND_B)
+    return f"{_GRANT_PREFIX[cal_type]}{value:032x}"
 
 
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)  # QlikView Server's default

@@ -110,6 +110,12 @@ HELD_USAGE_CAL = select(usage_t.c.id).where(
     usage_t.c.expires_at > bindparam("now", type_=UtcDateTime()),
 )
 INSERT_SESSION = insert(session_t)
+# sessions the decision cache granted, written later: one recorded already (a batch written again after a
+# commit whose answer was lost) is left as it is
+RECORD_SESSION = _typed(
+    "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
+    "node) VALUES (:id, :cal_type, :cal_id, :user_name, :document_id, :machine, :client, :at, :at, :node) "
+    "ON CONFLICT DO NOTHING", "at")
 SERVES = {
     CalType.NAMED: update(named_t).where(named_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
     CalType.DOCUMENT: update(doccal_t).where(doccal_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
@@ -423,7 +429,7 @@ class Claims:
         self.touched.append((cal_type, cal_id, minute))
 
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
-        session_id = new_grant_id(cal_type)
+        session_id = new_grant_id(cal_type, self.now)
         self.connection.execute(INSERT_SESSION, {
             "id": session_id, "cal_type": cal_type.value, "cal_id": cal_id,
             "user_name": request.user.name if request.user else None, "document_id": request.document.id,
@@ -459,16 +465,14 @@ class Claims:
             chunk = sessions[start:start + 1000]
             documents = {s.document_id for s in chunk}
             known = set(self.connection.execute(select(doc_t.c.id).where(doc_t.c.id.in_(documents))).scalars())
-            recorded = set(self.connection.execute(
-                select(session_t.c.id).where(session_t.c.id.in_([s.id for s in chunk]))).scalars())
             rows = [
                 {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
-                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "started_at": s.started_at,
-                 "last_activity": s.started_at, "node": self.node}
-                for s in chunk if s.document_id in known and s.id not in recorded
+                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "at": s.started_at,
+                 "node": self.node}
+                for s in chunk if s.document_id in known
             ]
             if rows:
-                self.connection.execute(insert(session_t), rows)
+                self.connection.execute(RECORD_SESSION, rows)
 
     def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
                        started_since: datetime) -> list[Any]:

@@ -216,7 +216,7 @@ class CachedHoldings:
         if not self.writes.deferred and self.session_through is None:
             raise NeedsDatabase()
         user = request.user
-        started = StartedSession(new_grant_id(cal_type), cal_type, cal_id, user.name if user else None,
+        started = StartedSession(new_grant_id(cal_type, self.now), cal_type, cal_id, user.name if user else None,
                                  request.document.id, request.machine.name, request.client.value, self.now)
         if self.writes.deferred:
             self.writes.add_session(started)
