@@ -71,9 +71,10 @@ def run_together(tasks: list[Callable[[], Outcome]], *, before: Callable[[], Non
 
 def open_in_process(database_url: str, indexes: list[int], start: object, results: object) -> None:
     """One node (a spawned process with its own Site) opens the document for each user, on threads."""
-    sqlite = database_url.startswith("sqlite")  # SQLite: the server's way, group commit through the lock file
+    # the server's way: group commit through the lock file on SQLite, writers taking turns on PostgreSQL
+    sqlite = database_url.startswith("sqlite")
     site = calkeeper.open_site(database_url, clock=calkeeper.FrozenClock(), migrate_schema=False,
-                               engine_options=None if sqlite else dict(PG_POOL), group_commit=sqlite)
+                               engine_options=None if sqlite else dict(PG_POOL), group_commit=True)
     try:
         tasks: list[Callable[[], Outcome]] = [lambda i=i: open_as(site, i) for i in indexes]  # type: ignore[misc]
         outcomes = run_together(tasks, before=start.wait)  # type: ignore[attr-defined]

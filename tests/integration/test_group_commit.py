@@ -1,4 +1,5 @@
-"""SQLite group commit: concurrent claims share commits, and nothing else about them changes.
+"""Group commit: on SQLite concurrent claims share commits, on PostgreSQL a process's writers take turns;
+nothing else about them changes.
 
 Many threads claim at once against a pool smaller than the demand: exactly as many grants as the
 pool holds, each on disk when it is answered (read back through a fresh connection), the counters
@@ -17,7 +18,7 @@ import calkeeper
 from calkeeper.authority.signing import SigningKey
 from calkeeper.core.identities import Identity
 from calkeeper.store import counters
-from tests.kit import apply_license, sqlite_database
+from tests.kit import apply_license, postgres_available, postgres_database, sqlite_database
 
 DOCUMENT = "SalesFlash.qvw"
 USERS = 120
@@ -114,3 +115,76 @@ def test_a_use_case_that_fails_in_a_batch_undoes_only_itself(site: calkeeper.Loc
     assert fresh_count(site, "SELECT count(*) FROM named_cals WHERE identity_key LIKE 'acme\\ok%'") == 3
     with site.app.engine.connect() as connection:
         assert counters.drift(connection) == {}
+
+
+# -- PostgreSQL: a process's writers take turns ----------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_site(tmp_path: Path, key: SigningKey, root: Path, clock: calkeeper.FrozenClock) -> calkeeper.LocalSite:
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable")
+    with postgres_database() as url:
+        s = calkeeper.open_site(url, clock=clock, root_folder=root, actor="tester",
+                                trusted_keys={key.key_id: key.private.public_key()}, group_commit=True,
+                                engine_options={"pool_size": 10, "max_overflow": 30})
+        yield s  # type: ignore[misc]
+        s.close()
+
+
+def test_on_postgresql_a_processs_writers_take_turns_and_never_exceed_the_pool(
+    pg_site: calkeeper.LocalSite, key: SigningKey
+) -> None:
+    apply_license(pg_site, key, named=50, document=0, session=0, usage=0)
+    pg_site.update_cal_settings(allow_dynamic_assignment=True)
+    in_flight, most, lock = [0], [0], threading.Lock()
+
+    @sa.event.listens_for(pg_site.app.engine, "begin")
+    def began(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get("calkeeper_write"):
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+
+    def ended(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get("calkeeper_write"):
+            with lock:
+                in_flight[0] -= 1
+
+    sa.event.listen(pg_site.app.engine, "commit", ended)
+    sa.event.listen(pg_site.app.engine, "rollback", ended)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(24)
+
+    def worker(first: int) -> None:
+        barrier.wait()
+        for i in range(first, USERS, 24):
+            decision = pg_site.open_document(f"ACME\\t{i:03d}", DOCUMENT, machine=f"PC-{i}")
+            with lock:
+                outcomes.append(str(decision.cal_type) if decision.granted else decision.code)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert outcomes.count("named") == 50 and outcomes.count("no_cal_available") == USERS - 50
+    assert most[0] == 1  # 24 threads, one write transaction at a time
+    with pg_site.app.engine.connect() as connection:
+        assert counters.drift(connection) == {}
+
+
+def test_on_postgresql_a_write_opened_inside_another_on_its_thread_goes_ahead(pg_site: calkeeper.LocalSite) -> None:
+    uow, done = pg_site.app.uow, threading.Event()
+
+    def nested() -> None:
+        with uow.write() as outer:
+            outer.site_state.bump()
+            with uow.write() as inner:  # its own transaction, in the outer one's turn
+                inner.history.audit("tester", "test.inner", "inner")
+        done.set()
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    assert done.wait(timeout=30), "a write inside a write waited for its own turn"
+    assert [e.action for e in pg_site.audit(action="test.inner")] == ["test.inner"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from functools import cached_property
 
@@ -29,7 +29,7 @@ from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
 from calkeeper.store.documents import Documents
 from calkeeper.store.exports import Exports
-from calkeeper.store.group_commit import GroupCommit
+from calkeeper.store.group_commit import GroupCommit, WriterTurns
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
 from calkeeper.store.leases import Leases
@@ -139,8 +139,9 @@ class UnitOfWork:
         self.clock = clock
         self.node = node  # this server node's name, recorded on the sessions it grants
         self.postgres = engine.dialect.name == "postgresql"
-        # SQLite: concurrent write transactions share one commit (store.group_commit)
+        # SQLite: concurrent write transactions share one commit; PostgreSQL: they take turns (store.group_commit)
         self.group = GroupCommit(engine) if group_commit and engine.dialect.name == "sqlite" else None
+        self.turns = WriterTurns() if group_commit and self.postgres else None
         self.unavailable_since: datetime | None = None  # when the database stopped answering, while it does not
 
     def close(self) -> None:
@@ -171,7 +172,7 @@ class UnitOfWork:
                     tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
                     yield tx
             else:
-                with self.engine.connect() as connection:
+                with self._turn(write), self.engine.connect() as connection:
                     if snapshot and self.postgres:
                         connection = connection.execution_options(isolation_level="REPEATABLE READ")
                     connection = connection.execution_options(calkeeper_write=write)
@@ -187,6 +188,10 @@ class UnitOfWork:
         if self.unavailable_since is not None:
             log.warning("the CAL database answers again (it was unavailable since %s)", _utc(self.unavailable_since))
             self.unavailable_since = None
+
+    def _turn(self, write: bool) -> AbstractContextManager[None]:
+        """A write transaction's turn among this process's writers, where they take turns; else nothing to wait for."""
+        return self.turns.turn() if write and self.turns is not None else nullcontext()
 
     def _raise_for(self, error: DBAPIError) -> None:
         """Raise StoreUnavailable where a database error means the database cannot serve now; else return."""
