@@ -16,6 +16,9 @@ Server processes on one database file take turns through a lock file beside it (
 has, where SQLite's own lock would have it poll with growing sleeps (up to 100 ms each). Writers that
 do not come through here still take SQLite's lock, so the lock file orders batches but is not what
 keeps the database whole.
+
+On PostgreSQL nothing is batched: each write transaction stays its own, and ``WriterTurns`` has a
+process's write transactions take turns in the order they came (see its docstring).
 """
 
 from __future__ import annotations
@@ -180,9 +183,10 @@ class WriterTurns:
     Every claim takes its pool's row lock, so claims run one after the other whatever a process does.
     Left to themselves, a process's threads all wait on that row lock, and the one that holds it must win
     the interpreter lock back from the others after each statement. Waiting here instead, they are asleep:
-    the holder's statements follow each other at once. Same throughput, half the p99 over HTTP, and no
-    answer past a quarter of a second where some took a second (``docs/write-path.md``). A write transaction
-    opened inside another one on the same thread goes ahead (the outer one has the turn).
+    the holder's statements follow each other at once. Over HTTP, first-time opens keep their rate (two
+    processes gain on it) and their p99 halves; the slowest answer fell from about a second to about a
+    quarter of one (``docs/write-path.md``). A write transaction opened inside another one on the same
+    thread goes ahead (the outer one has the turn).
     """
 
     def __init__(self) -> None:
