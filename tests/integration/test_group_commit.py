@@ -9,6 +9,7 @@ equal to the rows; a use case that fails inside a batch undoes only itself.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
+from calkeeper.core.cals import Decision
 from calkeeper.core.identities import Identity
 from calkeeper.store import counters
 from tests.kit import apply_license, postgres_available, postgres_database, sqlite_database
@@ -42,34 +44,43 @@ def fresh_count(site: calkeeper.LocalSite, sql: str) -> int:
         engine.dispose()
 
 
-def test_concurrent_claims_in_batches_never_exceed_the_pool_and_each_is_on_disk_when_answered(
-    site: calkeeper.LocalSite, key: SigningKey
-) -> None:
-    apply_license(site, key, named=50, document=0, session=0, usage=0)
-    site.update_cal_settings(allow_dynamic_assignment=True)
-    answered_on_disk: list[bool] = []
+def open_from_threads(site: calkeeper.LocalSite, prefix: str,
+                      check: Callable[[int, Decision], bool] = lambda i, d: True) -> tuple[list[str], list[bool]]:
+    """USERS first-time opens from 24 threads released together: each answer's CAL type (or refusal code),
+    and what ``check`` said of it (asked while the other threads go on)."""
     outcomes: list[str] = []
+    checked: list[bool] = []
     barrier = threading.Barrier(24)
     lock = threading.Lock()
 
     def worker(first: int) -> None:
         barrier.wait()
         for i in range(first, USERS, 24):
-            user = f"ACME\\g{i:03d}"
-            decision = site.open_document(user, DOCUMENT, machine=f"PC-{i}")
-            on_disk = True
-            if decision.granted:
-                sql = f"SELECT count(*) FROM named_cals WHERE identity_key = 'ACME\\G{i:03d}'"
-                on_disk = fresh_count(site, sql) == 1
+            decision = site.open_document(f"ACME\\{prefix}{i:03d}", DOCUMENT, machine=f"PC-{i}")
+            passed = check(i, decision)
             with lock:
                 outcomes.append(str(decision.cal_type) if decision.granted else decision.code)
-                answered_on_disk.append(on_disk)
+                checked.append(passed)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(24)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    return outcomes, checked
+
+
+def test_concurrent_claims_in_batches_never_exceed_the_pool_and_each_is_on_disk_when_answered(
+    site: calkeeper.LocalSite, key: SigningKey
+) -> None:
+    apply_license(site, key, named=50, document=0, session=0, usage=0)
+    site.update_cal_settings(allow_dynamic_assignment=True)
+
+    def on_disk(i: int, decision: Decision) -> bool:
+        sql = f"SELECT count(*) FROM named_cals WHERE identity_key = 'ACME\\G{i:03d}'"
+        return not decision.granted or fresh_count(site, sql) == 1
+
+    outcomes, answered_on_disk = open_from_threads(site, "g", on_disk)
     assert outcomes.count("named") == 50
     assert outcomes.count("no_cal_available") == USERS - 50
     assert all(answered_on_disk)
@@ -153,21 +164,7 @@ def test_on_postgresql_a_processs_writers_take_turns_and_never_exceed_the_pool(
 
     sa.event.listen(pg_site.app.engine, "commit", ended)
     sa.event.listen(pg_site.app.engine, "rollback", ended)
-    outcomes: list[str] = []
-    barrier = threading.Barrier(24)
-
-    def worker(first: int) -> None:
-        barrier.wait()
-        for i in range(first, USERS, 24):
-            decision = pg_site.open_document(f"ACME\\t{i:03d}", DOCUMENT, machine=f"PC-{i}")
-            with lock:
-                outcomes.append(str(decision.cal_type) if decision.granted else decision.code)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    outcomes, _ = open_from_threads(pg_site, "t")
     assert outcomes.count("named") == 50 and outcomes.count("no_cal_available") == USERS - 50
     assert most[0] == 1  # 24 threads, one write transaction at a time
     with pg_site.app.engine.connect() as connection:
