@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, TextClause, bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -127,3 +127,8 @@ def table_of(model: Any) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def typed_text(sql: str, *times: str) -> TextClause:
+    """A statement written in SQL, built once, whose named parameters ``times`` are UTC datetimes."""
+    return text(sql).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in times))

@@ -12,7 +12,6 @@ Unique constraints stop the same user from holding two CALs of a kind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +31,12 @@ from sqlalchemy import (
 
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.assignments import SessionRecord
-from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, new_grant_id
+from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType
 from calkeeper.core.clock import to_minute
 from calkeeper.core.documents import DocumentInfo
-from calkeeper.core.identities import Identity, machine_key
-from calkeeper.infra.database import UtcDateTime, table_of
+from calkeeper.core.identities import Identity
+from calkeeper.infra.database import UtcDateTime, typed_text
+from calkeeper.store.claim_sessions import ClaimSessions, session_t
 from calkeeper.store.counters import (
     ADJUST,
     ADJUST_DOCUMENT,
@@ -52,37 +52,30 @@ from calkeeper.store.counters import (
     session_cal_t,
     usage_t,
 )
-from calkeeper.store.schema import Session
-from calkeeper.store.site_state import bump_generation
 
-session_t = table_of(Session)
 __all__ = ["Claims", "doc_t", "doccal_t", "named_t", "occupying", "pool_t", "session_cal_t", "session_t", "usage_t"]
-
-
-def _typed(sql: str, *times: str) -> Any:
-    return text(sql).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in times))
 
 
 # The claims' statements, built once (see store.counters). ON CONFLICT DO NOTHING: a row the unique
 # constraints refuse (the user has one already) is not inserted, and the transaction goes on.
-INSERT_NAMED = _typed(
+INSERT_NAMED = typed_text(
     "INSERT INTO named_cals (identity_kind, identity_key, identity_name, source, assigned_at, last_used, machine) "
     "VALUES (:kind, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id", "at", "minute")
-INSERT_DOCUMENT_CAL = _typed(
+INSERT_DOCUMENT_CAL = typed_text(
     "INSERT INTO document_cals (document_id, user_key, user_name, source, assigned_at, last_used, machine) "
     "VALUES (:document, :key, :name, :source, :at, :minute, :machine) ON CONFLICT DO NOTHING RETURNING id",
     "at", "minute")
-INSERT_SESSION_CAL = _typed(
+INSERT_SESSION_CAL = typed_text(
     "INSERT INTO session_cals (client_key, user_name, machine, client, acquired_at, counted) "
     "VALUES (:key, :user, :machine, :client, :at, true) ON CONFLICT DO NOTHING RETURNING id", "at")
 # a request of the same holder may have consumed one for the document while this one waited for the lock
 USAGE_COLUMNS = "holder_key, user_name, machine, document_id, consumed_at, expires_at, returns_at, counted"
-INSERT_USAGE_CAL = _typed(
+INSERT_USAGE_CAL = typed_text(
     f"INSERT INTO usage_cals ({USAGE_COLUMNS}) "
     "SELECT :key, :user, :machine, :document, :at, :expires, :returns, true WHERE NOT EXISTS "
     "(SELECT 1 FROM usage_cals WHERE holder_key = :holder AND document_id = :held_document AND expires_at > :now) "
     "RETURNING id", "at", "expires", "returns", "now")
-INSERT_NEXT_USAGE_CAL = _typed(
+INSERT_NEXT_USAGE_CAL = typed_text(
     f"INSERT INTO usage_cals ({USAGE_COLUMNS}) "
     "VALUES (:key, :user, :machine, :document, :at, :expires, :returns, true) RETURNING id", "at", "expires", "returns")
 HELD_NAMED = select(named_t.c.id, named_t.c.machine).where(
@@ -109,26 +102,13 @@ HELD_USAGE_CAL = select(usage_t.c.id).where(
     usage_t.c.holder_key == bindparam("key"), usage_t.c.document_id == bindparam("document"),
     usage_t.c.expires_at > bindparam("now", type_=UtcDateTime()),
 )
-INSERT_SESSION = insert(session_t)
-# sessions the decision cache granted, written later: one recorded already (a batch written again after a
-# commit whose answer was lost) is left as it is
-RECORD_SESSION = _typed(
-    "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
-    "node) VALUES (:id, :cal_type, :cal_id, :user_name, :document_id, :machine, :client, :at, :at, :node) "
-    "ON CONFLICT DO NOTHING", "at")
-SERVES = {
-    CalType.NAMED: update(named_t).where(named_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
-    CalType.DOCUMENT: update(doccal_t).where(doccal_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
-}
-
-
 def occupying(table: object, now: datetime) -> ColumnElement[bool]:
     """Rows that hold a Named or Document CAL now: active ones and those still in quarantine."""
     return or_(table.c.quarantined_until.is_(None), table.c.quarantined_until > now)  # type: ignore[attr-defined]
 
 
-class Claims:
-    """The allocation port on one transaction: reads, claims and session records."""
+class Claims(ClaimSessions):
+    """The allocation port on one transaction: reads and claims (the sessions they start: ``ClaimSessions``)."""
 
     def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None) -> None:
         self.connection = connection
@@ -415,7 +395,7 @@ class Claims:
             return None
         return self.connection.execute(INSERT_NEXT_USAGE_CAL, self._usage_row(request, at)).scalar()
 
-    # -- use and sessions ------------------------------------------------------------------------
+    # -- use --------------------------------------------------------------------------------------------
 
     def touch(self, cal_type: CalType, cal_id: int, *, minute: datetime | None = None) -> None:
         """Record "last used" (this transaction's minute, or the one given) unless a later one is there."""
@@ -427,87 +407,6 @@ class Claims:
             .values(last_used=minute)
         )
         self.touched.append((cal_type, cal_id, minute))
-
-    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
-        session_id = new_grant_id(cal_type, self.now)
-        self.connection.execute(INSERT_SESSION, {
-            "id": session_id, "cal_type": cal_type.value, "cal_id": cal_id,
-            "user_name": request.user.name if request.user else None, "document_id": request.document.id,
-            "machine": request.machine.name, "client": request.client.value, "started_at": self.now,
-            "last_activity": self.now, "node": self.node,
-        })
-        if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
-            self._serves(cal_type, cal_id, request.machine)
-        return session_id
-
-    def _serves(self, cal_type: CalType, cal_id: int, machine: Identity) -> None:
-        """Record the machine a Named or Document CAL serves now.
-
-        When it moves from one machine to another, every node's cache is told (the generation moves),
-        so none keeps answering opens from the machine it left.
-        """
-        key = (cal_type, cal_id)
-        before = self.machines.get(key, "")  # "" : not read in this transaction (a CAL just claimed)
-        if before is not None and machine_key(before) == machine.key:
-            return
-        self.connection.execute(SERVES[cal_type], {"cal": cal_id, "machine": machine.name})
-        self.machines[key] = machine.name
-        if before:
-            bump_generation(self.connection)
-
-    def record_sessions(self, sessions: Sequence[Any]) -> None:
-        """Record sessions the decision cache granted (``StartedSession`` values), a thousand per statement.
-
-        One whose document was released since, or that is recorded already (a batch written again after
-        a commit whose answer was lost), is left out, so that no batch can fail for good.
-        """
-        for start in range(0, len(sessions), 1000):
-            chunk = sessions[start:start + 1000]
-            documents = {s.document_id for s in chunk}
-            known = set(self.connection.execute(select(doc_t.c.id).where(doc_t.c.id.in_(documents))).scalars())
-            rows = [
-                {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
-                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "at": s.started_at,
-                 "node": self.node}
-                for s in chunk if s.document_id in known
-            ]
-            if rows:
-                self.connection.execute(RECORD_SESSION, rows)
-
-    def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
-                       started_since: datetime) -> list[Any]:
-        last = func.coalesce(session_t.c.last_activity, session_t.c.started_at)
-        return list(self.connection.execute(
-            select(session_t.c.id, session_t.c.machine, session_t.c.user_name, session_t.c.document_id,
-                   session_t.c.client, session_t.c.started_at, session_t.c.last_activity).where(
-                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None),
-                last > active_since, session_t.c.started_at > started_since,
-            )
-        ))
-
-    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
-                        active_since: datetime, started_since: datetime) -> list[str]:
-        live = self._live_sessions(cal_type, cal_id, active_since=active_since, started_since=started_since)
-        return [row.machine for row in live if machine_key(row.machine) != machine.key]
-
-    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
-        rows = self.connection.execute(
-            select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id).where(
-                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None)
-            )
-        ).mappings().all()
-        ended = [r for r in rows if machine_key(str(r["machine"])) != machine.key]
-        if not ended:
-            return
-        self.connection.execute(
-            update(session_t).where(session_t.c.id.in_([r["id"] for r in ended]))
-            .values(ended_at=self.now, end_reason=reason[:200])
-        )
-        self.taken_over.extend(
-            SessionRecord(r["id"], r["cal_type"], r["cal_id"], self.now, r["user_name"], r["machine"], r["client"],
-                          r["document_id"], r["path"], r["started_at"], r["last_activity"], reason)
-            for r in ended
-        )
 
     def any_ended_quarantine(self) -> bool:
         """True when some removed CAL's quarantine has ended but its row is still there."""

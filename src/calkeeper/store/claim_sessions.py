@@ -1,0 +1,125 @@
+"""The sessions a claim's transaction starts, the machine each Named or Document CAL serves, and the
+sessions the decision cache granted, written later: the session half of the allocation port (``Claims``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from calkeeper.core.allocation import OpenRequest
+from calkeeper.core.assignments import SessionRecord
+from calkeeper.core.cals import CalType, new_grant_id
+from calkeeper.core.identities import Identity, machine_key
+from calkeeper.infra.database import table_of, typed_text
+from calkeeper.store.counters import doc_t, doccal_t, named_t
+from calkeeper.store.schema import Session
+from calkeeper.store.site_state import bump_generation
+
+session_t = table_of(Session)
+
+INSERT_SESSION = insert(session_t)
+# sessions the decision cache granted, written later: one recorded already (a batch written again after a
+# commit whose answer was lost) is left as it is
+RECORD_SESSION = typed_text(
+    "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
+    "node) VALUES (:id, :cal_type, :cal_id, :user_name, :document_id, :machine, :client, :at, :at, :node) "
+    "ON CONFLICT DO NOTHING", "at")
+SERVES = {
+    CalType.NAMED: update(named_t).where(named_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
+    CalType.DOCUMENT: update(doccal_t).where(doccal_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
+}
+
+
+
+class ClaimSessions:
+    """Session records on one transaction; ``Claims`` sets the state they share with its claims."""
+
+    connection: Connection
+    now: datetime
+    node: str | None  # the server node sessions started here are granted by
+    machines: dict[tuple[CalType, int], str | None]  # the machine each CAL read here served last
+    taken_over: list[SessionRecord]  # sessions another machine's open ended, to audit
+
+    def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
+        session_id = new_grant_id(cal_type, self.now)
+        self.connection.execute(INSERT_SESSION, {
+            "id": session_id, "cal_type": cal_type.value, "cal_id": cal_id,
+            "user_name": request.user.name if request.user else None, "document_id": request.document.id,
+            "machine": request.machine.name, "client": request.client.value, "started_at": self.now,
+            "last_activity": self.now, "node": self.node,
+        })
+        if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
+            self._serves(cal_type, cal_id, request.machine)
+        return session_id
+
+    def _serves(self, cal_type: CalType, cal_id: int, machine: Identity) -> None:
+        """Record the machine a Named or Document CAL serves now.
+
+        When it moves from one machine to another, every node's cache is told (the generation moves),
+        so none keeps answering opens from the machine it left.
+        """
+        key = (cal_type, cal_id)
+        before = self.machines.get(key, "")  # "" : not read in this transaction (a CAL just claimed)
+        if before is not None and machine_key(before) == machine.key:
+            return
+        self.connection.execute(SERVES[cal_type], {"cal": cal_id, "machine": machine.name})
+        self.machines[key] = machine.name
+        if before:
+            bump_generation(self.connection)
+
+    def record_sessions(self, sessions: Sequence[Any]) -> None:
+        """Record sessions the decision cache granted (``StartedSession`` values), a thousand per statement.
+
+        One whose document was released since, or that is recorded already (a batch written again after
+        a commit whose answer was lost), is left out, so that no batch can fail for good.
+        """
+        for start in range(0, len(sessions), 1000):
+            chunk = sessions[start:start + 1000]
+            documents = {s.document_id for s in chunk}
+            known = set(self.connection.execute(select(doc_t.c.id).where(doc_t.c.id.in_(documents))).scalars())
+            rows = [
+                {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
+                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "at": s.started_at,
+                 "node": self.node}
+                for s in chunk if s.document_id in known
+            ]
+            if rows:
+                self.connection.execute(RECORD_SESSION, rows)
+
+    def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
+                       started_since: datetime) -> list[Any]:
+        last = func.coalesce(session_t.c.last_activity, session_t.c.started_at)
+        return list(self.connection.execute(
+            select(session_t.c.id, session_t.c.machine, session_t.c.user_name, session_t.c.document_id,
+                   session_t.c.client, session_t.c.started_at, session_t.c.last_activity).where(
+                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None),
+                last > active_since, session_t.c.started_at > started_since,
+            )
+        ))
+
+    def machines_in_use(self, cal_type: CalType, cal_id: int, machine: Identity, *,
+                        active_since: datetime, started_since: datetime) -> list[str]:
+        live = self._live_sessions(cal_type, cal_id, active_since=active_since, started_since=started_since)
+        return [row.machine for row in live if machine_key(row.machine) != machine.key]
+
+    def end_sessions_elsewhere(self, cal_type: CalType, cal_id: int, machine: Identity, *, reason: str) -> None:
+        rows = self.connection.execute(
+            select(session_t, doc_t.c.path).join(doc_t, doc_t.c.id == session_t.c.document_id).where(
+                session_t.c.cal_type == cal_type.value, session_t.c.cal_id == cal_id, session_t.c.ended_at.is_(None)
+            )
+        ).mappings().all()
+        ended = [r for r in rows if machine_key(str(r["machine"])) != machine.key]
+        if not ended:
+            return
+        self.connection.execute(
+            update(session_t).where(session_t.c.id.in_([r["id"] for r in ended]))
+            .values(ended_at=self.now, end_reason=reason[:200])
+        )
+        self.taken_over.extend(
+            SessionRecord(r["id"], r["cal_type"], r["cal_id"], self.now, r["user_name"], r["machine"], r["client"],
+                          r["document_id"], r["path"], r["started_at"], r["last_activity"], reason)
+            for r in ended
+        )
