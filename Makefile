@@ -50,7 +50,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: setup bench-packages
+bench: setup system-packages bench-packages
 	$(BIN)/python -m bench.import_bench
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.http_bench

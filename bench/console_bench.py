@@ -1,6 +1,7 @@
 """The console benchmark behind ``make bench``: server time of the pages an admin opens most, at 100,000 CALs.
 
-    .venv/bin/python -m bench.console_bench [--named 100000] [--holders 100000] [--repeat 15] [--json PATH]
+    .venv/bin/python -m bench.console_bench [--named 100000] [--holders 100000] [--repeat 15] [--loads 5]
+                                            [--json PATH]
 
 The demo site (SQLite) grown by bulk SQL (``bench.console_seed``) to ``--named`` Named CALs and a document
 with ``--holders`` holders; a signed-in admin asks each page ``--repeat`` times through the app in this
@@ -8,6 +9,11 @@ process (no network, so the time is the server's: routing, the session check, th
 Pages: the Dashboard; Assigned CALs (first page, a page deep in the list, sorted by last used, a search, the
 quarantined filter); Document CALs of the big document (first page, a deep page, a search). Target: the
 median of each under 200 ms.
+
+Then the same pages load ``--loads`` times in Debian's Chromium (``/usr/bin/chromium``, driven by Playwright)
+from the app served by uvicorn on a loopback port: the browser's own navigation timing gives the time to the
+first byte, to the page ready for input (DOMContentLoaded) and to the load event (styles, script and favicon
+fetched, the page laid out). Printed beside the server time; the target is on the server time.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bench.console_seed import SCALE_DOCUMENT, seed_at_scale
@@ -76,11 +85,60 @@ def measure(client: TestClient, path: str, repeat: int) -> dict[str, Any]:
             "max_ms": times[-1], "bytes": size}
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+NAVIGATION = """() => { const n = performance.getEntriesByType('navigation')[0];
+  return [n.responseStart, n.domContentLoadedEventEnd, n.loadEventEnd, n.transferSize]; }"""
+
+
+def serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """The app under uvicorn on a free loopback port, in a thread, as ``calkeeper serve`` runs it."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not (server.started and server.servers):
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the console did not start for the browser half of the benchmark")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, port
+
+
+def browser_loads(port: int, secret: str, paths: dict[str, str], loads: int) -> dict[str, dict[str, float]]:
+    """Each page loaded ``loads`` times in Chromium after one warm-up load; medians of the navigation timing."""
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            context.add_cookies([{"name": SESSION_COOKIE, "value": secret, "domain": "127.0.0.1", "path": "/"}])
+            page = context.new_page()
+            for name, path in paths.items():
+                url = f"http://127.0.0.1:{port}{path}"
+                page.goto(url, wait_until="load")
+                timings = []
+                for _ in range(loads):
+                    answer = page.goto(url, wait_until="load")
+                    if answer is None or answer.status != 200:
+                        raise RuntimeError(f"{path} answered {answer.status if answer else 'nothing'} in the browser")
+                    timings.append(page.evaluate(NAVIGATION))
+                results[name] = {key: statistics.median(t[i] for t in timings)
+                                 for i, key in enumerate(("first_byte_ms", "ready_ms", "load_ms"))}
+        finally:
+            browser.close()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--named", type=int, default=100_000)
     parser.add_argument("--holders", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--loads", type=int, default=5, help="loads of each page in Chromium; 0 skips the browser")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     print(f"Console pages, server time, at {args.named:,} Named CALs and a document of {args.holders:,} holders "
@@ -98,6 +156,19 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = "ok" if result["median_ms"] < TARGET_MS else "OVER TARGET"
                     print(f"  {name:<42} median {result['median_ms']:7.1f} ms  p90 {result['p90_ms']:7.1f} ms  "
                           f"{result['bytes'] / 1024:6.0f} KiB  {verdict}")
+            if args.loads > 0:
+                print(f"In Chromium, served by uvicorn on loopback (median of {args.loads} loads; first byte, "
+                      "ready for input, load event)")
+                server, thread, port = serve(create_app(settings, site=site))
+                try:
+                    loads = browser_loads(port, secret, pages(args.named, args.holders), args.loads)
+                finally:
+                    server.should_exit = True
+                    thread.join(timeout=10)
+                for name, load in loads.items():
+                    results[name].update(load)
+                    print(f"  {name:<42} first byte {load['first_byte_ms']:6.1f} ms  ready {load['ready_ms']:6.1f} ms"
+                          f"  load {load['load_ms']:6.1f} ms")
         finally:
             site.close()
     if args.json:
