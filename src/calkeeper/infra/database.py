@@ -2,12 +2,14 @@
 
 SQLite gets WAL, durable commits, writers queued (``BEGIN IMMEDIATE`` for connections marked
 ``calkeeper_write``) and files only the server's account may read; PostgreSQL gets a bounded pool
-that checks connections before use. A database URL is printed and logged with its password masked.
+that checks a connection before use when it has lain idle. A database URL is printed and logged with its
+password masked.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, Table, TextClause, bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from calkeeper.core.clock import as_utc
@@ -73,14 +75,48 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url, **options)
-    options.setdefault("pool_pre_ping", True)
     # Each process holds at most 20 connections: size PostgreSQL's max_connections for nodes x workers x 20.
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
     options.setdefault("pool_timeout", 60)
     connect_args = options.pop("connect_args", {})
     connect_args.setdefault("connect_timeout", 5)
-    return create_engine(database_url, connect_args=connect_args, **options)
+    options.setdefault("pool_use_lifo", True)  # the connection used last goes out first: the others may lie idle
+    engine = create_engine(database_url, connect_args=connect_args, **options)
+    ping_when_idle(engine)
+    return engine
+
+
+# A connection that lay in the pool longer than this is checked before use (a server restart or a firewall
+# may have cut it meanwhile); one in steady use is not, as that check costs a round trip per transaction.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: Engine, *, after: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection that has lain idle before handing it out; a dead one is replaced.
+
+    SQLAlchemy's ``pool_pre_ping`` checks on every checkout, one round trip in each transaction. A
+    connection that died while in steady use fails its next statement instead: that statement's
+    transaction is refused as the database being unavailable, and the pool replaces every connection
+    older than the failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < after:
+            return
+        try:
+            if not engine.dialect.do_ping(dbapi_connection):
+                raise DisconnectionError("the connection did not answer its check")
+        except DisconnectionError:
+            raise
+        except Exception as error:
+            raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(database_url: str, **options: Any) -> Engine:

@@ -86,12 +86,14 @@ HELD_DOCUMENT_CAL = select(doccal_t.c.id, doccal_t.c.machine).where(
     doccal_t.c.document_id == bindparam("document"), doccal_t.c.user_key == bindparam("key"),
     doccal_t.c.removed_at.is_(None),
 )
-# steps 1 and 2 of the order in one statement: the Named CAL the holder holds, the Document CAL the user holds
+# steps 1 and 2 of the order in one statement: the Named CAL the holder holds, the Document CAL the user holds,
+# and the generation of the site's rules (whether the rules a node has cached are still the ones in force)
 HELD_BOTH = text(
     "SELECT 'named' AS kind, id, machine FROM named_cals "
     "WHERE identity_kind = :kind AND identity_key = :key AND removed_at IS NULL "
     "UNION ALL SELECT 'document' AS kind, id, machine FROM document_cals "
-    "WHERE document_id = :document AND user_key = :user AND removed_at IS NULL"
+    "WHERE document_id = :document AND user_key = :user AND removed_at IS NULL "
+    "UNION ALL SELECT 'generation' AS kind, generation AS id, NULL AS machine FROM site_state WHERE id = 1"
 )
 # a swept Session CAL (not counted) is never taken back: its place in the pool is gone
 HELD_SESSION_CAL = select(session_cal_t.c.id, session_cal_t.c.released_at).where(
@@ -215,9 +217,10 @@ class Claims(ClaimSessions):
 
     # -- Named CALs ------------------------------------------------------------------------------
 
-    def look_up_together(self, holder: Identity, user: Identity, document: DocumentInfo) -> None:
+    def look_up_together(self, holder: Identity, user: Identity, document: DocumentInfo) -> int:
         """Read the CALs steps 1 and 2 ask for next (``held_named_cal(holder)``, ``held_document_cal(user,
-        document)``) in one statement; each answer serves the first ask only, later ones read again."""
+        document)``) in one statement, and return the site's generation (``SiteState.generation``) read in it;
+        each answer serves the first ask only, later ones read again."""
         rows = self.connection.execute(HELD_BOTH, {"kind": holder.kind, "key": holder.key, "document": document.id,
                                                    "user": user.key}).all()
         found = {row.kind: row for row in rows}
@@ -226,6 +229,7 @@ class Claims(ClaimSessions):
             self.read_ahead[(cal_type, key)] = None if row is None else int(row.id)
             if row is not None:
                 self.machines[(cal_type, int(row.id))] = row.machine
+        return int(found["generation"].id)
 
     def held_named_cal(self, identity: Identity) -> int | None:
         ahead = (CalType.NAMED, (identity.kind, identity.key))

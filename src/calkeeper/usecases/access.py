@@ -156,10 +156,15 @@ class Access:
                 shown = tx.users.remember([request.user])[request.user.key]
                 request = replace(request, user=Identity(shown, request.user.key, "user"))
             # every change to the settings or the license bumps the generation in its own transaction, so
-            # while it is the one the cached rules were read at they are the rules in force; else re-read
-            rules = state.rules if tx.site_state.generation() == state.generation else self._rules(tx)
+            # while it is the one the cached rules were read at they are the rules in force; else re-read.
+            # Where steps 1 and 2 will ask, the generation comes in the same statement as their answers (read
+            # for the cached rules' holder: if the identification mode changed meanwhile, step 1 reads again).
             if request.user is not None and not request.document.missing:
-                tx.claims.look_up_together(named_holder(request, rules), request.user, request.document)
+                generation = tx.claims.look_up_together(named_holder(request, state.rules), request.user,
+                                                        request.document)
+            else:
+                generation = tx.site_state.generation()
+            rules = state.rules if generation == state.generation else self._rules(tx)
             decision = allocate(request, rules, tx.claims, tx.now)
             if isinstance(decision, Denial):
                 tx.history.record_denial(user=decision.user, document=decision.document,
