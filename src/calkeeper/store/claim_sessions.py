@@ -17,6 +17,7 @@ from calkeeper.infra.database import table_of, typed_text
 from calkeeper.store.counters import doc_t, doccal_t, named_t
 from calkeeper.store.schema import Session
 from calkeeper.store.site_state import bump_generation
+from calkeeper.store.tail_writes import TailWrites
 
 session_t = table_of(Session)
 
@@ -39,13 +40,14 @@ class ClaimSessions:
 
     connection: Connection
     now: datetime
+    tail: TailWrites  # the session rows a claim starts may wait for the commit
     node: str | None  # the server node sessions started here are granted by
     machines: dict[tuple[CalType, int], str | None]  # the machine each CAL read here served last
     taken_over: list[SessionRecord]  # sessions another machine's open ended, to audit
 
     def start_session(self, request: OpenRequest, cal_type: CalType, cal_id: int) -> str:
         session_id = new_grant_id(cal_type, self.now)
-        self.connection.execute(INSERT_SESSION, {
+        self.tail.insert(INSERT_SESSION, {
             "id": session_id, "cal_type": cal_type.value, "cal_id": cal_id,
             "user_name": request.user.name if request.user else None, "document_id": request.document.id,
             "machine": request.machine.name, "client": request.client.value, "started_at": self.now,

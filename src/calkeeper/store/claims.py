@@ -52,6 +52,7 @@ from calkeeper.store.counters import (
     session_cal_t,
     usage_t,
 )
+from calkeeper.store.tail_writes import TailWrites
 
 __all__ = ["Claims", "doc_t", "doccal_t", "named_t", "occupying", "pool_t", "session_cal_t", "session_t", "usage_t"]
 
@@ -112,10 +113,12 @@ def occupying(table: object, now: datetime) -> ColumnElement[bool]:
 class Claims(ClaimSessions):
     """The allocation port on one transaction: reads and claims (the sessions they start: ``ClaimSessions``)."""
 
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None,
+                 tail: TailWrites | None = None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
+        self.tail = tail if tail is not None else TailWrites(connection, postgres=postgres)
         self.node = node  # the server node sessions started here are granted by
         self.freed: list[tuple[str, str, datetime]] = []  # quarantines that ended, to audit
         self.touched: list[tuple[CalType, int, datetime]] = []

@@ -15,6 +15,7 @@ from calkeeper.contract.views import AuditView, DenialView
 from calkeeper.infra.database import table_of
 from calkeeper.store.activity import Activity
 from calkeeper.store.schema import AuditEntry, DenialRecord, GrantCount
+from calkeeper.store.tail_writes import TailWrites
 
 audit_t = table_of(AuditEntry)
 denial_t = table_of(DenialRecord)
@@ -25,15 +26,19 @@ INSERT_AUDIT = insert(audit_t)
 INSERT_DENIAL = insert(denial_t)
 
 class History:
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool,
+                 tail: TailWrites | None = None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
+        # audit and denial rows are never read back by the transaction that writes them: they may wait for its
+        # commit where it says so
+        self.tail = tail if tail is not None else TailWrites(connection, postgres=postgres)
 
     def audit(self, actor: str, action: str, target: str, *, happened_at: datetime | None = None,
               **details: Any) -> None:
         """Append an entry to the audit trail, stamped now (or at the time the event happened, when given)."""
-        self.connection.execute(INSERT_AUDIT, {
+        self.tail.insert(INSERT_AUDIT, {
             "at": happened_at or self.now, "actor": actor, "action": action, "target": target,
             "details": json.dumps(details, default=str, sort_keys=True),
         })
@@ -90,7 +95,7 @@ class History:
 
     def record_denial(self, *, user: str | None, document: str, machine: str, code: str, reason: str) -> None:
         """Record a refused open, and count it in its hour of the usage history (in the same transaction)."""
-        self.connection.execute(INSERT_DENIAL, {"at": self.now, "user_name": user, "document": document,
+        self.tail.insert(INSERT_DENIAL, {"at": self.now, "user_name": user, "document": document,
                                                 "machine": machine, "code": code, "reason": reason})
         hour = self.now.replace(minute=0, second=0, microsecond=0)
         Activity(self.connection, self.now, postgres=self.postgres).add({(hour, "denial", "", code, user, document): 1})

@@ -36,6 +36,7 @@ from calkeeper.store.leases import Leases
 from calkeeper.store.licenses import Licenses
 from calkeeper.store.sessions import Sessions
 from calkeeper.store.site_state import SiteStateRepository
+from calkeeper.store.tail_writes import TailWrites
 from calkeeper.store.tokens import Tokens
 from calkeeper.store.users import Users
 
@@ -50,7 +51,8 @@ class Transaction:
         self.now = now
         self.postgres = postgres
         self.node = node
-        self.claims = Claims(connection, now, postgres=postgres, node=node)  # the allocation port
+        self.tail = TailWrites(connection, postgres=postgres)  # inserts never read back, sent with the commit
+        self.claims = Claims(connection, now, postgres=postgres, node=node, tail=self.tail)  # the allocation port
         # what to undo in memory when the transaction does not commit (counts taken to be written, say)
         self.if_not_committed: list[Callable[[], None]] = []
 
@@ -80,7 +82,7 @@ class Transaction:
 
     @cached_property
     def history(self) -> History:
-        return History(self.connection, self.now, postgres=self.postgres)
+        return History(self.connection, self.now, postgres=self.postgres, tail=self.tail)
 
     @cached_property
     def tokens(self) -> Tokens:
@@ -179,6 +181,7 @@ class UnitOfWork:
                     with connection.begin():
                         tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
                         yield tx
+                        tx.tail.commit()  # PostgreSQL: inserts that waited go with the COMMIT, else nothing
         except BaseException as error:
             for undo in tx.if_not_committed if tx is not None else ():
                 undo()

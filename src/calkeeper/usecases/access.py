@@ -151,6 +151,7 @@ class Access:
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow.write() as tx:
+            tx.tail.defer()  # the session, audit and denial rows written here are not read back: sent with the commit
             if request.user is not None:
                 # the first spelling seen is the one displayed, whatever CAL (if any) this open gets
                 shown = tx.users.remember([request.user])[request.user.key]
