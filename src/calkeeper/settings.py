@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     group_commit: bool = Field(
         default=True, description="On SQLite, write transactions that arrive together share one commit (one writer "
                                   "in the process, no waiting on the database's lock); on PostgreSQL, a process's "
-                                  "write transactions take turns in the order they came")
+                                  "transactions that lock a CAL pool take turns in the order they came")
     second_machine_takes_over: bool = Field(
         default=False, description="A Named or Document CAL in use on one machine: an open from another machine ends "
                                    "the sessions there and takes it over, instead of being refused")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
-from calkeeper.core.cals import Decision
+from calkeeper.core.cals import CalType, Decision
 from calkeeper.core.identities import Identity
 from calkeeper.store import counters
 from tests.kit import apply_license, postgres_available, postgres_database, sqlite_database
@@ -143,32 +143,92 @@ def pg_site(tmp_path: Path, key: SigningKey, root: Path, clock: calkeeper.Frozen
         s.close()
 
 
-def test_on_postgresql_a_processs_writers_take_turns_and_never_exceed_the_pool(
+def test_on_postgresql_a_processs_pool_lockers_take_turns_and_never_exceed_the_pool(
     pg_site: calkeeper.LocalSite, key: SigningKey
 ) -> None:
     apply_license(pg_site, key, named=50, document=0, session=0, usage=0)
     pg_site.update_cal_settings(allow_dynamic_assignment=True)
-    in_flight, most, lock = [0], [0], threading.Lock()
+    pg_site.app.uow.turns.wait_at_most = 60  # no waiter gives up on a slow machine: the count below is exact
+    in_flight, most, lock, locking = [0], [0], threading.Lock(), set()
 
-    @sa.event.listens_for(pg_site.app.engine, "begin")
-    def began(connection: sa.Connection) -> None:
-        if connection.get_execution_options().get("calkeeper_write"):
+    @sa.event.listens_for(pg_site.app.engine, "before_cursor_execute")
+    def locks(connection: sa.Connection, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE cal_pools") and id(connection.connection) not in locking:
             with lock:
+                locking.add(id(connection.connection))
                 in_flight[0] += 1
                 most[0] = max(most[0], in_flight[0])
 
     def ended(connection: sa.Connection) -> None:
-        if connection.get_execution_options().get("calkeeper_write"):
-            with lock:
+        with lock:
+            if id(connection.connection) in locking:
+                locking.discard(id(connection.connection))
                 in_flight[0] -= 1
 
     sa.event.listen(pg_site.app.engine, "commit", ended)
     sa.event.listen(pg_site.app.engine, "rollback", ended)
     outcomes, _ = open_from_threads(pg_site, "t")
     assert outcomes.count("named") == 50 and outcomes.count("no_cal_available") == USERS - 50
-    assert most[0] == 1  # 24 threads, one write transaction at a time
+    assert most[0] == 1  # 24 threads, one transaction holding a pool's lock at a time
     with pg_site.app.engine.connect() as connection:
         assert counters.drift(connection) == {}
+
+
+def hold_the_turn(site: calkeeper.LocalSite, locked: threading.Event, release: threading.Event) -> threading.Thread:
+    """A thread whose write transaction takes the Named pool's lock (and so the turn), then waits for ``release``."""
+
+    def holder() -> None:
+        with site.app.uow.write() as tx:
+            tx.claims.lock_pool(CalType.NAMED)
+            locked.set()
+            release.wait(timeout=60)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert locked.wait(timeout=30)
+    assert site.app.uow.turns.turns.held
+    return thread
+
+
+def test_on_postgresql_a_transaction_that_locks_no_pool_does_not_wait_for_the_turn(
+    pg_site: calkeeper.LocalSite,
+) -> None:
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+    holder = hold_the_turn(pg_site, locked, release)
+
+    def session_writer() -> None:  # a holder's open, the upkeep writing sessions: no pool lock
+        with pg_site.app.uow.write() as tx:
+            tx.history.audit("tester", "test.no_pool", "writer")
+        done.set()
+
+    threading.Thread(target=session_writer, daemon=True).start()
+    try:
+        assert done.wait(timeout=30), "a transaction that locks no pool waited for the turn"
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+
+def test_on_postgresql_a_turn_waited_for_too_long_is_given_up_for_the_databases_own_lock(
+    pg_site: calkeeper.LocalSite,
+) -> None:
+    pg_site.app.uow.turns.wait_at_most = 0.2
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+    holder = hold_the_turn(pg_site, locked, release)
+
+    def other_pool() -> None:  # another pool's row: only the turn stands in its way
+        with pg_site.app.uow.write() as tx:
+            tx.claims.lock_pool(CalType.SESSION)
+        done.set()
+
+    threading.Thread(target=other_pool, daemon=True).start()
+    try:
+        assert done.wait(timeout=30), "a transaction waited for the turn past wait_at_most"
+        assert pg_site.app.uow.turns.turns.held and not pg_site.app.uow.turns.turns.waiting
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert not pg_site.app.uow.turns.turns.held  # given back, to nobody
 
 
 def test_on_postgresql_a_write_opened_inside_another_on_its_thread_goes_ahead(pg_site: calkeeper.LocalSite) -> None:
@@ -176,9 +236,11 @@ def test_on_postgresql_a_write_opened_inside_another_on_its_thread_goes_ahead(pg
 
     def nested() -> None:
         with uow.write() as outer:
-            outer.site_state.bump()
+            outer.claims.lock_pool(CalType.NAMED)  # the turn is the outer transaction's now
             with uow.write() as inner:  # its own transaction, in the outer one's turn
+                inner.claims.lock_pool(CalType.SESSION)
                 inner.history.audit("tester", "test.inner", "inner")
+            assert uow.turns.holding()  # the inner one left the turn to the outer one
         done.set()
 
     thread = threading.Thread(target=nested, daemon=True)

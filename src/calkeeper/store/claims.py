@@ -12,6 +12,7 @@ Unique constraints stop the same user from holding two CALs of a kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -114,8 +115,11 @@ class Claims(ClaimSessions):
     """The allocation port on one transaction: reads and claims (the sessions they start: ``ClaimSessions``)."""
 
     def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None,
-                 tail: TailWrites | None = None) -> None:
+                 tail: TailWrites | None = None, before_pool_lock: Callable[[], None] | None = None) -> None:
         self.connection = connection
+        # called before the transaction's first pool or document lock (PostgreSQL: a turn among the process's
+        # transactions that lock pools, store.group_commit.WriterTurns)
+        self.before_pool_lock = before_pool_lock
         self.now = now
         self.postgres = postgres
         self.tail = tail if tail is not None else TailWrites(connection, postgres=postgres)
@@ -131,14 +135,21 @@ class Claims(ClaimSessions):
 
     # -- locks and counters ----------------------------------------------------------------------
 
+    def _turn_to_lock(self) -> None:
+        if self.before_pool_lock is not None:
+            self.before_pool_lock()
+            self.before_pool_lock = None
+
     def lock_pool(self, cal_type: CalType) -> None:
         """Take the pool's row lock until the transaction ends (SQLite: the write lock)."""
         if cal_type not in self.locked:
+            self._turn_to_lock()
             self.connection.execute(LOCK, {"pool": cal_type.value})
             self.locked.add(cal_type)
 
     def lock_document(self, document_id: int) -> None:
         """Take the document's row lock until the transaction ends."""
+        self._turn_to_lock()
         self.connection.execute(
             update(doc_t).where(doc_t.c.id == document_id).values(claims=doc_t.c.claims + 1)
         )
@@ -159,6 +170,7 @@ class Claims(ClaimSessions):
     def reserve(self, cal_type: CalType, in_license: int) -> bool:
         """Take one CAL of the pool's counter while it is below the license (sweeping once when it is not)."""
         params = {"pool": cal_type.value, "limit": in_license}
+        self._turn_to_lock()
         if self.connection.execute(RESERVE, params).first() is not None:
             self.locked.add(cal_type)
             return True
@@ -311,6 +323,7 @@ class Claims(ClaimSessions):
         return int(row.id)
 
     def _reserve_document(self, document_id: int) -> bool:
+        self._turn_to_lock()
         if self.connection.execute(RESERVE_DOCUMENT, {"document": document_id}).first() is not None:
             return True
         if self.sweep(CalType.DOCUMENT) == 0:

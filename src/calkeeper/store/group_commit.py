@@ -18,7 +18,7 @@ do not come through here still take SQLite's lock, so the lock file orders batch
 keeps the database whole.
 
 On PostgreSQL nothing is batched: each write transaction stays its own, and ``WriterTurns`` has a
-process's write transactions take turns in the order they came (see its docstring).
+process's transactions that take a pool's lock take turns in the order they came (see its docstring).
 """
 
 from __future__ import annotations
@@ -46,14 +46,21 @@ class TakeTurns:
         self.held = False
         self.waiting: deque[threading.Event] = deque()
 
-    def acquire(self) -> None:
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Wait for the lock (at most ``timeout`` seconds, if given); whether it is ours."""
         with self.guard:
             if not self.held:
                 self.held = True
-                return
+                return True
             turn = threading.Event()
             self.waiting.append(turn)
-        turn.wait()  # the releaser handed the lock over: it is ours
+        if turn.wait(timeout):
+            return True  # the releaser handed the lock over: it is ours
+        with self.guard:  # the releaser sets a turn under the guard: is_set() is the last word
+            if turn.is_set():
+                return True
+            self.waiting.remove(turn)
+            return False
 
     def anyone_waiting(self) -> bool:
         with self.guard:
@@ -178,30 +185,39 @@ class GroupCommit:
 
 
 class WriterTurns:
-    """PostgreSQL: the write transactions of one process run one at a time, in the order they came.
+    """PostgreSQL: a process's transactions that take a pool's lock take turns, in the order they came.
 
     Every claim takes its pool's row lock, so claims run one after the other whatever a process does.
     Left to themselves, a process's threads all wait on that row lock, and the one that holds it must win
     the interpreter lock back from the others after each statement. Waiting here instead, they are asleep:
     the holder's statements follow each other at once. Over HTTP, first-time opens keep their rate (two
-    processes gain on it) and their p99 halves; the slowest answer fell from about a second to about a
-    quarter of one (``docs/write-path.md``). A write transaction opened inside another one on the same
-    thread goes ahead (the outer one has the turn).
+    processes gain on it) and their p99 halves (``docs/write-path.md``).
+
+    A transaction takes its turn just before its first pool lock (``take``) and gives it back when it has
+    committed or rolled back (``give_back``). Transactions that lock no pool (a holder's first open on this
+    node, which only starts a session, or the upkeep writing sessions) never wait here, so they run side by
+    side. A transaction waiting for its turn may hold a lock the turn's holder needs (two first opens of
+    one new user, say), which the database cannot see as a deadlock: so a turn is waited for at most
+    ``wait_at_most`` seconds, after which the transaction goes on without one, to the database's own lock.
+    A transaction nested in another on the same thread shares the outer one's turn.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wait_at_most: float = 1.0) -> None:
         self.turns = TakeTurns()
+        self.wait_at_most = wait_at_most
         self.local = threading.local()
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        if getattr(self.local, "depth", 0):
-            yield
-            return
-        self.turns.acquire()
-        self.local.depth = 1
-        try:
-            yield
-        finally:
-            self.local.depth = 0
+    def holding(self) -> bool:
+        """Whether this thread holds the turn."""
+        return bool(getattr(self.local, "holding", False))
+
+    def take(self) -> None:
+        """Wait for this thread's turn, unless it holds it (or the wait runs past ``wait_at_most``)."""
+        if not self.holding():
+            self.local.holding = self.turns.acquire(self.wait_at_most)
+
+    def give_back(self) -> None:
+        """Hand the turn to the next waiting transaction, if this thread holds it."""
+        if self.holding():
+            self.local.holding = False
             self.turns.release()

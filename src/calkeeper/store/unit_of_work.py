@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from functools import cached_property
 
@@ -46,13 +46,15 @@ log = logging.getLogger("calkeeper.store")
 class Transaction:
     """What a use case works with inside its one transaction: the time it runs at, and the repositories."""
 
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None = None,
+                 before_pool_lock: Callable[[], None] | None = None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
         self.node = node
         self.tail = TailWrites(connection, postgres=postgres)  # inserts never read back, sent with the commit
-        self.claims = Claims(connection, now, postgres=postgres, node=node, tail=self.tail)  # the allocation port
+        self.claims = Claims(connection, now, postgres=postgres, node=node, tail=self.tail,  # the allocation port
+                             before_pool_lock=before_pool_lock)
         # what to undo in memory when the transaction does not commit (counts taken to be written, say)
         self.if_not_committed: list[Callable[[], None]] = []
 
@@ -174,12 +176,13 @@ class UnitOfWork:
                     tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
                     yield tx
             else:
-                with self._turn(write), self.engine.connect() as connection:
+                with self._turn_given_back(write), self.engine.connect() as connection:
                     if snapshot and self.postgres:
                         connection = connection.execution_options(isolation_level="REPEATABLE READ")
                     connection = connection.execution_options(calkeeper_write=write)
                     with connection.begin():
-                        tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node)
+                        tx = Transaction(connection, self.clock.now(), postgres=self.postgres, node=self.node,
+                                         before_pool_lock=self.turns.take if write and self.turns else None)
                         yield tx
                         tx.tail.commit()  # PostgreSQL: inserts that waited go with the COMMIT, else nothing
         except BaseException as error:
@@ -192,9 +195,17 @@ class UnitOfWork:
             log.warning("the CAL database answers again (it was unavailable since %s)", _utc(self.unavailable_since))
             self.unavailable_since = None
 
-    def _turn(self, write: bool) -> AbstractContextManager[None]:
-        """A write transaction's turn among this process's writers, where they take turns; else nothing to wait for."""
-        return self.turns.turn() if write and self.turns is not None else nullcontext()
+    @contextmanager
+    def _turn_given_back(self, write: bool) -> Iterator[None]:
+        """Give back the turn among this process's pool lockers that the transaction took (where they take
+        turns), once it has committed or rolled back; one nested in another leaves it to the outer one."""
+        turns = self.turns if write else None
+        outer = turns is not None and turns.holding()
+        try:
+            yield
+        finally:
+            if turns is not None and not outer:
+                turns.give_back()
 
     def _raise_for(self, error: DBAPIError) -> None:
         """Raise StoreUnavailable where a database error means the database cannot serve now; else return."""
