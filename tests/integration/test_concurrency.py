@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 import calkeeper
 from calkeeper.authority.signing import SigningKey
-from calkeeper.core.cals import CalType
 from calkeeper.core.errors import NoCalAvailable
 from calkeeper.core.identities import user_key
 from calkeeper.store.claims import Claims
@@ -349,16 +348,16 @@ def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
 
     second_looked, first_done = threading.Event(), threading.Event()
     held_back: list[threading.Thread] = []
-    reserve = Claims.reserve
+    lock = Claims._turn_to_lock  # what a claim does just before it takes its first pool lock
 
-    def reserve_after_the_first(self: Claims, pool: CalType, in_license: int) -> bool:
-        if threading.current_thread() in held_back and pool == cal_type:
+    def lock_after_the_first(self: Claims) -> None:
+        if threading.current_thread() in held_back:
             held_back.clear()
             second_looked.set()
             assert first_done.wait(timeout=30)
-        return reserve(self, pool, in_license)
+        lock(self)
 
-    monkeypatch.setattr(Claims, "reserve", reserve_after_the_first)
+    monkeypatch.setattr(Claims, "_turn_to_lock", lock_after_the_first)
     second: list[Outcome] = []
     thread = threading.Thread(target=lambda: second.append(open_as(node_b, 7)))
     held_back.append(thread)

@@ -80,6 +80,31 @@ INSERT_USAGE_CAL = typed_text(
 INSERT_NEXT_USAGE_CAL = typed_text(
     f"INSERT INTO usage_cals ({USAGE_COLUMNS}) "
     "VALUES (:key, :user, :machine, :document, :at, :expires, :returns, true) RETURNING id", "at", "expires", "returns")
+# PostgreSQL: the pool's counter and the CAL row in one statement, one round trip under the pool's lock
+# ("reserved": the counter took one; "id": the row inserted, none when the unique constraints refused it).
+# Where the counter is full, the claim goes the long way (sweep, then RESERVE and the insert above). The
+# statement reads as of when it began, before it waited for the lock: only the unique constraints (which see
+# every committed row) may decide that a row is there already, so Usage CALs are not claimed this way.
+_RESERVED = ("WITH reserved AS (UPDATE cal_pools SET used = used + 1 WHERE cal_type = :pool AND used < :limit "
+             "RETURNING used), ")
+CLAIM_NAMED_PG = typed_text(
+    _RESERVED + "inserted AS (INSERT INTO named_cals (identity_kind, identity_key, identity_name, source, assigned_at, "
+    "last_used, machine) SELECT :kind, :key, :name, :source, CAST(:at AS timestamptz), CAST(:minute AS timestamptz), "
+    "CAST(:machine AS text) FROM reserved ON CONFLICT DO NOTHING RETURNING id) "
+    "SELECT EXISTS (SELECT 1 FROM reserved) AS reserved, (SELECT id FROM inserted) AS id", "at", "minute")
+CLAIM_DOCUMENT_CAL_PG = typed_text(
+    _RESERVED + "held AS (UPDATE documents SET used = used + 1 WHERE id = :document AND used < cals_allocated "
+    "AND EXISTS (SELECT 1 FROM reserved) RETURNING id), "
+    "inserted AS (INSERT INTO document_cals (document_id, user_key, user_name, source, assigned_at, last_used, "
+    "machine) SELECT :document, :key, :name, :source, CAST(:at AS timestamptz), CAST(:minute AS timestamptz), "
+    "CAST(:machine AS text) FROM held ON CONFLICT DO NOTHING RETURNING id) "
+    "SELECT EXISTS (SELECT 1 FROM reserved) AS reserved, EXISTS (SELECT 1 FROM held) AS document_reserved, "
+    "(SELECT id FROM inserted) AS id", "at", "minute")
+CLAIM_SESSION_CAL_PG = typed_text(
+    _RESERVED + "inserted AS (INSERT INTO session_cals (client_key, user_name, machine, client, acquired_at, counted) "
+    "SELECT :key, CAST(:user AS text), :machine, :client, CAST(:at AS timestamptz), true FROM reserved "
+    "ON CONFLICT DO NOTHING RETURNING id) "
+    "SELECT EXISTS (SELECT 1 FROM reserved) AS reserved, (SELECT id FROM inserted) AS id", "at")
 HELD_NAMED = select(named_t.c.id, named_t.c.machine).where(
     named_t.c.identity_kind == bindparam("kind"), named_t.c.identity_key == bindparam("key"),
     named_t.c.removed_at.is_(None),
@@ -177,6 +202,14 @@ class Claims(ClaimSessions):
         if self.sweep(cal_type) == 0:
             return False
         return self.connection.execute(RESERVE, params).first() is not None
+
+    def _claim_in_one(self, statement: Any, cal_type: CalType, in_license: int, params: dict[str, Any]) -> Any:
+        """PostgreSQL: run a statement that takes one from the pool's counter and inserts the row; its one row."""
+        self._turn_to_lock()
+        row = self.connection.execute(statement, {**params, "pool": cal_type.value, "limit": in_license}).one()
+        if row.reserved:
+            self.locked.add(cal_type)
+        return row
 
     def sweep(self, cal_type: CalType) -> int:
         """Un-count what no longer occupies the pool now (once a transaction); how many rows it found."""
@@ -296,11 +329,16 @@ class Claims(ClaimSessions):
 
     def claim_named_cal(self, identity: Identity, *, in_license: int, source: str = "dynamic",
                         machine: str | None = None) -> int | None:
-        if not self.reserve(CalType.NAMED, in_license):
-            return None
         params = {"kind": identity.kind, "key": identity.key, "name": identity.name, "source": source,
                   "at": self.now, "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
-        cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
+        reserved, cal_id = False, None
+        if self.postgres:
+            claimed = self._claim_in_one(CLAIM_NAMED_PG, CalType.NAMED, in_license, params)
+            reserved, cal_id = claimed.reserved, claimed.id
+        if not reserved:
+            if not self.reserve(CalType.NAMED, in_license):
+                return None
+            cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
         if cal_id is None and self.free_ended_quarantine(named_t, identity_kind=identity.kind,
                                                          identity_key=identity.key):
             cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
@@ -334,14 +372,19 @@ class Claims(ClaimSessions):
         self, user: Identity, document: DocumentInfo, *, in_license: int, source: str = "dynamic",
         machine: str | None = None,
     ) -> int | None:
-        if not self.reserve(CalType.DOCUMENT, in_license):
-            return None
-        if not self._reserve_document(document.id):
-            self.adjust(CalType.DOCUMENT, -1)
-            return None
         params = {"document": document.id, "key": user.key, "name": user.name, "source": source, "at": self.now,
                   "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
-        cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
+        reserved, document_reserved, cal_id = False, False, None
+        if self.postgres:
+            claimed = self._claim_in_one(CLAIM_DOCUMENT_CAL_PG, CalType.DOCUMENT, in_license, params)
+            reserved, document_reserved, cal_id = claimed.reserved, claimed.document_reserved, claimed.id
+        if not reserved and not self.reserve(CalType.DOCUMENT, in_license):
+            return None
+        if not document_reserved:
+            if not self._reserve_document(document.id):
+                self.adjust(CalType.DOCUMENT, -1)
+                return None
+            cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
         if cal_id is None and self.free_ended_quarantine(doccal_t, document_id=document.id, user_key=user.key):
             cal_id = self.connection.execute(INSERT_DOCUMENT_CAL, params).scalar()
         if cal_id is None:  # the user has a Document CAL for it (held, or in quarantine): none is taken
@@ -369,12 +412,16 @@ class Claims(ClaimSessions):
         held = self.held_session_cal(key)
         if held is not None:
             return held
-        if not self.reserve(CalType.SESSION, in_license):
-            return None
-        cal_id = self.connection.execute(INSERT_SESSION_CAL, {
-            "key": key, "user": request.user.name if request.user else None, "machine": request.machine.name,
-            "client": request.client.value, "at": self.now,
-        }).scalar()
+        params = {"key": key, "user": request.user.name if request.user else None, "machine": request.machine.name,
+                  "client": request.client.value, "at": self.now}
+        reserved, cal_id = False, None
+        if self.postgres:
+            claimed = self._claim_in_one(CLAIM_SESSION_CAL_PG, CalType.SESSION, in_license, params)
+            reserved, cal_id = claimed.reserved, claimed.id
+        if not reserved:
+            if not self.reserve(CalType.SESSION, in_license):
+                return None
+            cal_id = self.connection.execute(INSERT_SESSION_CAL, params).scalar()
         if cal_id is not None:
             return int(cal_id)
         # a request of the same client instance took a Session CAL while this one waited: that one serves
@@ -398,6 +445,8 @@ class Claims(ClaimSessions):
         held = self.held_usage_cal(request)
         if held is not None:
             return int(held)
+        # not in one statement with the counter: its "none consumed meanwhile" must be read after the pool's lock
+        # is taken, and a statement reads as of when it began (no unique constraint stands in for it)
         if not self.reserve(CalType.USAGE, in_license):
             return None
         cal_id = self.connection.execute(INSERT_USAGE_CAL, {
