@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from calkeeper.core.errors import InvalidInput, InvalidUsers, NoCalAvailable, NoLicense
+from calkeeper.core.identities import Identity
 from tests.integration.steps import AR, SALES, audit_entries, named_cal, named_users, open_as, pool
 from tests.kit import apply_license
 
@@ -261,3 +264,24 @@ def test_after_switching_to_machines_the_users_cals_can_be_listed_removed_and_re
     assert back.other_kind_named_cals == 1 and "machine names" in back.other_kind_note
     assert [r.outcome for r in site.remove_named_cals("PC-7")] == ["freed"]  # never used
     assert site.cal_overview().settings.other_kind_named_cals == 0
+
+
+def test_two_first_sightings_of_one_name_at_once_both_display_the_spelling_that_committed_first(site, key):
+    """On PostgreSQL the second waits for the first's row; it then reads the first's spelling, not nothing."""
+    first_in, second_done, shown = threading.Event(), threading.Event(), {}
+
+    def remember(name: str, hold: bool) -> None:
+        with site.app.uow.write() as tx:
+            shown[name] = tx.users.remember([Identity(name, "ACME\\DAVE", "user")])["ACME\\DAVE"]
+            if hold:
+                first_in.set()
+                second_done.wait(timeout=1)  # the second cannot finish before this commits (PostgreSQL, SQLite)
+
+    first = threading.Thread(target=remember, args=("ACME\\Dave", True))
+    first.start()
+    assert first_in.wait(timeout=30)
+    second = threading.Thread(target=lambda: (remember("acme\\DAVE", False), second_done.set()))
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert shown == {"ACME\\Dave": "ACME\\Dave", "acme\\DAVE": "ACME\\Dave"}

@@ -18,6 +18,12 @@ INSERT_NEW_USER = text(
     "INSERT INTO users (key, name, first_seen) VALUES (:key, :name, :first_seen) ON CONFLICT DO NOTHING RETURNING name"
 ).bindparams(bindparam("first_seen", type_=UtcDateTime()))
 SHOWN_NAME = select(user_t.c.name).where(user_t.c.key == bindparam("key"))
+# PostgreSQL, one round trip for a name new or known: the row inserted, else the one there. The statement reads
+# as of when it began: a row another transaction inserted meanwhile (its insert waited for that one) is read next.
+REMEMBER_PG = text(
+    "WITH new AS (INSERT INTO users (key, name, first_seen) VALUES (:key, :name, :first_seen) ON CONFLICT DO NOTHING "
+    "RETURNING name) SELECT name FROM new UNION ALL SELECT name FROM users WHERE key = :key"
+).bindparams(bindparam("first_seen", type_=UtcDateTime()))
 
 
 class Users:
@@ -41,10 +47,14 @@ class Users:
         return {i.key: names.get(i.key, i.name) for i in identities}
 
     def _remember_one(self, user: Identity) -> str:
+        """One statement for a name seen before (most opens that reach the database), two for a new one."""
         params = {"key": user.key, "name": user.name, "first_seen": self.now}
-        inserted = self.connection.execute(INSERT_NEW_USER, params).scalar()
-        if inserted is not None:
-            return str(inserted)
+        if self.postgres:
+            shown = self.connection.execute(REMEMBER_PG, params).scalar()
+        elif (shown := self.connection.execute(SHOWN_NAME, {"key": user.key}).scalar()) is None:
+            shown = self.connection.execute(INSERT_NEW_USER, params).scalar()
+        if shown is not None:
+            return str(shown)
         return str(self.connection.execute(SHOWN_NAME, {"key": user.key}).scalar_one())
 
     def search(self, text: str = "", *, limit: int = 100, offset: int = 0) -> list[Identity]:
