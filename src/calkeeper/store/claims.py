@@ -151,6 +151,19 @@ class Claims(ClaimSessions):
             self.locked.add(cal_type)
         return row
 
+    def _take(self, cal_type: CalType, in_license: int, in_one: Any, insert: Any,
+              params: dict[str, Any]) -> tuple[bool, int | None]:
+        """Take one from the pool's counter and insert the row: whether the counter took one, and the row's id
+        (None where the unique constraints refused it). PostgreSQL does both in one statement (``in_one``)
+        while the counter has room; else the counter first (sweeping once), then the insert."""
+        if self.postgres:
+            claimed = self._claim_in_one(in_one, cal_type, in_license, params)
+            if claimed.reserved:
+                return True, claimed.id
+        if not self.reserve(cal_type, in_license):
+            return False, None
+        return True, self.connection.execute(insert, params).scalar()
+
     def sweep(self, cal_type: CalType) -> int:
         """Un-count what no longer occupies the pool now (once a transaction); how many rows it found."""
         if cal_type in self.swept:
@@ -271,14 +284,9 @@ class Claims(ClaimSessions):
                         machine: str | None = None) -> int | None:
         params = {"kind": identity.kind, "key": identity.key, "name": identity.name, "source": source,
                   "at": self.now, "minute": to_minute(self.now) if source == "dynamic" else None, "machine": machine}
-        reserved, cal_id = False, None
-        if self.postgres:
-            claimed = self._claim_in_one(CLAIM_NAMED_PG, CalType.NAMED, in_license, params)
-            reserved, cal_id = claimed.reserved, claimed.id
-        if not reserved:
-            if not self.reserve(CalType.NAMED, in_license):
-                return None
-            cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
+        taken, cal_id = self._take(CalType.NAMED, in_license, CLAIM_NAMED_PG, INSERT_NAMED, params)
+        if not taken:
+            return None
         if cal_id is None and self.free_ended_quarantine(named_t, identity_kind=identity.kind,
                                                          identity_key=identity.key):
             cal_id = self.connection.execute(INSERT_NAMED, params).scalar()
@@ -354,14 +362,9 @@ class Claims(ClaimSessions):
             return held
         params = {"key": key, "user": request.user.name if request.user else None, "machine": request.machine.name,
                   "client": request.client.value, "at": self.now}
-        reserved, cal_id = False, None
-        if self.postgres:
-            claimed = self._claim_in_one(CLAIM_SESSION_CAL_PG, CalType.SESSION, in_license, params)
-            reserved, cal_id = claimed.reserved, claimed.id
-        if not reserved:
-            if not self.reserve(CalType.SESSION, in_license):
-                return None
-            cal_id = self.connection.execute(INSERT_SESSION_CAL, params).scalar()
+        taken, cal_id = self._take(CalType.SESSION, in_license, CLAIM_SESSION_CAL_PG, INSERT_SESSION_CAL, params)
+        if not taken:
+            return None
         if cal_id is not None:
             return int(cal_id)
         # a request of the same client instance took a Session CAL while this one waited: that one serves
