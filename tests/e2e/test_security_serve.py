@@ -11,6 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from calkeeper.api.access_log import AccessLog
 from calkeeper.cli.main import app
 from tests.e2e.servers import RunningServer, running_server
 
@@ -41,10 +42,12 @@ def test_no_access_log_is_a_flag_of_serve(tmp_path: Path, monkeypatch: pytest.Mo
     import uvicorn
 
     given: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: given.update(options))
-    done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "site"), "serve", "--no-access-log"])
-    assert done.exit_code == 0, done.output
-    assert given["access_log"] is False
+    monkeypatch.setattr(uvicorn, "run", lambda served, **options: given.update(options, app=served))
+    for flag, logged in (("--no-access-log", False), ("--access-log", True)):
+        done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "site"), "serve", flag])
+        assert done.exit_code == 0, done.output
+        assert given["access_log"] is False  # uvicorn's own: the app writes the access log itself
+        assert any(m.cls is AccessLog for m in given["app"].user_middleware) is logged
 
 
 def test_serve_prints_its_database_without_the_password(tmp_path: Path, pg_url: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 import calkeeper
 from calkeeper.core.allocation import AccessAsk
+from calkeeper.usecases.admin import writing_pending
 from tests.integration.steps import AR, MINUTE, SALES, named_cal, open_as
 from tests.kit import apply_license
 
@@ -136,3 +137,24 @@ def test_reads_show_deferred_last_used_at_once(manual, clock):
     assert site.app.access.cached_decision(AccessAsk.parse(BOB, SALES, machine="PC-1")) is not None
     [cal] = site.list_document_cals(SALES)
     assert cal.last_used == at(9, 2)
+
+
+def test_sessions_granted_from_memory_are_recorded_as_granted_and_a_batch_written_twice_once(manual, clock):
+    site = manual
+    site.app.last_used.deferred = True
+    open_as(site, ALICE, SALES)
+    clock.advance(30 * SECONDS)
+    site.app.access.keep_cache_fresh()
+    grant = site.app.access.cached_decision(AccessAsk.parse(ALICE, SALES, machine="PC-1", client="plugin"))
+    assert grant is not None
+    batch = list(site.app.last_used.sessions)
+    assert [s.id for s in batch] == [grant.session_id]
+    with writing_pending(site.app.uow, site.app.last_used):
+        pass
+    with site.app.uow.write() as tx:  # a batch written again, after a commit whose answer was lost
+        tx.claims.record_sessions(batch)
+    [recorded] = [s for s in site.list_sessions() if s.id == grant.session_id]
+    assert (recorded.user, recorded.machine, recorded.client, recorded.document, recorded.cal_type) == (
+        ALICE, "PC-1", "plugin", "SalesFlash.qvw", "named")
+    assert recorded.started_at == recorded.last_activity == at(9, 0) + 30 * SECONDS
+    assert recorded.started_at.tzinfo is not None

@@ -34,6 +34,7 @@ from calkeeper.api import (
     routes_operations,
     routes_tokens,
 )
+from calkeeper.api.access_log import AccessLines, AccessLog
 from calkeeper.api.asgi import methods_taken
 from calkeeper.api.auth import BearerGate, TokenGuard
 from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
         with suppress(CalkeeperError):
             upkeep.write_deferred()
         application.alerts.drain(timeout=5)
+        access_lines.flush()
         if own:
             application.close()
 
@@ -132,6 +134,9 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     # uvicorn) after PeerAddress noted the address the request came from, which single sign-on checks.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(PeerAddress)
+    access_lines = AccessLines()
+    if settings.access_log:  # outermost: it logs the address the proxy rule believed, and every answer
+        app.add_middleware(AccessLog, lines=access_lines)
 
     for module in (routes_access, routes_admin, routes_backups, routes_documents, routes_directory, routes_health,
                    routes_leases, routes_desktop, routes_tokens, routes_operations, docs):

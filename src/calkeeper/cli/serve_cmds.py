@@ -60,7 +60,7 @@ def serve(
         live = [t for t in site.list_tokens() if t.revoked_at is None]
         cli.close()
     settings = settings.model_copy(update={"root_path": root_path, "database_url": settings.database,
-                                           "forwarded_allow_ips": forwarded_allow_ips})
+                                           "forwarded_allow_ips": forwarded_allow_ips, "access_log": access_log})
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calkeeper-metrics-")
     url = f"http://{host}:{port}{root_path}"
@@ -72,10 +72,11 @@ def serve(
         out.print(f"Try: curl -H 'Authorization: Bearer {secret}' {url}/api/v1/cals")
     elif not live:
         out.print("No API token exists yet: create one with 'calkeeper token create --role admin --name NAME'.")
-    # X-Forwarded-For is read by the app itself (create_app), after it noted the proxy's own address
+    # X-Forwarded-For is read by the app itself (create_app), after it noted the proxy's own address; the
+    # app writes the access log too (api.access_log), a few times a second rather than once per request
     options = {"host": host, "port": port, "root_path": root_path, "proxy_headers": False,
                "forwarded_allow_ips": forwarded_allow_ips, "log_config": _log_config(), "log_level": None,
-               "access_log": access_log, "http": HTTP_PROTOCOL}
+               "access_log": False, "http": HTTP_PROTOCOL}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
@@ -84,18 +85,12 @@ def serve(
     uvicorn.run("calkeeper.api.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
-# The address uvicorn gives (after its forwarded_allow_ips rule), the time, the request line and the status.
-ACCESS_LOG_FORMAT = '%(client_addr)s - - [%(asctime)s] "%(request_line)s" %(status_code)s'
-
-
 def _log_config() -> dict[str, Any]:
-    """uvicorn's logging: its own messages from warnings up, and one access-log line per request."""
+    """uvicorn's logging: its own messages from warnings up (the app writes the access log itself)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["access"].update(fmt=ACCESS_LOG_FORMAT, datefmt="%d/%b/%Y:%H:%M:%S %z")
     config["loggers"]["uvicorn.error"]["level"] = "WARNING"
-    config["loggers"]["uvicorn.access"]["level"] = "INFO"
     return config
 
 

@@ -3,11 +3,12 @@ sessions the decision cache granted, written later: the session half of the allo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, update
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.assignments import SessionRecord
@@ -28,6 +29,40 @@ RECORD_SESSION = typed_text(
     "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
     "node) VALUES (:id, :cal_type, :cal_id, :user_name, :document_id, :machine, :client, :at, :at, :node) "
     "ON CONFLICT DO NOTHING", "at")
+_RECORD_ROWS: dict[str, tuple[str, Callable[[Any, str | None], Any]]] = {}
+
+
+def _record_rows(dialect: Dialect) -> tuple[str, Callable[[Any, str | None], Any]]:
+    """RECORD_SESSION in the driver's own SQL, and a function making a session's row of parameters.
+
+    SQLAlchemy would build and convert each row's parameters one by one (about two thirds of the time a
+    row takes); here the statement is compiled once per dialect and each row is made in one step, its
+    time converted once, by the column type's own conversion.
+    """
+    found = _RECORD_ROWS.get(dialect.name)
+    if found is not None:
+        return found
+    compiled = RECORD_SESSION.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    convert = compiled._bind_processors.get("at")
+    time_of: Callable[[datetime], Any] = convert if callable(convert) else (lambda at: at)
+    if compiled.positional:
+        order = list(compiled.positiontup or ())
+        assert order == ["id", "cal_type", "cal_id", "user_name", "document_id", "machine", "client", "at", "at",
+                         "node"], order
+
+        def row_of(s: Any, node: str | None) -> Any:
+            at = time_of(s.started_at)
+            return (s.id, s.cal_type.value, s.cal_id, s.user_name, s.document_id, s.machine, s.client, at, at, node)
+    else:
+        def row_of(s: Any, node: str | None) -> Any:
+            return {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
+                    "document_id": s.document_id, "machine": s.machine, "client": s.client,
+                    "at": time_of(s.started_at), "node": node}
+    found = _RECORD_ROWS[dialect.name] = (compiled.string, row_of)
+    return found
+
+
 SERVES = {
     CalType.NAMED: update(named_t).where(named_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
     CalType.DOCUMENT: update(doccal_t).where(doccal_t.c.id == bindparam("cal")).values(machine=bindparam("machine")),
@@ -76,20 +111,17 @@ class ClaimSessions:
         """Record sessions the decision cache granted (``StartedSession`` values), a thousand per statement.
 
         One whose document was released since, or that is recorded already (a batch written again after
-        a commit whose answer was lost), is left out, so that no batch can fail for good.
+        a commit whose answer was lost), is left out, so that no batch can fail for good. A busy gate
+        records thousands a second: the rows go to the driver as it takes them (see ``_record_rows``).
         """
+        sql, row_of = _record_rows(self.connection.dialect)
         for start in range(0, len(sessions), 1000):
             chunk = sessions[start:start + 1000]
             documents = {s.document_id for s in chunk}
             known = set(self.connection.execute(select(doc_t.c.id).where(doc_t.c.id.in_(documents))).scalars())
-            rows = [
-                {"id": s.id, "cal_type": s.cal_type.value, "cal_id": s.cal_id, "user_name": s.user_name,
-                 "document_id": s.document_id, "machine": s.machine, "client": s.client, "at": s.started_at,
-                 "node": self.node}
-                for s in chunk if s.document_id in known
-            ]
+            rows = [row_of(s, self.node) for s in chunk if s.document_id in known]
             if rows:
-                self.connection.execute(RECORD_SESSION, rows)
+                self.connection.exec_driver_sql(sql, rows)
 
     def _live_sessions(self, cal_type: CalType, cal_id: int, *, active_since: datetime,
                        started_since: datetime) -> list[Any]:
