@@ -38,6 +38,7 @@ from calkeeper.api.access_log import AccessLines, AccessLog
 from calkeeper.api.asgi import methods_taken
 from calkeeper.api.auth import BearerGate, TokenGuard
 from calkeeper.api.body_limit import BodyLimit, Limit, default_limit
+from calkeeper.api.gate_lane import GateLane
 from calkeeper.api.idempotency import IdempotencyMiddleware
 from calkeeper.api.metrics import LATENCY, child
 from calkeeper.api.schemas import AccessRequest
@@ -120,7 +121,9 @@ def create_app(settings: Settings | None = None, *, site: LocalSite | None = Non
     http_errors.install(app)
     body_limit.install(app)
     # Added innermost first. A request meets them in the other order: timing, the headers every answer
-    # gets, the Host, the token (before any body is read), the body's size, then the Idempotency-Key.
+    # gets, the Host, the token (before any body is read), the body's size, the Idempotency-Key, then the
+    # access gate's own lane past the router.
+    app.add_middleware(GateLane, route=routes_access.ACCESS_ROUTE, path=routes_access.ACCESS_PATH)
     app.add_middleware(IdempotencyMiddleware)
     restore = Limit(routes_backups.RESTORE_LIMIT, code="backup_too_large",
                     message=routes_backups.too_large_message(routes_backups.RESTORE_LIMIT))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from calkeeper.api.auth import allow, principal_of
@@ -57,6 +58,8 @@ async def access(request: Request) -> Response:
 router.add_api_route("/access", access, methods=["POST"], response_model=AccessAnswer,
                      responses=responses(400, 404, 409), openapi_extra={"requestBody": _ACCESS_BODY},
                      route_class_override=PlainRoute)
+ACCESS_PATH = "/api/v1/access"
+[ACCESS_ROUTE] = [r for r in router.routes if isinstance(r, APIRoute) and r.path == ACCESS_PATH]  # api.gate_lane's
 
 
 @router.post("/sessions/{session_id}/end", response_model=SessionEnd, responses=responses(404, 409))
