@@ -3,19 +3,18 @@ sessions the decision cache granted, written later: the session half of the allo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, update
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from calkeeper.core.allocation import OpenRequest
 from calkeeper.core.assignments import SessionRecord
 from calkeeper.core.cals import CalType, new_grant_id
-from calkeeper.core.clock import as_utc
 from calkeeper.core.identities import Identity, machine_key
-from calkeeper.infra.database import table_of, typed_text
+from calkeeper.infra.database import table_of
 from calkeeper.store.counters import doc_t, doccal_t, named_t
 from calkeeper.store.schema import Session
 from calkeeper.store.site_state import bump_generation
@@ -24,54 +23,51 @@ from calkeeper.store.tail_writes import TailWrites
 session_t = table_of(Session)
 
 INSERT_SESSION = insert(session_t)
-# sessions the decision cache granted, written later: one recorded already (a batch written again after a
-# commit whose answer was lost) is left as it is
-RECORD_SESSION = typed_text(
-    "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
-    "node) VALUES (:id, :cal_type, :cal_id, :user_name, :document_id, :machine, :client, :at, :at, :node) "
-    "ON CONFLICT DO NOTHING", "at")
-# PostgreSQL takes a thousand sessions as one row of arrays (in its binary format), which it unnests: one
-# statement to send and parse instead of a thousand in a pipeline
+# Sessions the decision cache granted, written later, a thousand in one statement that reads them from one
+# parameter (PostgreSQL: one binary array per column, unnested; SQLite: one JSON array of rows). Row by row,
+# the driver would take the interpreter's lock back for each row, and wait for it each time while the
+# event loop answers opens. One recorded already (a batch written again after a commit whose answer was
+# lost) is left as it is.
+_COLUMNS = "id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, node"
 RECORD_SESSIONS_PG = (
-    "INSERT INTO sessions (id, cal_type, cal_id, user_name, document_id, machine, client, started_at, last_activity, "
-    "node) SELECT id, cal_type, cal_id, user_name, document_id, machine, client, at, at, %(node)b FROM unnest("
-    "%(id)b::varchar[], %(cal_type)b::varchar[], %(cal_id)b::int[], %(user_name)b::varchar[], %(document_id)b::int[], "
-    "%(machine)b::varchar[], %(client)b::varchar[], %(at)b::timestamptz[]) "
+    f"INSERT INTO sessions ({_COLUMNS}) SELECT id, cal_type, cal_id, user_name, document_id, machine, client, at, at, "
+    "%(node)b FROM unnest(%(id)b::varchar[], %(cal_type)b::varchar[], %(cal_id)b::int[], %(user_name)b::varchar[], "
+    "%(document_id)b::int[], %(machine)b::varchar[], %(client)b::varchar[], %(at)b::timestamptz[]) "
     "AS t(id, cal_type, cal_id, user_name, document_id, machine, client, at) ON CONFLICT DO NOTHING")
-RecordParameters = Callable[[Sequence[Any], str | None], Any]
+RECORD_SESSIONS_SQLITE = (
+    f"INSERT INTO sessions ({_COLUMNS}) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
+    "value ->> 5, value ->> 6, value ->> 7, value ->> 7, :node FROM json_each(:rows) WHERE true "
+    "ON CONFLICT DO NOTHING")  # "WHERE true": SQLite's parser tells ON CONFLICT from a join's ON by it
+RecordParameters = Callable[[Sequence[Any], str | None], dict[str, Any]]
 _RECORDING: dict[str, tuple[str, RecordParameters]] = {}
 
 
 def _recording(dialect: Dialect) -> tuple[str, RecordParameters]:
-    """How sessions are recorded on this database: the driver's SQL, and the parameters of a batch.
+    """The driver's SQL that records a batch of sessions on this database, and the batch's parameters.
 
-    SQLAlchemy would build and convert each row's parameters one by one (about two thirds of the time a
-    row takes). Here the statement is the driver's own: on SQLite RECORD_SESSION compiled once, a row of
-    parameters per session with its time converted once by the column type's own conversion; on
-    PostgreSQL RECORD_SESSIONS_PG, one array per column.
+    The statement goes straight to the driver: SQLAlchemy would build and convert each row's parameters
+    one by one (about two thirds of the time a row takes). A time is converted once, by the column
+    type's own conversion.
     """
     found = _RECORDING.get(dialect.name)
     if found is not None:
         return found
+    convert: Callable[[Any], Any] = session_t.c.started_at.type.dialect_impl(dialect).bind_processor(dialect) or (
+        lambda at: at)
     if dialect.name == "postgresql":
-        def columns(batch: Sequence[Any], node: str | None) -> Any:
+        def columns(batch: Sequence[Any], node: str | None) -> dict[str, Any]:
             return {"node": node, "id": [s.id for s in batch], "cal_type": [s.cal_type.value for s in batch],
                     "cal_id": [s.cal_id for s in batch], "user_name": [s.user_name for s in batch],
                     "document_id": [s.document_id for s in batch], "machine": [s.machine for s in batch],
-                    "client": [s.client for s in batch], "at": [as_utc(s.started_at) for s in batch]}
+                    "client": [s.client for s in batch], "at": [convert(s.started_at) for s in batch]}
         found = _RECORDING[dialect.name] = (RECORD_SESSIONS_PG, columns)
         return found
-    compiled = RECORD_SESSION.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler) and compiled.positional
-    assert list(compiled.positiontup or ()) == ["id", "cal_type", "cal_id", "user_name", "document_id", "machine",
-                                                "client", "at", "at", "node"], compiled.positiontup
-    convert = compiled._bind_processors["at"]
-    assert callable(convert)
 
-    def rows(batch: Sequence[Any], node: str | None) -> Any:
-        return [(s.id, s.cal_type.value, s.cal_id, s.user_name, s.document_id, s.machine, s.client, at, at, node)
-                for s in batch for at in (convert(s.started_at),)]
-    found = _RECORDING[dialect.name] = (compiled.string, rows)
+    def rows(batch: Sequence[Any], node: str | None) -> dict[str, Any]:
+        return {"node": node, "rows": json.dumps([
+            (s.id, s.cal_type.value, s.cal_id, s.user_name, s.document_id, s.machine, s.client, convert(s.started_at))
+            for s in batch])}
+    found = _RECORDING[dialect.name] = (RECORD_SESSIONS_SQLITE, rows)
     return found
 
 
