@@ -187,28 +187,34 @@ class Access:
 
     # -- the cache ---------------------------------------------------------------------------------
 
-    def _state(self) -> CacheState:
-        state = self.cache.current()
-        if state is not None:
-            return state
+    def _state(self, *, check: bool = False) -> CacheState:
+        """The cached state, confirmed (or reloaded) first when it is past its refresh bound or ``check``."""
+        if not check:
+            state = self.cache.current()
+            if state is not None:
+                return state
+        asked_at = self.clock.monotonic()  # the bound runs from before the database answered
         with self.uow.read() as tx:
             generation = tx.site_state.generation()
-            state = self.cache.confirm(generation)
+            state = self.cache.confirm(generation, asked_at)
             if state is not None:
                 return state
             rules = self._rules(tx)
             documents = {d.key: d.info for d in tx.documents.all()}
         fresh = CacheState(generation, rules, documents)
-        self.cache.replace(fresh)
+        self.cache.replace(fresh, asked_at)
         return fresh
 
     def _rules(self, tx: Transaction) -> SiteRules:
         return site_rules(tx, sessions=self.sessions, second_machine_takes_over=self.second_machine_takes_over)
 
     def keep_cache_fresh(self) -> None:
-        """Confirm (or reload) the cached decisions now, so requests never wait for it."""
-        self.cache.invalidate_soft()
-        self._state()
+        """Confirm (or reload) the cached decisions now, so requests never wait for it.
+
+        Opens go on being answered from the cached state meanwhile, as it was confirmed less than the
+        refresh bound ago: until the database answers, nothing newer is known.
+        """
+        self._state(check=True)
 
 
 def _document(state: CacheState, name: str) -> DocumentInfo:

@@ -73,25 +73,24 @@ class DecisionCache:
             return None
         return state
 
-    def confirm(self, generation: int) -> CacheState | None:
-        """The database says ``generation`` is current: keep the state if it matches."""
+    def confirm(self, generation: int, asked_at: float | None = None) -> CacheState | None:
+        """The database says ``generation`` is current (as of ``asked_at``, a monotonic time: by default
+        now): keep the state if it matches."""
         state = self.state
         if state is not None and state.generation == generation:
-            self.checked_at = self.clock.monotonic()
+            self.checked_at = self.clock.monotonic() if asked_at is None else asked_at
             return state
         return None
 
-    def replace(self, state: CacheState) -> None:
+    def replace(self, state: CacheState, asked_at: float | None = None) -> None:
+        """A state read from the database (as of ``asked_at``, by default now)."""
         self.state = state
-        self.checked_at = self.clock.monotonic()
+        self.checked_at = self.clock.monotonic() if asked_at is None else asked_at
 
     def invalidate(self) -> None:
         self.state = None
         self.checked_at = float("-inf")
 
-    def invalidate_soft(self) -> None:
-        """Make the next read confirm the generation, keeping the state if it still matches."""
-        self.checked_at = float("-inf")
 
 
 class LastUsedWrites:
