@@ -158,3 +158,20 @@ def test_sessions_granted_from_memory_are_recorded_as_granted_and_a_batch_writte
         ALICE, "PC-1", "plugin", "SalesFlash.qvw", "named")
     assert recorded.started_at == recorded.last_activity == at(9, 0) + 30 * SECONDS
     assert recorded.started_at.tzinfo is not None
+
+
+def test_a_name_beyond_ascii_is_recorded_as_spelled_in_a_session_granted_from_memory(site, key, clock):
+    name = "ACME\\Zoë 李 O'Brien"
+    site.update_cal_settings(allow_dynamic_assignment=False)
+    apply_license(site, key, named=1)
+    site.assign_named_cals(name)
+    site.app.last_used.deferred = True
+    open_as(site, name, SALES)
+    clock.advance(SECONDS)
+    site.app.access.keep_cache_fresh()
+    grant = site.app.access.cached_decision(AccessAsk.parse(name, SALES, machine="PC-7"))
+    assert grant is not None
+    with writing_pending(site.app.uow, site.app.last_used):
+        pass
+    [recorded] = [s for s in site.list_sessions() if s.id == grant.session_id]
+    assert (recorded.user, recorded.machine) == (name, "PC-7")
