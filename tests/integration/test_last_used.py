@@ -166,7 +166,7 @@ def test_a_name_beyond_ascii_is_recorded_as_spelled_in_a_session_granted_from_me
     apply_license(site, key, named=1)
     site.assign_named_cals(name)
     site.app.last_used.deferred = True
-    open_as(site, name, SALES)
+    open_as(site, name, SALES, machine="PC-7")
     clock.advance(SECONDS)
     site.app.access.keep_cache_fresh()
     grant = site.app.access.cached_decision(AccessAsk.parse(name, SALES, machine="PC-7"))
