@@ -56,8 +56,8 @@ class Settings(BaseSettings):
                                          description="How often a server looks at the root folder for new documents")
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy, e.g. /calkeeper")
     forwarded_allow_ips: str = Field(default="127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted")
-    access_log: bool = Field(default=True, description="calkeeper serve logs each request to standard output, in the "
-                                                       "Common Log Format")
+    access_log: bool = Field(default=False, description="Log each request to standard output, in the Common Log Format "
+                                                        "(calkeeper serve turns it on unless --no-access-log)")
     authority_url: str | None = Field(default=None, description="The license authority, e.g. https://lef.vendor.example")
     authority_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     authority_daily_check: bool = Field(default=False, description="Fetch and apply a newer LEF once a day")
