@@ -91,3 +91,34 @@ def test_a_closed_standard_output_loses_the_log_not_the_request() -> None:
     lines.add(scope(), 200)
     lines.flush()  # no error
     assert lines.waiting == []
+
+
+class Writes(io.StringIO):
+    """A stream that keeps what each flush sent, as the writes a pipe would get."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+        self.sent = 0
+
+    def flush(self) -> None:
+        text = self.getvalue()
+        if len(text) > self.sent:
+            self.writes.append(text[self.sent:])
+            self.sent = len(text)
+
+
+def test_workers_sharing_standard_output_never_cut_each_others_lines() -> None:
+    stream = Writes()
+    lines = AccessLines(stream)
+
+    async def busy() -> None:
+        for n in range(200):
+            lines.add(scope(path=f"/api/v1/cals/{'x' * (n % 90)}"), 200)
+        assert stream.writes == []  # waiting together
+        lines.flush()
+
+    asyncio.run(busy())
+    assert len(stream.writes) > 1
+    assert all(len(w) <= 4096 and w.endswith("\n") for w in stream.writes)  # a pipe writes 4 KiB at once
+    assert "".join(stream.writes).count("\n") == 200

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FLUSH_AFTER_SECONDS = 0.2
 MAX_WAITING = 4096  # lines: past this many, they are written at once
+WRITE_BYTES = 4096  # at most per write: PIPE_BUF on Linux (lines are ASCII: the path is quoted)
 
 
 def _phrase(status: int) -> str:
@@ -62,14 +63,27 @@ class AccessLines:
                 self.flush()
 
     def flush(self) -> None:
-        """Write the lines waiting (the app's shutdown calls it too)."""
+        """Write the lines waiting (the app's shutdown calls it too), whole lines at most 4 KiB at a time.
+
+        Worker processes share standard output: a write of up to 4 KiB (PIPE_BUF) to a pipe is never
+        interleaved with another process's, so no line is ever cut by another worker's.
+        """
         self.flush_due = False
         if not self.waiting:
             return
         lines, self.waiting = self.waiting, []
         stream = self.stream or sys.stdout
+        chunk: list[str] = []
+        size = 0
         try:
-            stream.write("".join(lines))
+            for line in lines:
+                if chunk and size + len(line) > WRITE_BYTES:
+                    stream.write("".join(chunk))
+                    stream.flush()
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            stream.write("".join(chunk))
             stream.flush()
         except (OSError, ValueError):  # standard output closed or gone: the log is lost, never the request
             pass
