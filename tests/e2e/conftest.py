@@ -1,5 +1,6 @@
-"""Fixtures the browser tests share: one Chromium per test module, and a console on each module's ``template``
-site (a module that needs another console or admin page defines its own)."""
+"""Fixtures the end-to-end tests share: a demo site made once per module (``template``), the API on a copy of
+it for each test (``api``), one Chromium per test module and a console on the module's ``template`` site. A
+module that needs another site, API, console or admin page defines its own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.e2e.api_site import Api, demo_template, running_api
 from tests.e2e.browser import CHROMIUM, Console, console_page, launch_chromium, running_console, signed_in
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo site, set up once per module."""
+    return demo_template(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def api(tmp_path: Path, template: Path) -> Iterator[Api]:
+    """The API on a copy of the module's ``template`` site, with a token of each role."""
+    with running_api(tmp_path, template=template) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

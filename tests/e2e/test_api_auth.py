@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.api_site import Api, error_of
 
 ACCESS = {"user": "ACME\\alice", "document": "SalesFlash.qvw"}
 USERS = {"users": "ACME\\dan"}
@@ -35,17 +33,6 @@ READS = [
 ONE_PER_ROLE = [  # the gate's, a viewer's and an admin's
     ("POST", "/api/v1/access", ACCESS), ("GET", "/api/v1/cals", None), ("POST", "/api/v1/cals/named", USERS),
 ]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def send(api: Api, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> Any:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calkeeper.api.app import create_app
 from calkeeper.settings import Settings
-from tests.e2e.api_site import Api, demo_template, running_api
+from tests.e2e.api_site import Api, running_api
 
 load_all_checks()
 CHECKS = REGISTRY.get_all()  # every check schemathesis has
@@ -57,11 +57,6 @@ schema.app = SITE_APP
 
 async def no_wait(seconds: float) -> None:
     """The brake's hold on a bad token's answer, not waited here (its lengths: test_security_tokens)."""
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture

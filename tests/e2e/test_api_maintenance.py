@@ -4,26 +4,13 @@ users removed and restored at once, API tokens and console users; all for the ad
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from calkeeper.api import routes_backups
-from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.api_site import Api, error_of
 
 CONTRACT = "/api/v1/documents/Contract%20Analytix.qvw"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def named_users(api: Api) -> set[str]:

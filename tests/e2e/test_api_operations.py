@@ -6,27 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from calkeeper.client import CalkeeperClient
 from calkeeper.core.errors import InvalidInput
-from tests.e2e.api_site import Api, demo_template, running_api
+from tests.e2e.api_site import Api
 
 ALICE = "ACME\\alice"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def test_an_admin_sees_sessions_in_use_and_ends_one_which_its_heartbeat_then_learns(api: Api) -> None:

@@ -3,27 +3,15 @@ the router, under a proxy prefix too, and every other method and path still goes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from calkeeper.api.routes_access import ACCESS_PATH
-from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.api_site import Api, error_of, running_api
 
 BODY = {"user": "ACME\\alice", "document": "SalesFlash.qvw", "machine": "PC-1"}
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def access_latency_count(api: Api) -> float:

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,22 +16,11 @@ import pytest
 
 from calkeeper.authority.signing import load_signing_key, make_lef, sign_lef
 from calkeeper.store.backup import digest_of
-from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.api_site import Api, error_of
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 HUGE_INTEGER = b'{"format": "calkeeper-backup", "version": 2, "size": 1' + b"0" * 5000 + b"}"
 NOT_UTF8 = b'{"format": "calkeeper-backup", "version": 2, "x": "\xff"}'
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def sealed(content: dict) -> bytes:

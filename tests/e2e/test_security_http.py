@@ -28,21 +28,10 @@ from calkeeper.core.serials import control_number
 from calkeeper.demo import DEMO_OWNER
 from calkeeper.settings import Settings, load_settings
 from calkeeper.store.root_folder import RootFolder
-from tests.e2e.api_site import Api, demo_template, error_of, running_api
+from tests.e2e.api_site import Api, error_of, running_api
 from tests.e2e.servers import RunningServer, running_server
 
 ONE_MB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def api(tmp_path: Path, template: Path) -> Iterator[Api]:
-    with running_api(tmp_path, template=template) as running:
-        yield running
 
 
 def api_operations() -> list[Any]:

@@ -15,15 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from calkeeper.console import routes_session
-from tests.e2e.api_site import Api, demo_template, running_api
+from tests.e2e.api_site import Api, running_api
 from tests.e2e.servers import RunningServer, running_server
 
 PASSWORD = "carla-password-1"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_template(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
