@@ -139,18 +139,25 @@ def test_reads_show_deferred_last_used_at_once(manual, clock):
     assert cal.last_used == at(9, 2)
 
 
-def test_sessions_granted_from_memory_are_recorded_as_granted_and_a_batch_written_twice_once(manual, clock):
-    site = manual
+def granted_from_memory(site, clock, user, machine, *, client="ajax", after=SECONDS):
+    """A server's repeat open answered from memory ``after`` the first, its session then written by the
+    upkeep; the grant and the batch of sessions written."""
     site.app.last_used.deferred = True
-    open_as(site, ALICE, SALES)
-    clock.advance(30 * SECONDS)
+    open_as(site, user, SALES, machine=machine, client=client)
+    clock.advance(after)
     site.app.access.keep_cache_fresh()
-    grant = site.app.access.cached_decision(AccessAsk.parse(ALICE, SALES, machine="PC-1", client="plugin"))
+    grant = site.app.access.cached_decision(AccessAsk.parse(user, SALES, machine=machine, client=client))
     assert grant is not None
     batch = list(site.app.last_used.sessions)
-    assert [s.id for s in batch] == [grant.session_id]
     with writing_pending(site.app.uow, site.app.last_used):
         pass
+    return grant, batch
+
+
+def test_sessions_granted_from_memory_are_recorded_as_granted_and_a_batch_written_twice_once(manual, clock):
+    site = manual
+    grant, batch = granted_from_memory(site, clock, ALICE, "PC-1", client="plugin", after=30 * SECONDS)
+    assert [s.id for s in batch] == [grant.session_id]
     with site.app.uow.write() as tx:  # a batch written again, after a commit whose answer was lost
         tx.claims.record_sessions(batch)
     [recorded] = [s for s in site.list_sessions() if s.id == grant.session_id]
@@ -165,13 +172,6 @@ def test_a_name_beyond_ascii_is_recorded_as_spelled_in_a_session_granted_from_me
     site.update_cal_settings(allow_dynamic_assignment=False)
     apply_license(site, key, named=1)
     site.assign_named_cals(name)
-    site.app.last_used.deferred = True
-    open_as(site, name, SALES, machine="PC-7")
-    clock.advance(SECONDS)
-    site.app.access.keep_cache_fresh()
-    grant = site.app.access.cached_decision(AccessAsk.parse(name, SALES, machine="PC-7"))
-    assert grant is not None
-    with writing_pending(site.app.uow, site.app.last_used):
-        pass
+    grant, _ = granted_from_memory(site, clock, name, "PC-7")
     [recorded] = [s for s in site.list_sessions() if s.id == grant.session_id]
     assert (recorded.user, recorded.machine) == (name, "PC-7")

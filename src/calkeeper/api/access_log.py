@@ -50,7 +50,7 @@ class AccessLines:
             self.second, self.stamp = now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now))
         client, query = scope.get("client"), scope.get("query_string")
         address = f"{client[0]}:{client[1]}" if client else ""  # as uvicorn's access log gives them
-        path = quote(scope["path"]) + (f"?{query.decode('ascii', 'replace')}" if query else "")
+        path = quote(scope["path"]) + (f"?{query.decode('ascii', 'backslashreplace')}" if query else "")
         self.waiting.append(f'{address} - - [{self.stamp}] "{scope["method"]} {path} HTTP/{scope["http_version"]}" '
                             f'{STATUS.get(status) or _phrase(status)}\n')
         if len(self.waiting) >= MAX_WAITING:
