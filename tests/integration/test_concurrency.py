@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ import calkeeper
 from calkeeper.authority.signing import SigningKey
 from calkeeper.core.errors import NoCalAvailable
 from calkeeper.core.identities import user_key
+from calkeeper.store import counters
 from calkeeper.store.claims import Claims
+from calkeeper.usecases.access import Access
 from tests.conftest import require_postgres
 from tests.kit import apply_license, postgres_database
 
@@ -330,13 +333,11 @@ SETUPS = {
 }
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("cal_type", list(SETUPS))
-def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
-    cal_type, make_site, key, pg_url, monkeypatch
-):
+def _two_nodes_for(cal_type: str, make_site: Callable[[str], calkeeper.LocalSite], key: SigningKey,
+                   pg_url: str) -> tuple[calkeeper.LocalSite, calkeeper.LocalSite]:
+    """Two nodes on which user 7 (seen before: a first sighting is itself serialized, on the users table)
+    gets a CAL of ``cal_type`` on a first open."""
     node_a, node_b = make_site(pg_url), make_site(pg_url)
-    # the user has been seen before (a first sighting is itself serialized, on the users table)
     apply_license(node_a, key, named=1, document=0, session=0, usage=0)
     node_a.update_cal_settings(allow_dynamic_assignment=False)
     assert open_as(node_a, 7) == ("denied:no_cal_available", user_name(7))
@@ -345,6 +346,20 @@ def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
     if cal_type == "document":
         node_a.set_document_allocation(DOCUMENT, 5)
         node_a.set_document_dynamic(DOCUMENT, True)
+    return node_a, node_b
+
+
+CAL_TABLES = {"named": "named_cals", "document": "document_cals", "session": "session_cals", "usage": "usage_cals"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("cal_type", list(SETUPS))
+def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
+    cal_type, make_site, key, pg_url, monkeypatch
+):
+    # the whole order (``allocate``): what runs when a first open's one call gives way
+    monkeypatch.setattr(Access, "_claim_first", lambda *args: None)
+    node_a, node_b = _two_nodes_for(cal_type, make_site, key, pg_url)
 
     second_looked, first_done = threading.Event(), threading.Event()
     held_back: list[threading.Thread] = []
@@ -368,6 +383,45 @@ def test_a_second_open_that_looked_before_the_first_committed_uses_the_same_cal(
     thread.join(timeout=30)
 
     assert first == second[0] == (cal_type, user_name(7))
-    table = {"named": "named_cals", "document": "document_cals", "session": "session_cals",
-             "usage": "usage_cals"}[cal_type]
-    assert count_rows(node_a, table) == 1
+    assert count_rows(node_a, CAL_TABLES[cal_type]) == 1
+
+
+def _waiting_for_a_lock(engine: sa.Engine, count: int) -> bool:
+    """Whether ``count`` sessions of the database wait for a lock (within ten seconds)."""
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")
+    for _ in range(1000):
+        with engine.connect() as connection:
+            if connection.execute(query).scalar() >= count:
+                return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("cal_type", list(SETUPS))
+def test_two_first_opens_whose_one_calls_looked_before_either_claimed_use_one_cal(cal_type, make_site, key, pg_url):
+    # The one call of a first open (``store.first_claims``) makes its checks, then waits for the pool's lock.
+    # Here the pool's row is held until both calls of the same user (two nodes) wait for it, having looked
+    # and found nothing: the first to get it claims, the other gives way to the whole order, which finds that CAL.
+    node_a, node_b = _two_nodes_for(cal_type, make_site, key, pg_url)
+    engine = sa.create_engine(pg_url)
+    outcomes: list[Outcome] = []
+    try:
+        with engine.connect() as blocker:
+            blocker.execute(sa.text("SELECT used FROM cal_pools WHERE cal_type = :pool FOR UPDATE"),
+                            {"pool": cal_type})
+            threads = [threading.Thread(target=lambda n=node: outcomes.append(open_as(n, 7)))
+                       for node in (node_a, node_b)]
+            for count, thread in enumerate(threads, start=1):
+                thread.start()
+                assert _waiting_for_a_lock(engine, count)
+            blocker.commit()
+        for thread in threads:
+            thread.join(timeout=30)
+        with engine.connect() as connection:
+            assert counters.drift(connection) == {}
+    finally:
+        engine.dispose()
+    assert outcomes == [(cal_type, user_name(7))] * 2
+    assert count_rows(node_a, CAL_TABLES[cal_type]) == 1

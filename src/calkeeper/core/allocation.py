@@ -191,9 +191,8 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
             cal_id = port.claim_named_cal(named_identity, in_license=terms.in_license(CalType.NAMED),
                                           machine=request.machine.name)
             if cal_id is not None:
-                return Grant(CalType.NAMED, port.start_session(request, CalType.NAMED, cal_id), user_name,
-                             doc.path, f"a free Named User CAL was assigned to {named_identity.name}", dynamic=True,
-                             cal_id=cal_id)
+                return claimed_grant(request, rules, CalType.NAMED, port.start_session(request, CalType.NAMED, cal_id),
+                                     cal_id)
             # The claim waited for the pool's lock: a request of the same user (on another node) that
             # held it may have assigned this user a CAL since steps 1 and 2 looked. Use that one.
             held = held_cal(request, rules, port, now)
@@ -204,9 +203,8 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
             cal_id = port.claim_document_cal(user, doc, in_license=terms.in_license(CalType.DOCUMENT),
                                              machine=request.machine.name)
             if cal_id is not None:
-                return Grant(CalType.DOCUMENT, port.start_session(request, CalType.DOCUMENT, cal_id), user_name,
-                             doc.path, f"a Document CAL for {doc.path} was assigned to {user.name}", dynamic=True,
-                             cal_id=cal_id)
+                return claimed_grant(request, rules, CalType.DOCUMENT,
+                                     port.start_session(request, CalType.DOCUMENT, cal_id), cal_id)
             held = held_cal(request, rules, port, now)  # as after step 3
             if held is not None:
                 return held
@@ -214,17 +212,56 @@ def allocate(request: OpenRequest, rules: SiteRules, port: AllocationPort, now: 
     if terms.in_license(CalType.SESSION) > 0:
         cal_id = port.claim_session_cal(request, in_license=terms.in_license(CalType.SESSION))
         if cal_id is not None:
-            return Grant(CalType.SESSION, port.start_session(request, CalType.SESSION, cal_id), user_name,
-                         doc.path, "a Session CAL serves this client")
+            return claimed_grant(request, rules, CalType.SESSION, port.start_session(request, CalType.SESSION, cal_id),
+                                 cal_id)
     # 6. a Usage CAL for D
     if terms.in_license(CalType.USAGE) > 0:
         cal_id = port.claim_usage_cal(request, in_license=terms.in_license(CalType.USAGE))
         if cal_id is not None:
-            return Grant(CalType.USAGE, port.start_session(request, CalType.USAGE, cal_id), user_name,
-                         doc.path, "a Usage CAL serves this document for up to 60 minutes")
+            return claimed_grant(request, rules, CalType.USAGE, port.start_session(request, CalType.USAGE, cal_id),
+                                 cal_id)
     # 7. deny
     who = user_name or f"an anonymous user on {request.machine.name}"
     return Denial(user_name, doc.path, f"no CAL available for {who} on {doc.path}", "no_cal_available")
+
+
+def claimed_grant(request: OpenRequest, rules: SiteRules, cal_type: CalType, session_id: str, cal_id: int) -> Grant:
+    """The grant of a CAL just claimed for this open (steps 3 to 6), its session started."""
+    user, doc = request.user, request.document
+    user_name = user.name if user else None
+    if cal_type is CalType.NAMED:
+        return Grant(cal_type, session_id, user_name, doc.path,
+                     f"a free Named User CAL was assigned to {named_holder(request, rules).name}", dynamic=True,
+                     cal_id=cal_id)
+    if cal_type is CalType.DOCUMENT:
+        assert user is not None
+        return Grant(cal_type, session_id, user_name, doc.path, f"a Document CAL for {doc.path} was assigned to "
+                     f"{user.name}", dynamic=True, cal_id=cal_id)
+    if cal_type is CalType.SESSION:
+        return Grant(cal_type, session_id, user_name, doc.path, "a Session CAL serves this client")
+    return Grant(cal_type, session_id, user_name, doc.path, "a Usage CAL serves this document for up to 60 minutes")
+
+
+def first_claim(request: OpenRequest, rules: SiteRules, now: datetime) -> CalType | None:
+    """The kind of CAL the order claims for this open if its holder holds none yet: the first of steps 3 to 6
+    whose pool has CALs in the license (a pool with none is one the order finds full and passes by). None
+    where the order refuses at once (no license, maintenance, a missing document, no pool at all).
+
+    Whether the holder holds a CAL, and whether the pool has one free, only the store can say: where either
+    fails, the whole order runs (``allocate``).
+    """
+    doc, terms = request.document, rules.terms
+    if terms is None or doc.missing or unlicensed_reason(rules, now) is not None:
+        return None
+    if request.user is not None:
+        if rules.allow_dynamic_assignment and terms.in_license(CalType.NAMED) > 0:
+            return CalType.NAMED
+        if doc.allow_dynamic_assignment and doc.cals_allocated > 0 and terms.in_license(CalType.DOCUMENT) > 0:
+            return CalType.DOCUMENT
+    for cal_type in (CalType.SESSION, CalType.USAGE):
+        if terms.in_license(cal_type) > 0:
+            return cal_type
+    return None
 
 
 def held_cal(request: OpenRequest, rules: SiteRules, port: HeldCals, now: datetime) -> Decision | None:

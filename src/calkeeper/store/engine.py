@@ -19,7 +19,7 @@ from calkeeper.store.schema import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration; a test checks it against the migrations folder.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 log = logging.getLogger("calkeeper.store")
 
 

@@ -13,6 +13,8 @@ On SQLite (and before ``defer``) each insert runs at once, as any statement does
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -44,27 +46,34 @@ class TailWrites:
 
     def commit(self) -> None:
         """Send the waiting inserts and the COMMIT in one pipeline; with none waiting, leave the commit to
-        the transaction. A failure is raised as SQLAlchemy raises a driver's error, the connection given up
-        when the server is gone."""
+        the transaction."""
         if not self.pending:
             return
-        import psycopg  # only PostgreSQL defers
-
         pending, self.pending = self.pending, []
         raw: Any = self.connection.connection.driver_connection
         dialect = self.connection.dialect
-        try:
-            with raw.pipeline(), raw.cursor() as cursor:
-                for statement, params in pending:
-                    sql, values = _bound(statement, params, dialect)
-                    cursor.execute(sql, values)
-                raw.commit()
-        except psycopg.Error as error:
-            gone = dialect.is_disconnect(error, self.connection.connection, None)  # type: ignore[arg-type]
-            if gone:
-                self.connection.invalidate(error)
-            raise DBAPIError.instance(None, None, error, psycopg.Error, connection_invalidated=gone,
-                                      dialect=dialect) from error
+        with driver_errors(self.connection), raw.pipeline(), raw.cursor() as cursor:
+            for statement, params in pending:
+                sql, values = _bound(statement, params, dialect)
+                cursor.execute(sql, values)
+            raw.commit()
+
+
+@contextmanager
+def driver_errors(connection: Connection) -> Iterator[None]:
+    """PostgreSQL: raise the driver's errors as SQLAlchemy raises them, the connection given up when the server is
+    gone (for statements sent straight to the driver)."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as error:
+        dialect = connection.dialect
+        gone = dialect.is_disconnect(error, connection.connection, None)  # type: ignore[arg-type]
+        if gone:
+            connection.invalidate(error)
+        raise DBAPIError.instance(None, None, error, psycopg.Error, connection_invalidated=gone,
+                                  dialect=dialect) from error
 
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], tuple[ClauseElement, SQLCompiler]] = {}

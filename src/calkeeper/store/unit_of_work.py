@@ -29,6 +29,7 @@ from calkeeper.store.console_users import ConsoleUsers
 from calkeeper.store.directory import BuiltinDirectoryRecords, GroupRules
 from calkeeper.store.documents import Documents
 from calkeeper.store.exports import Exports
+from calkeeper.store.first_claims import FirstClaims
 from calkeeper.store.group_commit import GroupCommit, WriterTurns
 from calkeeper.store.history import History
 from calkeeper.store.idempotency import IdempotencyKeys
@@ -57,6 +58,10 @@ class Transaction:
                              before_pool_lock=before_pool_lock)
         # what to undo in memory when the transaction does not commit (counts taken to be written, say)
         self.if_not_committed: list[Callable[[], None]] = []
+
+    @cached_property
+    def first_claims(self) -> FirstClaims:
+        return FirstClaims(self.connection, self.now, postgres=self.postgres, node=self.node, tail=self.tail)
 
     @cached_property
     def site_state(self) -> SiteStateRepository:

@@ -18,6 +18,8 @@ from calkeeper.core.allocation import (
     OpenRequest,
     SiteRules,
     allocate,
+    claimed_grant,
+    first_claim,
     held_cal,
     named_holder,
     unlicensed_reason,
@@ -84,7 +86,7 @@ class Access:
                                      session_through=self._write_session)
             if grant is not None:
                 return grant
-            decision = self._allocate(request, state)
+            decision = self._claim_first(request, state) or self._allocate(request, state)
         except StoreUnavailable:
             degraded = self._degraded(ask)
             if degraded is None:
@@ -148,6 +150,32 @@ class Access:
         """Record a session the cache granted at once, in a transaction of its own (where it is not deferred)."""
         with self.uow.write() as tx:
             tx.claims.record_sessions([started])
+
+    def _claim_first(self, request: OpenRequest, state: CacheState) -> Grant | None:
+        """An open whose holder holds no CAL yet, in one call to the store: the claim of the kind the order
+        reaches first, its session and its audit row. None (nothing claimed) where the whole order must decide:
+        the holder holds a CAL, the pool is full, the rules changed (``store.first_claims``)."""
+        rules = state.rules
+        cal_type = first_claim(request, rules, self.clock.now())
+        if cal_type is None or self.grant_tally.due():  # the counts due are written by the order's transaction
+            return None
+        assert rules.terms is not None
+        named = named_holder(request, rules) if request.user is not None else None
+        audit = None
+        if cal_type is CalType.NAMED or cal_type is CalType.DOCUMENT:
+            action = "named_cal.assigned" if cal_type is CalType.NAMED else "document_cal.assigned"
+            audit = (action, {"source": "dynamic", "document": request.document.path})
+        with self.uow.write() as tx:
+            claimed = tx.first_claims.claim(request, cal_type, in_license=rules.terms.in_license(cal_type),
+                                            generation=state.generation, named=named, audit=audit)
+        if claimed is None:
+            return None
+        if request.user is not None and claimed.shown is not None:
+            request = replace(request, user=Identity(claimed.shown, request.user.key, "user"))
+        grant = claimed_grant(request, rules, cal_type, claimed.session_id, claimed.cal_id)
+        if grant.cal_id is not None and request.user is not None:
+            _remember(state, request, rules, grant, tx.now)
+        return grant
 
     def _allocate(self, request: OpenRequest, state: CacheState) -> Decision:
         with self.uow.write() as tx:
