@@ -140,7 +140,9 @@ def running_console(folder: Path, *, template: Path | None = None, with_authorit
 def console_page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context (no cookies) at 1280x720 and its one page."""
     context: BrowserContext = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    context.set_default_timeout(5000)
+    # a bound on waiting, not a measure: with the suite's two workers and a server on two cores, a page's
+    # script can take seconds to answer a click
+    context.set_default_timeout(15000)
     try:
         yield context.new_page()
     finally:

@@ -78,7 +78,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Iterato
 
 def opened(browser: Browser, console: Console, size: dict[str, int], role: str = "admin") -> Page:
     context = browser.new_context(viewport=size)  # type: ignore[arg-type]
-    context.set_default_timeout(8000)
+    context.set_default_timeout(15000)  # a bound on waiting (see browser.console_page)
     return signed_in(context.new_page(), console, role)
 
 
