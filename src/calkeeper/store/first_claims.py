@@ -4,9 +4,9 @@ Most opens that reach the database are a user's first (every Session or Usage CA
 morning). For those the order comes down to one claim of the kind it reaches first
 (``core.allocation.first_claim``). This claims it with no statement built or converted by SQLAlchemy:
 
-- PostgreSQL: one call of the function ``calkeeper_first_claim`` (migration 0016), sent with the
-  transaction's BEGIN and COMMIT in one pipeline: one round trip, the pool's row lock held only while
-  the server runs the function and commits.
+- PostgreSQL: one call of the function ``calkeeper_first_claim`` (migration 0016), on a connection that
+  commits the statement as it ends: one round trip, the pool's row lock held only while the server runs
+  the rest of the function and commits.
 - SQLite: the same steps as a few statements straight to the driver, in the transaction the unit of
   work opened (its write lock taken, or its place in a group commit).
 
@@ -32,7 +32,7 @@ from calkeeper.core.cals import USAGE_CAL_RECHARGE, USAGE_CAL_SESSION, CalType, 
 from calkeeper.core.clock import to_minute
 from calkeeper.core.identities import Identity
 from calkeeper.store.claim_sessions import session_t
-from calkeeper.store.tail_writes import TailWrites, driver_errors
+from calkeeper.store.tail_writes import driver_errors
 
 CALL_PG = (
     "SELECT o_cal_id, o_shown FROM calkeeper_first_claim(%(generation)s::integer, %(pool)s::text, "
@@ -97,15 +97,13 @@ class FirstClaimed:
 
 
 class FirstClaims:
-    """A first open's claim on one transaction, committed with it (PostgreSQL: sent with the COMMIT)."""
+    """A first open's claim on one transaction (PostgreSQL: the function's call is a transaction of its own)."""
 
-    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None,
-                 tail: TailWrites) -> None:
+    def __init__(self, connection: Connection, now: datetime, *, postgres: bool, node: str | None) -> None:
         self.connection = connection
         self.now = now
         self.postgres = postgres
         self.node = node
-        self.tail = tail
 
     def claim(self, request: OpenRequest, cal_type: CalType, *, in_license: int, generation: int,
               named: Identity | None, audit: tuple[str, dict[str, Any]] | None) -> FirstClaimed | None:

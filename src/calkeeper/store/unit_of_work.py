@@ -61,7 +61,7 @@ class Transaction:
 
     @cached_property
     def first_claims(self) -> FirstClaims:
-        return FirstClaims(self.connection, self.now, postgres=self.postgres, node=self.node, tail=self.tail)
+        return FirstClaims(self.connection, self.now, postgres=self.postgres, node=self.node)
 
     @cached_property
     def site_state(self) -> SiteStateRepository:

@@ -4,9 +4,9 @@ Revision ID: 0016
 Revises: 0015
 
 A first open (the user, or machine, holds no CAL the order would serve it from) claims one CAL of the
-kind the caller names, starts its session and writes its audit row in one call, so the transaction is
-one round trip to the server (sent with its BEGIN and COMMIT) and holds the pool's row lock only while
-the server runs it. It returns no row, having changed nothing but perhaps the user's first spelling,
+kind the caller names, starts its session and writes its audit row in one call, made on a connection
+that commits each statement as it ends: the transaction is one round trip to the server, and holds the
+pool's row lock only while the server runs the rest of it and commits. It returns no row, having changed nothing but perhaps the user's first spelling,
 wherever the general path must decide instead: the rules the caller read are no longer the ones in force
 (the generation moved), the holder holds a CAL already (or its client instance a Session CAL, or a
 Usage CAL for the document within its hour), the pool is full, or another transaction claimed for the
